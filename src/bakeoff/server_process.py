@@ -49,8 +49,9 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         with open(self.log_path, "wb") as log:
+            # Unbuffered, so no line sits in a Python buffer while select() waits on the pipe.
             self.proc = subprocess.Popen(
-                self.argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+                self.argv, bufsize=0, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
             )
         _live.add(self)
         try:

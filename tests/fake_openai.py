@@ -1,0 +1,55 @@
+"""A stand-in OpenAI-compatible server for contract tests of the measuring client (not a model)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def chunk(content=None, finish=None, usage=None):
+    body = {"object": "chat.completion.chunk", "choices": []}
+    if content is not None or finish is not None:
+        body["choices"] = [{"index": 0, "delta": {"content": content} if content is not None else {}, "finish_reason": finish}]
+    if usage is not None:
+        body["usage"] = usage
+    return body
+
+
+@contextmanager
+def serve_stream(events: list[tuple[float, dict | str]], status: int = 200):
+    """Serve one SSE script: each event is (seconds to wait before it, chunk dict or raw line)."""
+    requests = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(status)
+            if status != 200:
+                body = b'{"error": {"message": "Model not loaded"}}'
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for delay, event in events:
+                time.sleep(delay)
+                line = event if isinstance(event, str) else f"data: {json.dumps(event)}"
+                self.wfile.write(f"{line}\n\n".encode())
+                self.wfile.flush()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()

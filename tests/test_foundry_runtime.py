@@ -1,0 +1,105 @@
+"""The Foundry Local runtime: our catalog endpoint (fast), and serving the real default model (integration)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bakeoff import cache
+from bakeoff.registry import default_model, load_registry
+from bakeoff.runtimes import foundry
+
+REGISTRY = Path(__file__).resolve().parents[1] / "models.json"
+READY_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 30
+
+
+@pytest.fixture
+def entry():
+    return default_model(load_registry(REGISTRY))
+
+
+def port_is_open(url: str) -> bool:
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    with socket.socket() as probe:
+        return probe.connect_ex((host, port)) == 0
+
+
+def test_catalog_endpoint_lists_the_pulled_model_for_get_and_post(entry, tmp_path, monkeypatch):
+    monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path))
+    cache.model_dir(entry).mkdir(parents=True)
+    (cache.model_dir(entry) / cache.MANIFEST).write_text(json.dumps({"name": entry.name}))
+    record = foundry.catalog_record(entry)
+
+    assert record["properties"]["id"] == cache.foundry_model_id(entry)
+    assert f"{record['properties']['name']}:{record['properties']['version']}" == cache.foundry_model_id(entry)
+    assert record["annotations"]["tags"]["alias"] == entry.name
+    assert record["annotations"]["tags"]["task"] == "chat-completion"
+    assert record["annotations"]["systemCatalogData"]["publisher"] == cache.PUBLISHER
+    assert record["properties"]["variantInfo"]["variantMetadata"]["device"] == "cpu"
+
+    with foundry.CatalogEndpoint([record]) as endpoint:
+        assert endpoint.url.startswith("http://127.0.0.1:") and endpoint.url.endswith("/asset-gallery/v1.0/models")
+        # Foundry Local POSTs a filter query; whatever it asks, the answer is our record.
+        posted = httpx.post(endpoint.url, json={"filters": [{"field": "kind", "values": ["Versioned"]}], "pageSize": 50})
+        fetched = httpx.get(endpoint.url)
+        elsewhere = httpx.get(endpoint.url.replace("/models", "/other"))
+    assert posted.status_code == fetched.status_code == 200
+    assert posted.json() == fetched.json() == {"value": [record]}
+    assert elsewhere.status_code == 404
+    assert not port_is_open(endpoint.url)
+
+
+@pytest.mark.integration
+def test_serves_the_pulled_default_model_until_stopped(entry):
+    if not cache.is_pulled(entry):
+        pytest.skip(f"{entry.name} is not pulled into {cache.cache_root()} (run `bakeoff pull {entry.name}`)")
+    announced: dict = {}
+    is_ready, stop = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def on_ready(info: dict) -> None:
+        announced.update(info)
+        is_ready.set()
+
+    def run() -> None:
+        try:
+            foundry.serve(entry, ready=on_ready, stop_event=stop)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            is_ready.set()  # also when serve failed before it was ready
+
+    server = threading.Thread(target=run, name="foundry-serve")
+    server.start()
+    try:
+        assert is_ready.wait(READY_TIMEOUT_S), f"not ready after {READY_TIMEOUT_S} s"
+        assert not failures, failures
+        assert announced["url"].startswith("http://127.0.0.1:")
+        assert announced["model_id"] == cache.foundry_model_id(entry)
+        assert announced["runtime"] == "foundry-local" and announced["runtime_version"]
+
+        response = httpx.post(
+            f"{announced['url']}/v1/chat/completions",
+            json={
+                "model": announced["model_id"],
+                "messages": [{"role": "user", "content": "Write a Python function that returns the sum of two numbers."}],
+                "max_tokens": 64,
+            },
+            timeout=120,
+        )
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["choices"][0]["message"]["content"].strip()
+        assert answer["usage"]["prompt_tokens"] > 0 and answer["usage"]["completion_tokens"] > 0
+    finally:
+        stop.set()
+        server.join(STOP_TIMEOUT_S)
+    assert not server.is_alive(), f"still serving {STOP_TIMEOUT_S} s after the stop request"
+    assert not failures, failures
+    assert not port_is_open(announced["url"])

@@ -1,0 +1,55 @@
+"""The pytest plugin's wiring, through pytester: bad input stops the run, markers select models."""
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["pytester"]
+
+
+def setup_project(pytester, models=None):
+    models = models if models is not None else json.loads((ROOT / "models.json").read_text())
+    pytester.makefile(".json", models=json.dumps(models))
+    pytester.makefile(".yaml", prompts=(ROOT / "prompts.yaml").read_text())
+    pytester.makepyfile(test_evals="def test_prompt(model, prompt, evaluate):\n    pass\n")
+
+
+def test_bad_registry_stops_the_run_with_one_line(pytester):
+    models = json.loads((ROOT / "models.json").read_text())
+    models[2]["min_ram_gb"] = "lots"
+    setup_project(pytester, models)
+    result = pytester.runpytest_subprocess()
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: *models.json: entry 2 (phi-4): field 'min_ram_gb': 'lots' is not of type 'number'"])
+
+
+def test_bad_prompts_stop_the_run_with_one_line(pytester):
+    setup_project(pytester)
+    pytester.makefile(".yaml", prompts="prompts:\n  - {id: a, text: hi, checks: [{regex: '[oops'}]}\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: *prompts.yaml: prompt 0 (a): field 'checks.0': bad regex*"])
+
+
+def test_models_and_prompts_are_parametrised_with_markers(pytester):
+    setup_project(pytester)
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-m", "phi", "--strict-markers")
+    assert result.ret == 0
+    collected = [line for line in result.outlines if "::test_prompt[" in line]
+    assert len(collected) == 2 * 8
+    assert all("[phi-4" in line for line in collected)
+    # Grouped by model, so one model is served at a time: the model changes only once.
+    models_in_order = ["phi-4-mini" if "[phi-4-mini-" in line else "phi-4" for line in collected]
+    changes = sum(a != b for a, b in zip(models_in_order, models_in_order[1:]))
+    assert changes == 1
+
+
+def test_skipped_models_land_in_the_report_with_their_reason(pytester):
+    models = [{"name": "huge", "task": "chat", "min_ram_gb": 100000, "notes": "", "family": "big"}]
+    setup_project(pytester, models)
+    result = pytester.runpytest_subprocess("-rs")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*bakeoff: model comparison*", "*huge: huge needs 100000 GB RAM*"])
+    report = json.loads((pytester.path / "reports" / "latest.json").read_text())
+    assert report["status"] == "complete"
+    assert report["models"][0]["status"] == "skipped" and "needs 100000 GB" in report["models"][0]["reason"]
