@@ -67,9 +67,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("prompt", prompts, ids=[p.id for p in prompts])
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    state = config.stash[STATE]
-    for item in items:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # After deselection (-m, -k): the report lists exactly the models this session selected.
+    state = session.config.stash[STATE]
+    for item in session.items:
         callspec = getattr(item, "callspec", None)
         if callspec and isinstance(callspec.params.get("model"), ModelEntry):
             state.report.model(callspec.params["model"])
