@@ -38,7 +38,9 @@ def comparison_lines(report: dict) -> list[str]:
             f"{(f'{passed}/{len(prompts)}' if prompts else '-'):>7}"
         )
         if model["status"] != "ran" and model.get("reason"):
-            notes.append(f"  {model['name']}: {model['reason']}")
+            reason = model["reason"]
+            named = reason if reason.startswith(model["name"]) else f"{model['name']}: {reason}"
+            notes.append(f"  {named}")
     if notes:
         lines += ["", "not run:", *notes]
     return lines
