@@ -49,7 +49,7 @@ def test_skipped_models_land_in_the_report_with_their_reason(pytester):
     setup_project(pytester, models)
     result = pytester.runpytest_subprocess("-rs")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*bakeoff: model comparison*", "*huge: huge needs 100000 GB RAM*"])
+    result.stdout.fnmatch_lines(["*bakeoff: model comparison*", "*  huge needs 100000 GB RAM*"])
     report = json.loads((pytester.path / "reports" / "latest.json").read_text())
     assert report["status"] == "complete"
     assert report["models"][0]["status"] == "skipped" and "needs 100000 GB" in report["models"][0]["reason"]

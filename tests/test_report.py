@@ -68,4 +68,4 @@ def test_table_fits_80_columns_and_names_skip_reasons(tmp_path):
     row = next(line for line in lines if line.startswith("tiny"))
     # Medians over the samples: TTFT 400 ms, 26 tokens/s, 700 MB, 1 of 1 prompts passed.
     assert row.split()[2:] == ["3.2", "400", "26.0", "700", "1/1"]
-    assert "  phi-4-mini: phi-4-mini: catalog unreachable" in lines
+    assert "  phi-4-mini: catalog unreachable" in lines
