@@ -10,10 +10,13 @@ import sys
 import threading
 from pathlib import Path
 
-from . import cache
+from . import cache, comparison_table
+from .compare import compare_reports, compare_switch
 from .errors import BakeoffError
+from .gates import load_settings
 from .pull import pull
 from .registry import find, load_registry
+from .report import LATEST, load_report
 from .runtimes import ModelUnavailable
 
 EXIT_ERROR = 2
@@ -57,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     clean_cmd = cache_actions.add_parser("clean", help="remove one model, or the whole cache")
     clean_cmd.add_argument("name", nargs="?")
     clean_cmd.set_defaults(handler=cmd_cache_clean)
+    add_comparison_commands(commands, registry_option)
     return parser
 
 
@@ -122,3 +126,77 @@ def cmd_cache_clean(args) -> None:
         print(f"removed {path}")
     if not removed:
         print("nothing to remove")
+
+
+# --- Comparing runs and gating on them (exit 0: gates held, 1: a gate failed, 2: bad input) ---
+
+
+def add_comparison_commands(commands, registry_option) -> None:
+    def settings_option(command):
+        command.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="where [tool.bakeoff] is (default: ./pyproject.toml)")
+        command.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    compare_cmd = commands.add_parser("compare", help="compare a candidate report with a baseline and judge the gates")
+    compare_cmd.add_argument("baseline", type=Path)
+    compare_cmd.add_argument("candidate", type=Path)
+    compare_cmd.add_argument("--changes-only", action="store_true", help="per prompt, show only figures that changed")
+    settings_option(compare_cmd)
+    compare_cmd.set_defaults(handler=cmd_compare)
+
+    baseline_cmd = commands.add_parser("baseline", help="the baseline report")
+    baseline_actions = baseline_cmd.add_subparsers(required=True, metavar="ACTION")
+    promote_cmd = baseline_actions.add_parser("promote", help="make a report the baseline")
+    promote_cmd.add_argument("report", type=Path, nargs="?", default=Path("reports") / LATEST)
+    promote_cmd.add_argument("--to", type=Path, help="baseline path (default: [tool.bakeoff] baseline, else reports/baseline.json)")
+    promote_cmd.add_argument("--force", action="store_true", help="promote an incomplete report too")
+    promote_cmd.add_argument("--config", type=Path, default=Path("pyproject.toml"))
+    promote_cmd.set_defaults(handler=cmd_baseline_promote)
+
+    gate_cmd = commands.add_parser("gate", help="may we switch from model A to model B?")
+    gate_cmd.add_argument("--from", dest="from_model", required=True, metavar="A", help="current model: NAME or NAME@RUNTIME")
+    gate_cmd.add_argument("--to", dest="to_model", required=True, metavar="B", help="candidate model: NAME or NAME@RUNTIME")
+    gate_cmd.add_argument("reports", type=Path, nargs="*", help="reports holding A and B (default: reports/latest.json)")
+    gate_cmd.add_argument("--ram-gb", type=float, help="RAM of the target machine (default: that of B's report)")
+    registry_option(gate_cmd)
+    settings_option(gate_cmd)
+    gate_cmd.set_defaults(handler=cmd_gate)
+
+
+def cmd_compare(args) -> int:
+    settings = load_settings(args.config)
+    comparison = compare_reports(load_report(args.baseline), load_report(args.candidate), settings)
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        print("\n".join(comparison_table.comparison_lines(comparison, changes_only=args.changes_only)))
+    return 1 if comparison.failed else 0
+
+
+def cmd_baseline_promote(args) -> None:
+    report = load_report(args.report)
+    if report["status"] != "complete" and not args.force:
+        raise BakeoffError(f"{args.report}: incomplete run ({report.get('incomplete_reason')}); promote it anyway with --force")
+    target = args.to or load_settings(args.config).baseline
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.tmp")
+    staging.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    os.replace(staging, target)
+    print(f"baseline {target} is now run {report['run_id']} (from {args.report})")
+
+
+def cmd_gate(args) -> int:
+    settings = load_settings(args.config)
+    reports = [load_report(path) for path in args.reports or [Path("reports") / LATEST]]
+    to_name = args.to_model.partition("@")[0]
+    entry = next((e for e in load_registry(args.models) if e.name == to_name), None) if args.models.exists() else None
+    try:
+        switch = compare_switch(
+            reports, args.from_model, args.to_model, settings, ram_gb=args.ram_gb, min_ram_gb=entry and entry.min_ram_gb
+        )
+    except KeyError as exc:
+        raise BakeoffError(f"{', '.join(map(str, args.reports or [Path('reports') / LATEST]))}: {exc.args[0]}") from None
+    if args.json:
+        print(json.dumps(switch.to_dict(), indent=2))
+    else:
+        print("\n".join(comparison_table.switch_lines(switch)))
+    return 0 if switch.allowed else 1

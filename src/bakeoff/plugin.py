@@ -15,15 +15,17 @@ from pathlib import Path
 import psutil
 import pytest
 
-from . import cache, table
+from . import cache, comparison_table, table
 from .client import ChatClient
+from .compare import Comparison, compare_reports
 from .errors import BakeoffError
 from .evaluation import Verdict, judge
+from .gates import load_settings
 from .memory import MemorySampler, tree_cpu_seconds
 from .prompts import Prompt, load_prompts
 from .pull import pull
 from .registry import ModelEntry, load_registry, ram_shortfall
-from .report import RunReport
+from .report import RunReport, load_report
 from .runtimes import ModelUnavailable
 from .server_process import ServerProcess, serve_argv, stop_all
 
@@ -35,6 +37,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bakeoff-models", metavar="PATH", help="model registry (default: models.json in the rootdir)")
     group.addoption("--bakeoff-prompts", metavar="PATH", help="prompts file (default: prompts.yaml in the rootdir)")
     group.addoption("--bakeoff-reports", metavar="DIR", help="where run reports go (default: reports/ in the rootdir)")
+    group.addoption(
+        "--bakeoff-baseline",
+        metavar="REPORT",
+        help="compare the run with this report at the end and fail the session when a gate in [tool.bakeoff] fails",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,6 +90,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not state.report.data["models"]:
         return  # no model evaluated in this session: nothing to report
     state.report_path = state.finish_report(exitstatus)
+    if state.baseline is not None:
+        state.comparison = compare_reports(state.baseline, state.report.data, state.settings)
+        if state.comparison.failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -95,6 +106,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     status = state.report.data["status"]
     suffix = f" (INCOMPLETE: {state.report.data['incomplete_reason']})" if status == "incomplete" else ""
     terminalreporter.write_line(f"report: {state.report_path}{suffix}")
+    if state.comparison is not None:
+        terminalreporter.section("bakeoff: against the baseline", red=state.comparison.failed, green=not state.comparison.failed)
+        for line in comparison_table.comparison_lines(state.comparison, changes_only=True):
+            terminalreporter.write_line(line)
 
 
 @dataclass
@@ -123,6 +138,10 @@ class Bakeoff:
         self.prompts: list[Prompt] | None = None
         self.report = RunReport(self.registry_path, self.prompts_path)
         self.report_path: Path | None = None
+        self.baseline_path = config.getoption("bakeoff_baseline")
+        self.baseline: dict | None = None
+        self.settings = None
+        self.comparison: Comparison | None = None
 
     def load(self) -> None:
         """Load the files that exist; a missing one only matters to a test that needs it."""
@@ -130,6 +149,9 @@ class Bakeoff:
             self.entries = load_registry(self.registry_path)
         if self.prompts_path.exists() or self.config.getoption("bakeoff_prompts"):
             self.prompts = load_prompts(self.prompts_path)
+        if self.baseline_path:
+            self.baseline = load_report(Path(self.baseline_path))
+            self.settings = load_settings(Path(self.config.rootpath) / "pyproject.toml")
 
     def require(self, what: str):
         value = getattr(self, what)

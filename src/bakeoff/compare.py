@@ -1,0 +1,409 @@
+"""Comparing two runs (or two models): per model x prompt and metric, a change and a verdict.
+
+`compare_reports(baseline, candidate)` returns a `Comparison` of plain data (`to_dict()`),
+with every gate judged; `recommendation(comparison)` says in plain words what to do with it.
+`compare_switch(reports, from_model, to_model)` answers "may we switch from A to B?".
+Reports are dicts as `bakeoff.report.load_report` returns them; nothing here reads files.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+
+from .gates import TIMING_METRICS, Gate, GateOutcome, Settings, gate_for, judge
+from .registry import GIB
+from .stats import compare_proportions, ratio_of_medians
+
+BETTER, WORSE, SAME, NOT_COMPARED = "better", "worse", "no detectable change", "not compared"
+
+# metric -> (label, lower is better)
+METRICS = {
+    "ttft_s": ("time to first token", True),
+    "total_s": ("total latency", True),
+    "decode_tokens_per_s": ("decode tokens/s", False),
+    "itl_p50_s": ("inter-token latency p50", True),
+    "peak_rss_bytes": ("peak RSS", True),
+    "check_pass_rate": ("check pass rate", False),
+}
+
+
+@dataclass
+class Row:
+    model: str
+    runtime: str
+    prompt: str | None  # None: the model over all the prompts both sides ran
+    metric: str
+    baseline: float | None = None  # median of the samples, the single figure, or the pass rate
+    candidate: float | None = None
+    change: float | None = None  # relative (candidate/baseline - 1), or a difference for pass rates
+    change_kind: str = "relative"  # "relative" or "points"
+    low: float | None = None  # confidence interval of the change
+    high: float | None = None
+    detectable: bool | None = None  # the statistics tell the change from noise; None: no test (one figure)
+    verdict: str = NOT_COMPARED
+    n_baseline: int = 0
+    n_candidate: int = 0
+    new_failures: list[str] = field(default_factory=list)
+    note: str = ""
+    gate: GateOutcome | None = None
+
+    @property
+    def label(self) -> str:
+        return METRICS[self.metric][0]
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.change is None or self.change_kind != "relative" else 1 + self.change
+
+    @property
+    def gate_failed(self) -> bool:
+        return self.gate is not None and self.gate.passed is False
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["gate"] = self.gate.to_dict() if self.gate else None
+        data["label"] = self.label
+        return data
+
+
+@dataclass
+class Comparison:
+    baseline_run: str
+    candidate_run: str
+    rows: list[Row]
+    warnings: list[str]  # said loudly: different hardware, runtime versions or weights; incomplete runs
+    notes: list[str]  # what could not be compared, and why
+    model_failures: list[str]  # models that ran in the baseline and failed in the candidate
+    like_for_like: bool = True  # same hardware, runtimes and weights on both sides
+
+    def failed_gates(self) -> list[Row]:
+        return [row for row in self.rows if row.gate_failed]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.model_failures or self.failed_gates())
+
+    def to_dict(self) -> dict:
+        return {
+            "baseline_run": self.baseline_run,
+            "candidate_run": self.candidate_run,
+            "failed": self.failed,
+            "like_for_like": self.like_for_like,
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "model_failures": self.model_failures,
+            "rows": [row.to_dict() for row in self.rows],
+            "recommendation": recommendation(self),
+        }
+
+
+def compare_reports(baseline: dict, candidate: dict, settings: Settings | None = None) -> Comparison:
+    """Every model both reports ran, keyed by (name, runtime), judged against `settings.gates`."""
+    settings = settings or Settings()
+    base_models = {_key(m): m for m in baseline["models"]}
+    cand_models = {_key(m): m for m in candidate["models"]}
+    rows, notes, model_failures = [], [], []
+    for key, base in base_models.items():
+        cand = cand_models.get(key)
+        name = f"{key[0]} ({key[1]})"
+        if base["status"] != "ran":
+            continue
+        if cand is None or cand["status"] in ("skipped", "not_run"):
+            notes.append(f"{name}: ran in the baseline, not in the candidate ({cand['reason'] if cand else 'absent'})")
+        elif cand["status"] == "failed":
+            model_failures.append(f"{name}: ran in the baseline, failed in the candidate: {cand['reason']}")
+        else:
+            model_rows, model_notes = compare_models(base, cand, settings, settings.gates)
+            rows += model_rows
+            notes += model_notes
+    for key, cand in cand_models.items():
+        if key not in base_models and cand["status"] == "ran":
+            notes.append(f"{key[0]} ({key[1]}): not in the baseline, nothing to compare with")
+    setup = environment_warnings(baseline, candidate)
+    warnings = setup + status_warnings(baseline, candidate)
+    return Comparison(baseline["run_id"], candidate["run_id"], rows, warnings, notes, model_failures, not setup)
+
+
+def compare_models(base: dict, cand: dict, settings: Settings, gates: tuple[Gate, ...]) -> tuple[list[Row], list[str]]:
+    """Rows for candidate model record `cand` against `base`, over the prompts both ran."""
+    name, runtime = cand["name"], cand["runtime"]
+    base_prompts = {p["id"]: p for p in base["prompts"]}
+    cand_prompts = {p["id"]: p for p in cand["prompts"]}
+    shared = [pid for pid in base_prompts if pid in cand_prompts]
+    notes = [
+        f"{name} ({runtime}): prompt {pid} only in the {side}"
+        for side, mine, other in (("baseline", base_prompts, cand_prompts), ("candidate", cand_prompts, base_prompts))
+        for pid in mine
+        if pid not in other
+    ]
+    rows = []
+
+    def add(row: Row) -> None:
+        gate = gate_for(gates, row.metric, name, runtime, row.prompt)
+        row.gate = judge(gate, row) if gate else None
+        rows.append(row)
+
+    pairs = [(base_prompts[pid], cand_prompts[pid]) for pid in shared]
+    for metric in TIMING_METRICS:
+        add(_timing_row(name, runtime, None, metric, pairs, settings))
+    add(_single_row(name, runtime, "peak_rss_bytes", base.get("peak_rss_bytes"), cand.get("peak_rss_bytes"), settings))
+    add(_pass_rate_row(name, runtime, None, pairs, settings))
+    for pid, (base_prompt, cand_prompt) in zip(shared, pairs):
+        for metric in TIMING_METRICS:
+            add(_timing_row(name, runtime, pid, metric, [(base_prompt, cand_prompt)], settings))
+        add(_pass_rate_row(name, runtime, pid, [(base_prompt, cand_prompt)], settings))
+    return rows, notes
+
+
+def _values(prompt: dict, metric: str) -> list[float]:
+    return [s[metric] for s in prompt["samples"] if s.get(metric) is not None]
+
+
+def _timing_row(name, runtime, prompt_id, metric, pairs, settings: Settings) -> Row:
+    """Ratio of medians with a bootstrap interval; over several prompts, stratified by prompt."""
+    strata = [(_values(b, metric), _values(c, metric)) for b, c in pairs]
+    usable = [(b, c) for b, c in strata if len(b) >= 2 and len(c) >= 2]
+    base_all = [v for b, _ in usable for v in b]
+    cand_all = [v for _, c in usable for v in c]
+    row = Row(name, runtime, prompt_id, metric, n_baseline=len(base_all), n_candidate=len(cand_all))
+    estimate = ratio_of_medians(usable, confidence=settings.confidence) if usable else None
+    if estimate is None:
+        row.note = "fewer than two samples on a side" if strata else "no prompt in common"
+        return row
+    row.baseline, row.candidate = statistics.median(base_all), statistics.median(cand_all)
+    row.change, row.low, row.high = estimate.ratio - 1, estimate.low - 1, estimate.high - 1
+    row.detectable = estimate.above_one if estimate.ratio > 1 else estimate.below_one
+    if len(usable) < len(strata):
+        row.note = f"{len(strata) - len(usable)} prompt(s) with fewer than two samples left out"
+    row.verdict = _verdict(metric, row.change, row.detectable, settings.min_effect)
+    return row
+
+
+def _single_row(name, runtime, metric, base_value, cand_value, settings: Settings) -> Row:
+    """A figure measured once per run (peak RSS): no samples, so no interval; the change is the change."""
+    row = Row(name, runtime, None, metric, base_value, cand_value, n_baseline=1, n_candidate=1)
+    if not base_value or cand_value is None:
+        row.note = "not measured on one side"
+        return row
+    row.change = cand_value / base_value - 1
+    row.verdict = _verdict(metric, row.change, True, settings.min_effect)
+    return row
+
+
+def _pass_rate_row(name, runtime, prompt_id, pairs, settings: Settings) -> Row:
+    """Check passes as proportions (Fisher's exact test), plus checks whose pass/fail flipped."""
+    counts = [0, 0, 0, 0]
+    new_failures, new_passes = [], []
+    for base_prompt, cand_prompt in pairs:
+        for index, prompt in ((0, base_prompt), (2, cand_prompt)):
+            outcomes = [c["passed"] for s in prompt["samples"] for c in s["checks"]]
+            counts[index] += sum(outcomes)
+            counts[index + 1] += len(outcomes)
+        cand_checks = {c["check"]: c["passed"] for c in cand_prompt["checks"]}
+        for check in base_prompt["checks"]:
+            now = cand_checks.get(check["check"])
+            where = check["check"] if prompt_id else f"{base_prompt['id']}: {check['check']}"
+            if check["passed"] and now is False:
+                new_failures.append(where)
+            elif not check["passed"] and now:
+                new_passes.append(where)
+    row = Row(name, runtime, prompt_id, "check_pass_rate", change_kind="points", new_failures=new_failures)
+    row.n_baseline, row.n_candidate = counts[1], counts[3]
+    change = compare_proportions(*counts)
+    if change is None:
+        row.note = "no check outcomes on one side"
+        return row
+    row.baseline, row.candidate, row.change = change.baseline, change.candidate, change.difference
+    row.detectable = change.p_value < 1 - settings.confidence or bool(new_failures or new_passes)
+    if new_failures or (row.detectable and row.change < 0 and not new_passes):
+        row.verdict = WORSE
+    elif new_passes or (row.detectable and row.change > 0):
+        row.verdict = BETTER
+    else:
+        row.verdict = SAME
+    if new_passes:
+        row.note = f"newly passing: {'; '.join(new_passes)}"
+    return row
+
+
+def _verdict(metric: str, change: float, detectable: bool | None, min_effect: float) -> str:
+    if not detectable or abs(change) < min_effect:
+        return SAME
+    lower_is_better = METRICS[metric][1]
+    return BETTER if (change < 0) == lower_is_better else WORSE
+
+
+def _key(model: dict) -> tuple[str, str]:
+    return model["name"], model["runtime"]
+
+
+def environment_warnings(baseline: dict, candidate: dict) -> list[str]:
+    """What makes two reports not like for like; timing and memory then compare machines, not runs."""
+    warnings = []
+    base_env, cand_env = baseline["environment"], candidate["environment"]
+    for field_name, label in (("cpu", "CPU"), ("cpu_count", "CPU count"), ("ram_gb", "RAM GB"), ("os", "OS"), ("python", "Python")):
+        if base_env.get(field_name) != cand_env.get(field_name):
+            warnings.append(f"different {label}: {base_env.get(field_name)} -> {cand_env.get(field_name)}")
+    base_rt, cand_rt = base_env.get("runtimes", {}), cand_env.get("runtimes", {})
+    for runtime in sorted(base_rt.keys() & cand_rt.keys()):
+        if base_rt[runtime] != cand_rt[runtime]:
+            warnings.append(f"different {runtime} runtime version: {base_rt[runtime]} -> {cand_rt[runtime]}")
+    cand_models = {_key(m): m for m in candidate["models"]}
+    for base_model in baseline["models"]:
+        cand_model = cand_models.get(_key(base_model))
+        if not cand_model:
+            continue
+        for field_name, label in (("weights_sha256", "weights"), ("model_id", "model id")):
+            if base_model.get(field_name) and cand_model.get(field_name) and base_model[field_name] != cand_model[field_name]:
+                warnings.append(f"{base_model['name']}: different {label}: {base_model[field_name]} -> {cand_model[field_name]}")
+    return warnings
+
+
+def status_warnings(baseline: dict, candidate: dict) -> list[str]:
+    return [
+        f"the {side} report is incomplete: {report.get('incomplete_reason')}"
+        for side, report in (("baseline", baseline), ("candidate", candidate))
+        if report["status"] != "complete"
+    ]
+
+
+# --- Model switch ---------------------------------------------------------------------------
+
+
+@dataclass
+class Switch:
+    """May we switch from model A to model B? The comparison of B against A, and the reasons."""
+
+    from_model: str
+    to_model: str
+    comparison: Comparison
+    reasons: list[str]  # why not; empty when the switch is fine
+    checked: list[str]  # what was checked and held
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reasons
+
+    def to_dict(self) -> dict:
+        return {
+            "from": self.from_model,
+            "to": self.to_model,
+            "allowed": self.allowed,
+            "reasons": self.reasons,
+            "checked": self.checked,
+            "comparison": self.comparison.to_dict(),
+            "recommendation": switch_recommendation(self),
+        }
+
+
+def find_model(reports: list[dict], spec: str) -> tuple[dict, dict]:
+    """The (report, model record) for `NAME` or `NAME@RUNTIME`; later reports win. KeyError if absent."""
+    name, _, runtime = spec.partition("@")
+    found = None
+    for report in reports:
+        matches = [m for m in report["models"] if m["name"] == name and runtime in ("", m["runtime"])]
+        ran = [m for m in matches if m["status"] == "ran"] or matches
+        if len({m["runtime"] for m in ran}) > 1:
+            raise KeyError(f"{name} ran on several runtimes ({', '.join(m['runtime'] for m in ran)}); say NAME@RUNTIME")
+        if ran:
+            found = (report, ran[0])
+    if found is None:
+        raise KeyError(f"model {spec} is in none of the reports")
+    return found
+
+
+def compare_switch(
+    reports: list[dict], from_spec: str, to_spec: str, settings: Settings | None = None, *, ram_gb: float | None = None,
+    min_ram_gb: float | None = None,
+) -> Switch:
+    """Judge model B (`to_spec`) against model A (`from_spec`) on the prompts both ran.
+
+    `ram_gb` is the RAM of the target machine (default: the machine of B's report) and
+    `min_ram_gb` B's requirement from models.json.
+    """
+    settings = settings or Settings()
+    base_report, base = find_model(reports, from_spec)
+    cand_report, cand = find_model(reports, to_spec)
+    label_a, label_b = f"{base['name']} ({base['runtime']})", f"{cand['name']} ({cand['runtime']})"
+    reasons, checked = [], []
+    for label, record in ((label_a, base), (label_b, cand)):
+        if record["status"] != "ran":
+            reasons.append(f"{label} did not run: {record['reason']}")
+    rows, notes = compare_models(base, cand, settings, settings.switch) if not reasons else ([], [])
+    setup = environment_warnings(base_report, cand_report) if base_report is not cand_report else []
+    warnings = setup + status_warnings(base_report, cand_report)
+    comparison = Comparison(base_report["run_id"], cand_report["run_id"], rows, warnings, notes, [], not setup)
+    if rows and not any(row.prompt for row in rows):
+        reasons.append(f"{label_a} and {label_b} ran no prompt in common")
+    for row in comparison.failed_gates():
+        scope = f" on {row.prompt}" if row.prompt else ""
+        reasons.append(f"{row.label}{scope}: {row.gate.reason}")
+    held = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed})
+    checked += held
+
+    ram_gb = ram_gb if ram_gb is not None else cand_report["environment"]["ram_gb"]
+    if min_ram_gb is not None:
+        if min_ram_gb > ram_gb:
+            reasons.append(f"{label_b} needs {min_ram_gb:g} GB RAM (models.json); the machine has {ram_gb:g} GB")
+        else:
+            checked.append(f"needs {min_ram_gb:g} GB RAM of {ram_gb:g} GB")
+    peak = cand.get("peak_rss_bytes")
+    if peak is not None:
+        if peak / GIB > ram_gb:
+            reasons.append(f"{label_b} peaked at {peak / GIB:.1f} GB RSS; the machine has {ram_gb:g} GB")
+        else:
+            checked.append(f"peak RSS {peak / GIB:.1f} GB fits in {ram_gb:g} GB")
+    return Switch(label_a, label_b, comparison, reasons, checked)
+
+
+# --- Plain words ------------------------------------------------------------------------------
+
+
+def describe_row(row: Row) -> str:
+    scope = f" on {row.prompt}" if row.prompt else ""
+    return f"{row.model} ({row.runtime}): {row.label}{scope}: {row.gate.reason if row.gate_failed else _change(row)}"
+
+
+def _change(row: Row) -> str:
+    if row.change is None:
+        return "not compared"
+    if row.change_kind == "points":
+        return f"{row.change * 100:+.0f} points"
+    return f"{row.change:+.1%}"
+
+
+def recommendation(comparison: Comparison) -> str:
+    """What to do with a candidate run, in a sentence or three."""
+    caveat = (
+        "These reports were not taken on the same machine and runtime, so timing and memory "
+        "changes may come from that rather than from the models. "
+        if not comparison.like_for_like
+        else ""
+    )
+    if comparison.failed:
+        problems = comparison.model_failures + [describe_row(r) for r in comparison.failed_gates()]
+        return (
+            f"{caveat}Do not accept this run: it regressed against the baseline. "
+            + " ".join(f"{p}." for p in problems)
+            + " Find the cause; if the change is intended, make this run the baseline with `bakeoff baseline promote`."
+        )
+    worse = [r for r in comparison.rows if r.verdict == WORSE and r.prompt is None]
+    if worse:
+        return (
+            f"{caveat}No gate failed, but some figures got detectably worse within their limits: "
+            + "; ".join(describe_row(r) for r in worse)
+            + ". Keep an eye on them."
+        )
+    if not comparison.rows:
+        return f"{caveat}Nothing was compared: no model ran in both reports."
+    return f"{caveat}No gate failed and nothing got detectably worse: the candidate holds up against the baseline."
+
+
+def switch_recommendation(switch: Switch) -> str:
+    if switch.allowed:
+        return (
+            f"Yes, switch from {switch.from_model} to {switch.to_model}: it keeps every check the current "
+            f"model passed, stays within the latency and memory budgets and fits in memory."
+        )
+    return f"Do not switch from {switch.from_model} to {switch.to_model}: " + "; ".join(switch.reasons) + "."

@@ -1,0 +1,102 @@
+"""Schema-valid reports with chosen figures, for tests of comparing and gating."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from bakeoff._validation import validate
+
+ENVIRONMENT = {
+    "cpu": "AMD EPYC",
+    "cpu_count": 2,
+    "ram_gb": 23.5,
+    "os": "Linux-6.18-x86_64",
+    "python": "3.11.7",
+    "bakeoff_version": "0.1.0",
+    "runtimes": {"foundry-local": "2.2.1"},
+}
+
+
+def samples(ttft: float, decode: float, checks: list[bool], n: int = 10, seed: int = 0, spread: float = 0.03) -> list[dict]:
+    """`n` timing-like samples around the given medians; each sample's checks pass as given."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        first = float(ttft * np.exp(rng.normal(0, spread)))
+        rate = float(decode * np.exp(rng.normal(0, spread)))
+        out.append(
+            {
+                "response": "an answer",
+                "ttft_s": first,
+                "total_s": first + 40 / rate,
+                "output_tokens": 41,
+                "decode_tokens_per_s": rate,
+                "itl_p50_s": 1 / rate,
+                "checks": [{"check": f"check {i}", "passed": ok, "detail": ""} for i, ok in enumerate(checks)],
+            }
+        )
+    return out
+
+
+def prompt(prompt_id: str, sample_list: list[dict]) -> dict:
+    labels = [c["check"] for c in sample_list[0]["checks"]]
+    checks = []
+    for index, label in enumerate(labels):
+        rate = sum(s["checks"][index]["passed"] for s in sample_list) / len(sample_list)
+        checks.append({"check": label, "pass_rate": rate, "passed": rate >= 1.0})
+    return {
+        "id": prompt_id,
+        "text": f"text of {prompt_id}",
+        "repeats": len(sample_list),
+        "min_pass_rate": 1.0,
+        "passed": all(c["passed"] for c in checks),
+        "error": None,
+        "stats": {},
+        "checks": checks,
+        "samples": sample_list,
+    }
+
+
+def model(name: str, prompts: list[dict], peak_rss: int = 800 * 1024**2, runtime: str = "foundry", **extra) -> dict:
+    record = {
+        "name": name,
+        "task": "chat",
+        "family": "qwen",
+        "runtime": runtime,
+        "status": "ran",
+        "reason": None,
+        "starts": 1,
+        "weights_sha256": "ab" * 32,
+        "peak_rss_bytes": peak_rss,
+        "ready_seconds": 5.0,
+        "prompts": prompts,
+    }
+    record.update(extra)
+    return record
+
+
+def report(models: list[dict], run_id: str = "run", **environment) -> dict:
+    data = {
+        "schema": "bakeoff.report/1",
+        "run_id": run_id,
+        "status": "complete",
+        "incomplete_reason": None,
+        "started_at": "2026-11-22T21:00:00+00:00",
+        "finished_at": "2026-11-22T21:05:00+00:00",
+        "environment": {**copy.deepcopy(ENVIRONMENT), **environment},
+        "models": models,
+    }
+    validate(data, "report.schema.json", where=run_id, locate=lambda p: ("report", p))
+    return data
+
+
+def simple_report(run_id: str, ttft: float = 0.5, decode: float = 30.0, checks=(True, True), peak_rss=800 * 1024**2,
+                  seed: int = 0, n: int = 10, name: str = "qwen", **environment) -> dict:
+    """One model, two prompts (a short and a long one), with the given medians."""
+    prompts = [
+        prompt("short", samples(ttft, decode, list(checks), n=n, seed=seed)),
+        prompt("long", samples(ttft * 4, decode, [True], n=n, seed=seed + 1000)),
+    ]
+    return report([model(name, prompts, peak_rss)], run_id, **environment)

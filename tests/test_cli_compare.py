@@ -1,0 +1,172 @@
+"""`bakeoff compare`, `bakeoff baseline promote` and `bakeoff gate`: output, JSON and exit codes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bakeoff.cli import main
+
+from .synthetic_reports import model, prompt, report, samples, simple_report
+
+
+def save(tmp_path, name, data) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.fixture
+def no_config(tmp_path):
+    return ["--config", str(tmp_path / "no-pyproject.toml")]
+
+
+def test_compare_same_runs_exits_0(tmp_path, capsys, no_config):
+    base = save(tmp_path, "a.json", simple_report("run-a", seed=1))
+    cand = save(tmp_path, "b.json", simple_report("run-b", seed=2))
+    assert main(["compare", base, cand, *no_config]) == 0
+    out = capsys.readouterr().out
+    assert "baseline run-a  ->  candidate run-b" in out
+    assert "qwen (foundry), all prompts" in out and "qwen (foundry), short" in out
+    assert "time to first token" in out and "no detectable change" in out
+    assert out.rstrip().endswith("the candidate holds up against the baseline.")
+
+
+def test_compare_regression_exits_1_with_the_reasons(tmp_path, capsys, no_config):
+    base = save(tmp_path, "a.json", simple_report("run-a", seed=1))
+    cand = save(tmp_path, "b.json", simple_report("run-b", ttft=0.8, seed=2, checks=(True, False)))
+    assert main(["compare", base, cand, *no_config]) == 1
+    out = capsys.readouterr().out
+    assert "gates failed:" in out
+    assert "qwen (foundry): time to first token: changed +6" in out  # +60%
+    assert "check(s) passed before and fail now: short: check 1" in out
+    assert "Do not accept this run" in out
+
+
+def test_compare_json(tmp_path, capsys, no_config):
+    base = save(tmp_path, "a.json", simple_report("run-a"))
+    cand = save(tmp_path, "b.json", simple_report("run-b", peak_rss=2 * 1024**3))
+    assert main(["compare", base, cand, "--json", *no_config]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["failed"] is True
+    [rss] = [r for r in data["rows"] if r["metric"] == "peak_rss_bytes"]
+    assert rss["verdict"] == "worse" and rss["gate"]["passed"] is False
+
+
+def test_compare_uses_the_gates_in_pyproject(tmp_path, capsys):
+    config = tmp_path / "pyproject.toml"
+    config.write_text("[[tool.bakeoff.gates]]\nmetric = 'ttft_s'\nmax_increase = 1.0\n")
+    base = save(tmp_path, "a.json", simple_report("run-a", seed=1))
+    cand = save(tmp_path, "b.json", simple_report("run-b", ttft=0.8, seed=2))
+    assert main(["compare", base, cand, "--config", str(config)]) == 0
+
+
+def test_different_hardware_is_said_loudly(tmp_path, capsys, no_config):
+    base = save(tmp_path, "a.json", simple_report("run-a"))
+    cand = save(tmp_path, "b.json", simple_report("run-b", cpu="Apple M3", cpu_count=8))
+    main(["compare", base, cand, *no_config])
+    out = capsys.readouterr().out
+    assert out.count("!! NOT LIKE FOR LIKE") == 2  # at the top and again at the bottom
+    assert "!! different CPU: AMD EPYC -> Apple M3" in out and "!! different CPU count: 2 -> 8" in out
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "cannot read report: Expecting property name"),
+        (json.dumps({"schema": "bakeoff.report/1", "run_id": "x"}), "field '(the entry itself)': 'status' is a required property"),
+        (json.dumps({**simple_report("bad"), "models": [{"name": 3}]}), "field 'models.0"),
+    ],
+)
+def test_corrupt_or_invalid_report_is_one_line_and_exit_2(tmp_path, capsys, content, message, no_config):
+    good = save(tmp_path, "good.json", simple_report("good"))
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    for argv in (["compare", good, str(bad)], ["gate", "--from", "qwen", "--to", "qwen", str(bad)]):
+        assert main([*argv, *no_config]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"bakeoff: error: {bad}: ") and message in err
+        assert err.count("\n") == 1
+
+
+def test_missing_report_is_exit_2(tmp_path, capsys, no_config):
+    assert main(["compare", str(tmp_path / "nope.json"), str(tmp_path / "nope.json"), *no_config]) == 2
+    assert "nope.json: cannot read report" in capsys.readouterr().err
+
+
+def test_baseline_promote(tmp_path, capsys):
+    latest = save(tmp_path, "latest.json", simple_report("run-7"))
+    target = tmp_path / "reports" / "baseline.json"
+    assert main(["baseline", "promote", latest, "--to", str(target)]) == 0
+    assert json.loads(target.read_text())["run_id"] == "run-7"
+    assert f"baseline {target} is now run run-7" in capsys.readouterr().out
+
+
+def test_baseline_promote_defaults_to_the_configured_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.bakeoff]\nbaseline = 'golden/base.json'\n")
+    (tmp_path / "reports").mkdir()
+    save(tmp_path / "reports", "latest.json", simple_report("run-8"))
+    assert main(["baseline", "promote"]) == 0
+    assert json.loads((tmp_path / "golden" / "base.json").read_text())["run_id"] == "run-8"
+
+
+def test_baseline_promote_refuses_an_incomplete_run(tmp_path, capsys):
+    data = simple_report("run-9")
+    data.update(status="incomplete", incomplete_reason="interrupted")
+    latest = save(tmp_path, "latest.json", data)
+    target = tmp_path / "baseline.json"
+    assert main(["baseline", "promote", latest, "--to", str(target)]) == 2
+    assert "incomplete run (interrupted); promote it anyway with --force" in capsys.readouterr().err
+    assert not target.exists()
+    assert main(["baseline", "promote", latest, "--to", str(target), "--force"]) == 0
+
+
+def switch_report():
+    small = model("small", [prompt("p", samples(0.3, 40, [True, True]))], peak_rss=1024**3)
+    big = model("big", [prompt("p", samples(0.9, 12, [True, False], seed=5))], peak_rss=5 * 1024**3)
+    return report([small, big], "r")
+
+
+def test_gate_says_no_with_reasons_and_exit_1(tmp_path, capsys, no_config):
+    path = save(tmp_path, "r.json", switch_report())
+    registry = tmp_path / "models.json"
+    registry.write_text(json.dumps([{"name": "big", "task": "chat", "min_ram_gb": 64, "notes": ""}]))
+    assert main(["gate", "--from", "small", "--to", "big", path, "--models", str(registry), *no_config]) == 1
+    out = capsys.readouterr().out
+    assert "against the switch:" in out
+    assert "big (foundry) needs 64 GB RAM (models.json); the machine has 23.5 GB" in out
+    assert "time to first token" in out and "check 1" in out
+    assert out.rstrip().splitlines()[-1].startswith("Do not switch from small (foundry) to big (foundry): ")
+
+
+def test_gate_says_yes_within_budgets(tmp_path, capsys):
+    config = tmp_path / "pyproject.toml"
+    config.write_text(
+        "[[tool.bakeoff.switch]]\nmetric = 'ttft_s'\nmax = 2.0\n"
+        "[[tool.bakeoff.switch]]\nmetric = 'peak_rss_bytes'\nmax = 8e9\n"
+    )
+    data = switch_report()
+    data["models"][1]["prompts"] = [prompt("p", samples(0.9, 12, [True, True], seed=5))]
+    path = save(tmp_path, "r.json", data)
+    assert main(["gate", "--from", "small", "--to", "big@foundry", path, "--config", str(config), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["allowed"] is True and result["reasons"] == []
+    assert result["recommendation"].startswith("Yes, switch from small (foundry) to big (foundry)")
+
+
+def test_gate_unknown_model_is_exit_2(tmp_path, capsys, no_config):
+    path = save(tmp_path, "r.json", switch_report())
+    assert main(["gate", "--from", "small", "--to", "huge", path, *no_config]) == 2
+    assert "model huge is in none of the reports" in capsys.readouterr().err
+
+
+def test_the_installed_command_exits_with_the_gate_status(tmp_path):
+    base = save(tmp_path, "a.json", simple_report("run-a", seed=1))
+    cand = save(tmp_path, "b.json", simple_report("run-b", ttft=0.8, seed=2))
+    done = subprocess.run(
+        [sys.executable, "-m", "bakeoff", "compare", base, cand, "--changes-only", "--config", str(tmp_path / "none.toml")],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 1 and "gates failed:" in done.stdout
