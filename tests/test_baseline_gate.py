@@ -1,0 +1,90 @@
+"""`pytest evals --bakeoff-baseline` for real: the default model against a baseline made better.
+
+A first run on the real default model (two prompts, three repeats) writes a report and saves
+pytest-benchmark's own results; its figures, made twice as fast, become the baseline of a second
+run, which must fail the session with the regression summary, while pytest-benchmark's
+`--benchmark-compare` still prints its own comparison beside ours.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bakeoff.report import load_report
+
+from .conftest import REGISTRY, REPO
+
+pytestmark = pytest.mark.integration
+
+PROMPTS = ("hello-in-five-words", "arithmetic-7x6")
+
+
+def pytest_evals(tmp_path: Path, reports: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "evals", "-p", "no:cacheprovider",
+            "--bakeoff-models", str(tmp_path / "models.json"),
+            "--bakeoff-prompts", str(tmp_path / "prompts.yaml"),
+            "--bakeoff-reports", str(tmp_path / reports),
+            "--benchmark-storage", f"file://{tmp_path / 'benchmarks'}",
+            *args,
+        ],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+
+
+def made_faster(report: dict, factor: float) -> dict:
+    """The same report with every timing figure `factor` times better."""
+    better = copy.deepcopy(report)
+    better["run_id"] = "better-baseline"
+    for model in better["models"]:
+        for prompt in model["prompts"]:
+            for sample in prompt["samples"]:
+                for key in ("ttft_s", "total_s", "itl_p50_s", "itl_p95_s"):
+                    if sample.get(key) is not None:
+                        sample[key] /= factor
+                if sample.get("decode_tokens_per_s") is not None:
+                    sample["decode_tokens_per_s"] *= factor
+    return better
+
+
+def test_a_run_slower_than_its_baseline_fails_the_session(default_model_pulled, tmp_path):
+    models = [m for m in json.loads(REGISTRY.read_text()) if m["name"] == default_model_pulled.name]
+    (tmp_path / "models.json").write_text(json.dumps(models))
+    prompts = yaml.safe_load((REPO / "prompts.yaml").read_text())
+    prompts["prompts"] = [p for p in prompts["prompts"] if p["id"] in PROMPTS]
+    prompts["defaults"]["repeats"] = 3
+    (tmp_path / "prompts.yaml").write_text(yaml.safe_dump(prompts))
+
+    first = pytest_evals(tmp_path, "first", "--benchmark-autosave", "--benchmark-json", str(tmp_path / "bench.json"))
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    assert len(saved["benchmarks"]) == len(PROMPTS)
+    assert all("ttft_s_median" in b["extra_info"] for b in saved["benchmarks"])
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps(made_faster(load_report(tmp_path / "first" / "latest.json"), 2.0)))
+
+    second = pytest_evals(tmp_path, "second", "--bakeoff-baseline", str(baseline), "--benchmark-compare")
+    out = second.stdout
+    assert second.returncode == 1, out[-3000:] + second.stderr[-3000:]
+    assert "passed" in out.splitlines()[-1] and "failed" not in out.splitlines()[-1]  # every test passed; the gate failed
+    assert "bakeoff: against the baseline" in out
+    assert "baseline better-baseline  ->  candidate " in out
+    assert "gates failed:" in out
+    assert f"{default_model_pulled.name} (foundry): time to first token: changed +" in out
+    assert f"{default_model_pulled.name} (foundry): decode tokens/s: changed -" in out
+    assert "Do not accept this run: it regressed against the baseline." in out
+    assert "NOT LIKE FOR LIKE" not in out
+    # pytest-benchmark's own comparison with the autosaved first run, beside ours.
+    assert "0001_" in out and "(NOW)" in out
+    # ... and the summary still ends with our recommendation, just above pytest's final line.
+    assert out.index("benchmark '") < out.index("bakeoff: against the baseline")
+    assert out.splitlines()[-2].startswith("Do not accept this run")
+    assert load_report(tmp_path / "second" / "latest.json")["status"] == "complete"
