@@ -34,7 +34,9 @@ class Row:
     runtime: str
     prompt: str | None  # None: the model over all the prompts both sides ran
     metric: str
-    baseline: float | None = None  # median of the samples, the single figure, or the pass rate
+    # The prompt's median (over all prompts: the geometric mean of the prompts' medians), the
+    # single figure (peak RSS), or the share of check outcomes that passed.
+    baseline: float | None = None
     candidate: float | None = None
     change: float | None = None  # relative (candidate/baseline - 1), or a difference for pass rates
     change_kind: str = "relative"  # "relative" or "points"
@@ -164,14 +166,16 @@ def _timing_row(name, runtime, prompt_id, metric, pairs, settings: Settings) -> 
     """Ratio of medians with a bootstrap interval; over several prompts, stratified by prompt."""
     strata = [(_values(b, metric), _values(c, metric)) for b, c in pairs]
     usable = [(b, c) for b, c in strata if len(b) >= 2 and len(c) >= 2]
-    base_all = [v for b, _ in usable for v in b]
-    cand_all = [v for _, c in usable for v in c]
-    row = Row(name, runtime, prompt_id, metric, n_baseline=len(base_all), n_candidate=len(cand_all))
+    row = Row(name, runtime, prompt_id, metric)
+    row.n_baseline, row.n_candidate = sum(len(b) for b, _ in usable), sum(len(c) for _, c in usable)
     estimate = ratio_of_medians(usable, confidence=settings.confidence) if usable else None
     if estimate is None:
         row.note = "fewer than two samples on a side" if strata else "no prompt in common"
         return row
-    row.baseline, row.candidate = statistics.median(base_all), statistics.median(cand_all)
+    # The figure of each side is its prompts' medians' geometric mean (one prompt: its median),
+    # so that candidate / baseline is exactly the estimated ratio.
+    row.baseline = statistics.geometric_mean(statistics.median(b) for b, _ in usable)
+    row.candidate = statistics.geometric_mean(statistics.median(c) for _, c in usable)
     row.change, row.low, row.high = estimate.ratio - 1, estimate.low - 1, estimate.high - 1
     row.detectable = estimate.above_one if estimate.ratio > 1 else estimate.below_one
     if len(usable) < len(strata):

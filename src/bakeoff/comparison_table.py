@@ -64,7 +64,7 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False) -> l
         group = (row.model, row.runtime, row.prompt)
         if group != current:
             current = group
-            scope = row.prompt or "all prompts"
+            scope = row.prompt or "all prompts (timings: geometric mean of the prompts' medians)"
             lines += ["", f"{row.model} ({row.runtime}), {scope}", header]
         lines.append(
             f"  {row.label:<26} {_figure(row.metric, row.baseline):>9} {_figure(row.metric, row.candidate):>9}  "
