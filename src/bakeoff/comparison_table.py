@@ -86,8 +86,11 @@ def _failure(row: Row) -> str:
 
 
 def switch_lines(switch: Switch) -> list[str]:
-    lines = [f"switch from {switch.from_model} to {switch.to_model}"]
-    lines += comparison_lines(switch.comparison)[1:-1]
+    lines = [f"switch from {switch.from_model} (baseline) to {switch.to_model} (candidate)"]
+    body = comparison_lines(switch.comparison)[1:-1]  # without the run ids and the run recommendation
+    while body and not body[-1]:
+        body.pop()
+    lines += body
     if switch.checked:
         lines += ["", "held:", *(f"  {c}" for c in switch.checked)]
     if switch.reasons:
