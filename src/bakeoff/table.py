@@ -1,46 +1,85 @@
-"""Showing a run in the terminal: one comparison row per model, within 80 columns."""
+"""Showing a run in the terminal: the HTML report's comparison as text, within 80 columns.
+
+One row per model (time to ready, TTFT, decode tokens/s, peak RSS, prompts passed), the check
+outcomes as a prompt x model matrix, the models that did not run with why, and the same
+recommendation as the HTML page.
+"""
 
 from __future__ import annotations
 
-MIB = 1024**2
+import textwrap
 
+from .recommend import recommend
+from .summary import MIB, labels, model_key, prompt_ids, summarize_model
 
-def _median(prompts: list[dict], metric: str) -> float | None:
-    """The median over all of a model's samples, so every prompt weighs by its repeats."""
-    values = sorted(
-        s[metric] for p in prompts for s in p["samples"] if s.get(metric) is not None
-    )
-    if not values:
-        return None
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+WIDTH = 80
+FIGURES = f"{'status':<7} {'ready s':>7} {'TTFT ms':>7} {'tok/s':>6} {'peak MB':>7} {'passed':>7}"
+CELL = 9  # narrowest matrix column: "FAIL 10/12"
 
 
 def _fmt(value, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
 def comparison_lines(report: dict) -> list[str]:
-    header = f"{'model':<24} {'status':<7} {'ready s':>7} {'TTFT ms':>7} {'tok/s':>6} {'peak MB':>7} {'checks':>7}"
+    models = report["models"]
+    names = labels(models)
+    name_width = min(max([len("model"), *(len(n) for n in names.values())]), WIDTH - len(FIGURES) - 1)
+    header = f"{'model':<{name_width}} {FIGURES}"
     lines = [header, "-" * len(header)]
     notes = []
-    for model in report["models"]:
-        prompts = model["prompts"]
-        passed = sum(p["passed"] for p in prompts)
-        ttft = _median(prompts, "ttft_s")
-        peak = model.get("peak_rss_bytes")
+    for model in models:
+        s = summarize_model(model)
+        name = names[model_key(model)]
         lines.append(
-            f"{model['name'][:24]:<24} {model['status'][:7]:<7} "
-            f"{_fmt(model.get('ready_seconds'), '{:.1f}'):>7} "
-            f"{_fmt(ttft and ttft * 1000, '{:.0f}'):>7} "
-            f"{_fmt(_median(prompts, 'decode_tokens_per_s'), '{:.1f}'):>6} "
-            f"{_fmt(peak and peak / MIB, '{:.0f}'):>7} "
-            f"{(f'{passed}/{len(prompts)}' if prompts else '-'):>7}"
+            f"{_fit(name, name_width):<{name_width}} {s.status[:7]:<7} "
+            f"{_fmt(s.ready_s, '{:.1f}'):>7} "
+            f"{_fmt(s.ttft_s and s.ttft_s * 1000, '{:.0f}'):>7} "
+            f"{_fmt(s.decode_tokens_per_s, '{:.1f}'):>6} "
+            f"{_fmt(s.peak_rss_bytes and s.peak_rss_bytes / MIB, '{:.0f}'):>7} "
+            f"{(f'{s.prompts_passed}/{s.prompts}' if s.prompts else '-'):>7}"
         )
-        if model["status"] != "ran" and model.get("reason"):
-            reason = model["reason"]
-            named = reason if reason.startswith(model["name"]) else f"{model['name']}: {reason}"
-            notes.append(f"  {named}")
+        if s.status != "ran" and s.reason:
+            named = s.reason if s.reason.startswith(model["name"]) else f"{name}: {s.reason}"
+            notes.append(named)
+    lines += check_matrix_lines(report)
     if notes:
-        lines += ["", "not run:", *notes]
+        lines += ["", "not run:"]
+        lines += [line for note in notes for line in textwrap.wrap(note, WIDTH, initial_indent="  ", subsequent_indent="    ")]
+    lines += [""] + textwrap.wrap(recommend(report).text, WIDTH)
     return lines
+
+
+def check_matrix_lines(report: dict) -> list[str]:
+    """Prompts down, models across: each cell is the prompt's outcome and its checks passed."""
+    ran = [m for m in report["models"] if m["status"] == "ran" and m.get("prompts")]
+    prompts = prompt_ids(report)
+    if not ran or not prompts:
+        return []
+    names = labels(report["models"])
+    prompt_width = min(max(len("prompt"), *(len(p) for p in prompts)), 30)
+    cell = min(max(CELL, *(len(names[model_key(m)]) for m in ran)), WIDTH - prompt_width - 1)
+    per_block = max(1, (WIDTH - prompt_width) // (cell + 1))  # more models than fit: further blocks below
+    lines = []
+    for start in range(0, len(ran), per_block):
+        block = ran[start : start + per_block]
+        lines += ["", f"{'prompt':<{prompt_width}}" + "".join(f" {_fit(names[model_key(m)], cell):>{cell}}" for m in block)]
+        for pid in prompts:
+            cells = "".join(f" {_cell(m, pid):>{cell}}" for m in block)
+            lines.append(f"{_fit(pid, prompt_width):<{prompt_width}}{cells}")
+    return lines
+
+
+def _cell(model: dict, prompt_id: str) -> str:
+    record = next((p for p in model["prompts"] if p["id"] == prompt_id), None)
+    if record is None:
+        return "-"
+    if record.get("error"):
+        return "ERROR"
+    checks = record.get("checks", [])
+    passed = sum(bool(c.get("passed")) for c in checks)
+    return f"{'ok' if record.get('passed') else 'FAIL'} {passed}/{len(checks)}"

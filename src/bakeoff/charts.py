@@ -1,0 +1,103 @@
+"""Charts of a run as inline SVG, drawn with matplotlib: one panel per figure, models side by side.
+
+Where a figure has samples (time to first token, decode tokens/s) the panel shows their
+distribution, a box with every sample as a dot, not only a mean. Text stays text in the SVG
+(no font files, nothing to fetch), so a page that embeds these needs no network.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from .summary import MIB, sample_values
+
+COLORS = matplotlib.colormaps["tab10"].colors
+SVG_SETTINGS = {"svg.fonttype": "none", "svg.hashsalt": "bakeoff", "font.size": 9, "font.family": "sans-serif"}
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str  # stable id, for pages and tests
+    title: str
+    svg: str
+
+
+def model_charts(models: list[dict], names: list[str]) -> list[Chart]:
+    """Time to ready, TTFT, decode tokens/s and peak RSS for the models that ran, labelled `names`."""
+    if not models:
+        return []
+    colors = [COLORS[i % len(COLORS)] for i in range(len(models))]
+    ttft_ms = [[v * 1000 for v in sample_values(m, "ttft_s")] for m in models]
+    decode = [sample_values(m, "decode_tokens_per_s") for m in models]
+    after_load = [_mib(m.get("rss_after_load_bytes")) for m in models]
+    return [
+        Chart("ready", "Time to ready (s)", _bars(names, [m.get("ready_seconds") for m in models], colors, "{:.1f} s")),
+        Chart("ttft", "Time to first token (ms), every sample", _distribution(names, ttft_ms, colors, "{:.0f} ms")),
+        Chart("decode", "Decode tokens/s, every sample", _distribution(names, decode, colors, "{:.1f}")),
+        Chart(
+            "rss",
+            "Peak RSS (MB); tick: after load",
+            _bars(names, [_mib(m.get("peak_rss_bytes")) for m in models], colors, "{:.0f} MB", ticks=after_load),
+        ),
+    ]
+
+
+def _mib(value: int | None) -> float | None:
+    return None if value is None else value / MIB
+
+
+def _figure(count: int) -> tuple[Figure, object]:
+    fig = Figure(figsize=(4.6, 0.9 + 0.45 * count), layout="constrained")
+    ax = fig.add_subplot()
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    return fig, ax
+
+
+def _finish(fig: Figure, ax, names: list[str]) -> str:
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.5)  # first model on top, as in the tables
+    ax.set_xlim(left=0, right=ax.get_xlim()[1] * 1.25)  # room for the value labels
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]  # drop the XML prolog and doctype: the SVG goes inline
+
+
+def _bars(names, values, colors, fmt: str, ticks: list[float | None] | None = None) -> str:
+    with matplotlib.rc_context(SVG_SETTINGS):
+        fig, ax = _figure(len(names))
+        for row, value in enumerate(values):
+            if value is None:
+                ax.text(0, row, " not measured", va="center", color="#777777")
+                continue
+            ax.barh(row, value, color=colors[row], height=0.6)
+            ax.text(value, row, " " + fmt.format(value), va="center")
+            if ticks and ticks[row] is not None:
+                ax.plot([ticks[row]] * 2, [row - 0.3, row + 0.3], color="black", linewidth=1.5)
+        return _finish(fig, ax, names)
+
+
+def _distribution(names, samples: list[list[float]], colors, fmt: str) -> str:
+    rng = np.random.default_rng(0)  # fixed jitter: the same report always draws the same chart
+    with matplotlib.rc_context(SVG_SETTINGS):
+        fig, ax = _figure(len(names))
+        for row, values in enumerate(samples):
+            if not values:
+                ax.text(0, row, " no samples", va="center", color="#777777")
+                continue
+            ax.boxplot(
+                [values], positions=[row], orientation="horizontal", widths=0.55, showfliers=False,
+                medianprops={"color": "black"}, boxprops={"color": colors[row]}, whiskerprops={"color": colors[row]},
+                capprops={"color": colors[row]},
+            )
+            jitter = rng.uniform(-0.18, 0.18, len(values))
+            ax.scatter(values, row + jitter, s=9, color=colors[row], alpha=0.6, linewidths=0, zorder=3)
+            ax.text(max(values), row, " median " + fmt.format(float(np.median(values))), va="center")
+        return _finish(fig, ax, names)
