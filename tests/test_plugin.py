@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from bakeoff.prompts import load_prompts
+
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]
 
@@ -36,7 +38,8 @@ def test_models_and_prompts_are_parametrised_with_markers(pytester):
     result = pytester.runpytest_subprocess("--collect-only", "-q", "-m", "phi", "--strict-markers")
     assert result.ret == 0
     collected = [line for line in result.outlines if "::test_prompt[" in line]
-    assert len(collected) == 2 * 8
+    chat_prompts = [p for p in load_prompts(ROOT / "prompts.yaml") if p.fits("chat")]  # phi models are chat models
+    assert len(collected) == 2 * len(chat_prompts)
     assert all("[phi-4" in line for line in collected)
     # Grouped by model, so one model is served at a time: the model changes only once.
     models_in_order = ["phi-4-mini" if "[phi-4-mini-" in line else "phi-4" for line in collected]

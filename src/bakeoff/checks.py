@@ -1,18 +1,30 @@
 """Answer checks: small functions that decide whether a response is acceptable.
 
 A check is registered with `@check("kind")` and receives the answer text first, then the
-arguments written in prompts.yaml. A check written in a user's conftest.py uses the same
-decorator and is indistinguishable from a built-in one in runs and reports.
+arguments written in prompts.yaml (`kind: value` passes one positional argument, `kind: {..}`
+passes keyword arguments, `kind:` or `kind: {}` none). A check that needs the request's
+measurements (time to first token, tokens) registers with `takes="sample"` and receives the
+`Sample` instead. Arguments are checked against the function's type annotations when
+prompts.yaml loads, so a wrong type stops the run before any model starts. A check written in a
+user's conftest.py uses the same decorator and is indistinguishable from a built-in one.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import re
+import typing
 from dataclasses import dataclass
-from typing import Callable
+from functools import cache
+from typing import Any, Callable, Literal, NotRequired
 
-from .errors import BakeoffError
+import jsonschema
+import pydantic
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+from . import sandbox
+from .client import Sample
 
 
 @dataclass(frozen=True)
@@ -30,16 +42,37 @@ class CheckSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.kind}: {self.argument!r}"
+        if self.argument is None or self.argument == {}:
+            return self.kind
+        return f"{self.kind}: {shorten(repr(self.argument), 120)}"
 
 
 CheckFn = Callable[..., Outcome]
-_registry: dict[str, CheckFn] = {}
 
 
-def check(kind: str) -> Callable[[CheckFn], CheckFn]:
+@dataclass(frozen=True)
+class Registered:
+    fn: CheckFn
+    takes: Literal["text", "sample"]
+    validate: Callable[..., None] | None
+
+
+_registry: dict[str, Registered] = {}
+
+
+def check(
+    kind: str, *, takes: Literal["text", "sample"] = "text", validate: Callable[..., None] | None = None
+) -> Callable[[CheckFn], CheckFn]:
+    """Register `fn(answer, *args, **kwargs) -> Outcome` as the check `kind`.
+
+    `takes="sample"` passes the measured `bakeoff.client.Sample` instead of the text;
+    `validate(*args, **kwargs)` may raise ValueError to reject arguments when prompts.yaml loads.
+    """
+    if takes not in ("text", "sample"):
+        raise ValueError(f"takes must be 'text' or 'sample', not {takes!r}")
+
     def register(fn: CheckFn) -> CheckFn:
-        _registry[kind] = fn
+        _registry[kind] = Registered(fn, takes, validate)
         return fn
 
     return register
@@ -50,6 +83,8 @@ def known_kinds() -> list[str]:
 
 
 def _call_args(spec: CheckSpec) -> tuple[tuple, dict]:
+    if spec.argument is None:
+        return (), {}
     if isinstance(spec.argument, dict):
         return (), spec.argument
     return (spec.argument,), {}
@@ -57,23 +92,66 @@ def _call_args(spec: CheckSpec) -> tuple[tuple, dict]:
 
 def validate_spec(spec: CheckSpec) -> None:
     """Raise ValueError describing why a check as written cannot run."""
-    fn = _registry.get(spec.kind)
-    if fn is None:
-        raise ValueError(f"unknown check {spec.kind!r} (known: {', '.join(known_kinds())})")
+    registered = _registry.get(spec.kind)
+    if registered is None:
+        raise ValueError(
+            f"unknown check {spec.kind!r} (known: {', '.join(known_kinds())}; "
+            "a check of your own belongs in the rootdir's conftest.py)"
+        )
     args, kwargs = _call_args(spec)
     try:
-        inspect.signature(fn).bind("", *args, **kwargs)
+        bound = inspect.signature(registered.fn).bind(None, *args, **kwargs)
     except TypeError as exc:
         raise ValueError(f"check {spec.kind!r}: {exc}") from None
-    validator = getattr(fn, "validate", None)
-    if validator:
-        validator(*args, **kwargs)
-
-
-def run_check(spec: CheckSpec, answer: str) -> Outcome:
-    args, kwargs = _call_args(spec)
+    arguments = dict(list(bound.arguments.items())[1:])
     try:
-        return _registry[spec.kind](answer, *args, **kwargs)
+        _argument_model(registered.fn).model_validate(arguments)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        raise ValueError(f"check {spec.kind!r}: argument {_where(error['loc'])!r}: {error['msg']}") from None
+    if registered.validate:
+        registered.validate(*args, **kwargs)
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "any"}
+
+
+def _where(loc: tuple) -> str:
+    """pydantic's error location without the union branch names it adds (`limit.int` -> `limit`)."""
+    parts = [str(p) for p in loc if not (isinstance(p, str) and (p.lower() in _TYPE_TAGS or "[" in p))]
+    return ".".join(parts)
+
+
+@cache
+def _argument_model(fn: CheckFn) -> type[pydantic.BaseModel]:
+    """A strict model of the check's parameters after the answer, from its annotations."""
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable annotations in a user's check: accept any value
+        hints = {}
+    fields = {}
+    for parameter in list(inspect.signature(fn).parameters.values())[1:]:
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        default = ... if parameter.default is parameter.empty else parameter.default
+        # Aliased, so a parameter may be called anything (`schema` would shadow a BaseModel attribute).
+        annotation = typing.Annotated[hints.get(parameter.name, Any), pydantic.Field(alias=parameter.name)]
+        fields[f"arg_{parameter.name}"] = (annotation, default)
+    config = pydantic.ConfigDict(strict=True, arbitrary_types_allowed=True)
+    return pydantic.create_model(f"{fn.__name__}_arguments", __config__=config, **fields)
+
+
+def run_check(spec: CheckSpec, answer: str, sample: Sample | None = None) -> Outcome:
+    registered = _registry[spec.kind]
+    args, kwargs = _call_args(spec)
+    if registered.takes == "sample":
+        if sample is None:
+            return Outcome(False, "no measurements for this answer")
+        subject = sample
+    else:
+        subject = answer
+    try:
+        return registered.fn(subject, *args, **kwargs)
     except Exception as exc:  # a broken user check fails that check, not the run
         return Outcome(False, f"check raised {type(exc).__name__}: {exc}")
 
@@ -83,18 +161,21 @@ def shorten(text: str, limit: int = 160) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+# --- Text -------------------------------------------------------------------------------------
+
+
 def _fold(text: str, case_sensitive: bool) -> str:
     return text if case_sensitive else text.lower()
 
 
-def _as_list(value) -> list[str]:
+def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
 @check("equals")
-def equals(answer: str, value: str, case_sensitive: bool = True) -> Outcome:
+def equals(answer: str, value: str | int | float, case_sensitive: bool = True) -> Outcome:
     ok = _fold(answer.strip(), case_sensitive) == _fold(str(value).strip(), case_sensitive)
-    return Outcome(ok, f"expected exactly {value!r}")
+    return Outcome(ok, f"expected exactly {str(value)!r}")
 
 
 @check("contains")
@@ -104,14 +185,14 @@ def contains(answer: str, value: str, case_sensitive: bool = False) -> Outcome:
 
 
 @check("contains_any")
-def contains_any(answer: str, values: list[str], case_sensitive: bool = False) -> Outcome:
+def contains_any(answer: str, values: str | list[str], case_sensitive: bool = False) -> Outcome:
     folded = _fold(answer, case_sensitive)
     found = [v for v in _as_list(values) if _fold(v, case_sensitive) in folded]
     return Outcome(bool(found), f"expected any of {_as_list(values)!r}")
 
 
 @check("contains_all")
-def contains_all(answer: str, values: list[str], case_sensitive: bool = False) -> Outcome:
+def contains_all(answer: str, values: str | list[str], case_sensitive: bool = False) -> Outcome:
     folded = _fold(answer, case_sensitive)
     missing = [v for v in _as_list(values) if _fold(v, case_sensitive) not in folded]
     return Outcome(not missing, f"missing {missing!r}" if missing else "all present")
@@ -128,12 +209,6 @@ def not_contains(answer: str, value: str | list[str], case_sensitive: bool = Fal
 def starts_with(answer: str, value: str, case_sensitive: bool = False) -> Outcome:
     ok = _fold(answer.lstrip(), case_sensitive).startswith(_fold(value, case_sensitive))
     return Outcome(ok, f"expected to start with {value!r}")
-
-
-@check("regex")
-def regex(answer: str, pattern: str, flags: str = "") -> Outcome:
-    compiled = re.compile(pattern, _regex_flags(flags))
-    return Outcome(compiled.search(answer) is not None, f"expected a match for /{pattern}/{flags}")
 
 
 def _regex_flags(flags: str) -> int:
@@ -154,13 +229,22 @@ def _validate_regex(pattern: str, flags: str = "") -> None:
         raise ValueError(f"bad regex {pattern!r}: {exc}") from None
 
 
-regex.validate = _validate_regex
+@check("regex", validate=_validate_regex)
+def regex(answer: str, pattern: str, flags: str = "") -> Outcome:
+    compiled = re.compile(pattern, _regex_flags(flags))
+    return Outcome(compiled.search(answer) is not None, f"expected a match for /{pattern}/{flags}")
 
 
 @check("max_words")
 def max_words(answer: str, limit: int) -> Outcome:
     count = len(answer.split())
     return Outcome(count <= limit, f"{count} words, limit {limit}")
+
+
+@check("min_words")
+def min_words(answer: str, limit: int) -> Outcome:
+    count = len(answer.split())
+    return Outcome(count >= limit, f"{count} words, at least {limit} wanted")
 
 
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
@@ -172,7 +256,115 @@ def max_sentences(answer: str, limit: int) -> Outcome:
     return Outcome(count <= limit, f"{count} sentences, limit {limit}")
 
 
-@check("min_words")
-def min_words(answer: str, limit: int) -> Outcome:
-    count = len(answer.split())
-    return Outcome(count >= limit, f"{count} words, at least {limit} wanted")
+# --- Structure --------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def fenced_blocks(answer: str) -> list[tuple[str, str]]:
+    """(language, body) of each ``` block; an unclosed last block (a cut-off answer) runs to the end."""
+    return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(answer)]
+
+
+def extract_json(answer: str) -> tuple[object, str | None]:
+    """The answer as JSON, or the first fenced block that parses; (value, None) or (None, why)."""
+    candidates = [answer.strip()] + [body.strip() for _, body in fenced_blocks(answer)]
+    first_error = None
+    for text in candidates:
+        try:
+            return json.loads(text), None
+        except json.JSONDecodeError as exc:
+            first_error = first_error or f"not JSON: {exc}"
+    return None, first_error
+
+
+@check("valid_json")
+def valid_json(answer: str) -> Outcome:
+    value, error = extract_json(answer)
+    if error:
+        return Outcome(False, error)
+    return Outcome(True, f"JSON {type(value).__name__}")
+
+
+def _validate_schema(schema: dict) -> None:
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ValueError(f"invalid JSON Schema: {exc.message}") from None
+
+
+@check("json_schema", validate=_validate_schema)
+def json_schema(answer: str, schema: dict) -> Outcome:
+    value, error = extract_json(answer)
+    if error:
+        return Outcome(False, error)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    problem = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if problem is None:
+        return Outcome(True, "matches the schema")
+    where = "/".join(str(p) for p in problem.absolute_path) or "(top level)"
+    return Outcome(False, f"does not match the schema at {where}: {problem.message}")
+
+
+# --- Code -------------------------------------------------------------------------------------
+
+
+class Call(TypedDict):
+    args: NotRequired[list]
+    kwargs: NotRequired[dict[str, Any]]
+    expect: Any
+
+
+def extract_code(answer: str, language: str = "python") -> str:
+    """The first fenced block in `language` (or untagged), else the whole answer."""
+    blocks = fenced_blocks(answer)
+    aliases = {"python": {"python", "py", "python3"}}.get(language, {language})
+    for wanted in (aliases, {""}):
+        for tag, body in blocks:
+            if tag in wanted:
+                return body
+    return answer
+
+
+def _validate_python_function(calls: list[Call], function: str | None = None, **limits) -> None:
+    if not calls:
+        raise ValueError("python_function needs at least one call")
+    if function is not None and not function.isidentifier():
+        raise ValueError(f"function {function!r} is not a Python name")
+
+
+@check("python_function", validate=_validate_python_function)
+def python_function(
+    answer: str, calls: list[Call], function: str | None = None, timeout_s: float = 10.0, memory_mb: int = 512
+) -> Outcome:
+    """Run the answer's code in the sandbox, call the function per `calls`, compare with `expect`."""
+    code = extract_code(answer)
+    limits = sandbox.Limits(wall_s=timeout_s, cpu_s=max(1, int(timeout_s)), memory_bytes=memory_mb * 1024**2)
+    result = sandbox.run_function(code, function, [{k: v for k, v in c.items() if k != "expect"} for c in calls], limits)
+    if result.error:
+        return Outcome(False, f"code did not run: {result.error}")
+    for call, got in zip(calls, result.calls):
+        shown = f"{result.function}({', '.join(json.dumps(a) for a in call.get('args', []))})"
+        if not got.ok:
+            return Outcome(False, f"{shown} raised {got.error}")
+        if got.value != call["expect"]:
+            return Outcome(False, f"{shown} returned {json.dumps(got.value)}, expected {json.dumps(call['expect'])}")
+    return Outcome(True, f"{len(calls)} call(s) returned what was expected")
+
+
+# --- Budgets (per request, from the measurements) ---------------------------------------------
+
+
+@check("max_ttft_s", takes="sample")
+def max_ttft_s(sample: Sample, limit: float) -> Outcome:
+    return Outcome(sample.ttft_s <= limit, f"first token after {sample.ttft_s:.2f} s, budget {limit:g} s")
+
+
+@check("max_total_s", takes="sample")
+def max_total_s(sample: Sample, limit: float) -> Outcome:
+    return Outcome(sample.total_s <= limit, f"answer took {sample.total_s:.2f} s, budget {limit:g} s")
+
+
+@check("max_output_tokens", takes="sample")
+def max_output_tokens(sample: Sample, limit: int) -> Outcome:
+    return Outcome(sample.output_tokens <= limit, f"{sample.output_tokens} output tokens, budget {limit}")

@@ -19,31 +19,44 @@ class Verdict:
     check_records: list[dict]
     stats: dict
     failure_message: str
+    attempt_pass_rate: float  # share of attempts that passed every check
+    pass_k: bool  # pass^k: every one of the k attempts passed every check
 
 
 def judge(prompt: Prompt, samples: list[Sample]) -> Verdict:
-    sample_records, check_records, failures = [], [], []
-    per_sample = [[run_check(spec, s.response) for spec in prompt.checks] for s in samples]
-    for sample, outcomes in zip(samples, per_sample):
-        sample_records.append(
-            {
-                **sample.to_dict(),
-                "checks": [
-                    {"check": spec.label, "passed": o.passed, "detail": o.detail} for spec, o in zip(prompt.checks, outcomes)
-                ],
-            }
-        )
+    """Run every check on every attempt; a check passes when its pass rate reaches min_pass_rate."""
+    per_sample = [[run_check(spec, s.response, s) for spec in prompt.checks] for s in samples]
+    sample_records = [
+        {
+            **sample.to_dict(),
+            "passed": all(o.passed for o in outcomes),
+            "checks": [{"check": spec.label, "passed": o.passed, "detail": o.detail} for spec, o in zip(prompt.checks, outcomes)],
+        }
+        for sample, outcomes in zip(samples, per_sample)
+    ]
+    check_records, failures = [], []
     for index, spec in enumerate(prompt.checks):
         results = [outcomes[index] for outcomes in per_sample]
-        rate = sum(o.passed for o in results) / len(results)
+        passes = sum(o.passed for o in results)
+        rate = passes / len(results)
         passed = rate >= prompt.min_pass_rate
-        check_records.append({"check": spec.label, "pass_rate": rate, "passed": passed})
+        check_records.append(
+            {"check": spec.label, "pass_rate": rate, "passes": passes, "attempts": len(results), "pass_k": passes == len(results), "passed": passed}
+        )
         if not passed:
-            failing = next(o for o in results if not o.passed)
-            answer = next(s.response for s, o in zip(samples, results) if not o.passed)
+            attempt, failing = next((n, o) for n, o in enumerate(results, start=1) if not o.passed)
             failures.append(
-                f"check {spec.label} passed {rate:.0%} of {len(results)} (needs {prompt.min_pass_rate:.0%}): "
-                f"{failing.detail}; prompt {prompt.text!r}; answer {shorten(answer)!r}"
+                f"check {spec.label} passed {passes} of {len(results)} attempts ({rate:.0%}, needs {prompt.min_pass_rate:.0%}); "
+                f"attempt {attempt}: {failing.detail}\n  prompt: {shorten(prompt.text)!r}\n  answer: {shorten(samples[attempt - 1].response)!r}"
             )
     stats = {metric: summarize([getattr(s, metric) for s in samples]) for metric in METRICS}
-    return Verdict(not failures, sample_records, check_records, stats, "\n".join(failures))
+    clean = sum(record["passed"] for record in sample_records)
+    return Verdict(
+        passed=not failures,
+        sample_records=sample_records,
+        check_records=check_records,
+        stats=stats,
+        failure_message="\n".join(failures),
+        attempt_pass_rate=clean / len(samples),
+        pass_k=clean == len(samples),
+    )

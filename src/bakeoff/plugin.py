@@ -74,6 +74,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("prompt", prompts, ids=[p.id for p in prompts])
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A prompt written for other tasks (its `tasks` in prompts.yaml) is not asked of this model.
+    off_task = [item for item in items if not _prompt_fits_model(item)]
+    if off_task:
+        config.hook.pytest_deselected(items=off_task)
+        items[:] = [item for item in items if item not in off_task]
+
+
+def _prompt_fits_model(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    entry, prompt = params.get("model"), params.get("prompt")
+    return not (isinstance(entry, ModelEntry) and isinstance(prompt, Prompt)) or prompt.fits(entry.task)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # After deselection (-m, -k): the report lists exactly the models this session selected.
     state = session.config.stash[STATE]
@@ -225,7 +239,12 @@ class Bakeoff:
                 "text": prompt.text,
                 "repeats": prompt.repeats,
                 "min_pass_rate": prompt.min_pass_rate,
+                "messages": prompt.messages,
+                "tasks": list(prompt.tasks),
+                "response_format": prompt.response_format,
                 "passed": bool(verdict and verdict.passed and not error),
+                "attempt_pass_rate": verdict.attempt_pass_rate if verdict else None,
+                "pass_k": verdict.pass_k if verdict else None,
                 "error": error,
                 "stats": verdict.stats if verdict else {},
                 "checks": verdict.check_records if verdict else [],

@@ -17,22 +17,45 @@ BUILT_IN_DEFAULTS = {"repeats": 3, "max_tokens": 128, "temperature": 0.0, "min_p
 @dataclass(frozen=True)
 class Prompt:
     id: str
-    text: str
+    text: str  # the last user turn: what the answer responds to
     system: str | None
     checks: tuple[CheckSpec, ...]
     repeats: int
     max_tokens: int
     temperature: float
     min_pass_rate: float
+    turns: tuple[dict, ...] = ()  # earlier turns, `{role, content}`, before `text`
+    tasks: tuple[str, ...] = ()  # model tasks this prompt is for; empty: every model
+    response_format: str | None = None  # "json_object" or "json_schema": ask for structured output
 
     @property
     def messages(self) -> list[dict]:
         system = [{"role": "system", "content": self.system}] if self.system else []
-        return [*system, {"role": "user", "content": self.text}]
+        return [*system, *self.turns, {"role": "user", "content": self.text}]
 
     @property
     def request_options(self) -> dict:
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        options = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        if self.response_format:
+            options["response_format"] = response_format(self.response_format, self.schema)
+        return options
+
+    @property
+    def schema(self) -> dict | None:
+        """The JSON Schema of the prompt's json_schema check, which structured output asks for."""
+        return next((spec.argument["schema"] for spec in self.checks if spec.kind == "json_schema"), None)
+
+    def fits(self, task: str) -> bool:
+        return not self.tasks or task in self.tasks
+
+
+def response_format(kind: str, schema: dict | None) -> dict:
+    if kind == "json_object":
+        return {"type": "json_object"}
+    # OpenAI-style servers read the schema from `json_schema.schema`; Foundry Local (2.2.1)
+    # reads `json_schema` itself as the schema and ignores the other keys. Sending both
+    # shapes in one object constrains the answer on either kind of server.
+    return {"type": "json_schema", "json_schema": {**schema, "name": "answer", "schema": schema}}
 
 
 def load_prompts(path: Path) -> list[Prompt]:
@@ -69,8 +92,28 @@ def load_prompts(path: Path) -> list[Prompt]:
             except ValueError as exc:
                 raise BakeoffError(f"{where}: field 'checks.{check_index}': {exc}") from None
             specs.append(spec)
+        turns = list(item.get("messages", []))
+        text = item.get("text")
+        if text is None:  # the last turn of `messages` is the question
+            if turns[-1]["role"] != "user":
+                raise BakeoffError(f"{where}: field 'messages.{len(turns) - 1}': the last turn must be the user's")
+            text = turns.pop()["content"]
+        wanted = item.get("response_format")
+        if wanted == "json_schema" and not any(spec.kind == "json_schema" for spec in specs):
+            raise BakeoffError(f"{where}: field 'response_format': json_schema needs a json_schema check to take the schema from")
         settings = {key: item.get(key, defaults[key]) for key in BUILT_IN_DEFAULTS}
-        prompts.append(Prompt(id=item["id"], text=item["text"], system=item.get("system"), checks=tuple(specs), **settings))
+        prompts.append(
+            Prompt(
+                id=item["id"],
+                text=text,
+                system=item.get("system"),
+                checks=tuple(specs),
+                turns=tuple(turns),
+                tasks=tuple(item.get("tasks", ())),
+                response_format=wanted,
+                **settings,
+            )
+        )
     return prompts
 
 

@@ -114,6 +114,22 @@ def write_report(data: dict, reports_dir: Path) -> Path:
     return path
 
 
+def rewrite_report(data: dict, path: Path) -> None:
+    """Write a changed report back to `path`, and to its twin (`latest.json` or `<run-id>.json`
+    in the same folder) when that holds the same run, so the two never disagree."""
+    validate(data, "report.schema.json", where=str(path), locate=lambda p: ("report", p))
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    path = Path(path)
+    twin = path.with_name(f"{data['run_id']}.json" if path.name == LATEST else LATEST)
+    _atomic_write(path, text)
+    try:
+        twin_run = json.loads(twin.read_text()).get("run_id") if twin != path else None
+    except (OSError, json.JSONDecodeError, AttributeError):
+        twin_run = None
+    if twin_run == data["run_id"]:
+        _atomic_write(twin, text)
+
+
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -1,0 +1,124 @@
+"""Running code a model wrote: a constrained subprocess, never this process.
+
+The child is a fresh `python -I` (isolated: no PYTHON* variables, no user site, no cwd on the
+path) with an empty environment, in a temporary working directory, in its own process group.
+Before any model code runs, `_sandbox_runner` lowers its resource limits (CPU seconds, address
+space, file size, open files, processes) and, when we run as root, drops to the `nobody` user so
+the code cannot read this process's environment through /proc. A wall-clock timeout kills the
+whole process group. Network access is not blocked: that needs namespaces this tool does not set up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNNER = Path(__file__).with_name("_sandbox_runner.py")
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_s: float = 10.0
+    cpu_s: int = 5
+    memory_bytes: int = 512 * 1024**2
+    file_bytes: int = 1024**2
+    open_files: int = 64
+    processes: int = 16  # only binds when we are not root; as root the child runs as nobody
+
+
+@dataclass(frozen=True)
+class CallResult:
+    ok: bool
+    value: object = None  # the call's result, as JSON
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What came back from the child: per-call results, or why there are none."""
+
+    calls: list[CallResult]
+    function: str | None  # the name of the function called
+    error: str | None  # the whole run failed: timeout, killed by a limit, code that does not load
+    stderr: str
+
+
+def run_function(code: str, function: str | None, calls: list[dict], limits: Limits = Limits()) -> RunResult:
+    """Load `code` as a module in a sandbox and call `function` (or its only/first function) per call.
+
+    Each call is `{"args": [...], "kwargs": {...}}`; results come back as JSON values.
+    """
+    job = json.dumps({"code": code, "function": function, "calls": calls, "limits": limits.__dict__})
+    # Files, not pipes: a process the code forks may keep a pipe open long after the runner is done.
+    with (
+        tempfile.TemporaryDirectory(prefix="bakeoff-sandbox-") as workdir,
+        tempfile.TemporaryFile() as stdin,
+        tempfile.TemporaryFile() as stdout,
+        tempfile.TemporaryFile() as stderr,
+    ):
+        if os.geteuid() == 0:
+            os.chmod(workdir, 0o777)  # the child drops to nobody and still needs a place to write
+        stdin.write(job.encode())
+        stdin.seek(0)
+        process = subprocess.Popen(
+            # -I: isolated mode; -S: no site-packages (the runner needs only the standard library).
+            [sys.executable, "-I", "-S", str(RUNNER)],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=workdir,
+            env={},
+            start_new_session=True,  # its own process group, so a timeout kills its children too
+        )
+        try:
+            process.wait(timeout=limits.wall_s)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _kill_group(process)  # whatever it started, and itself after a timeout
+            process.wait()
+        stdout.seek(0)
+        stderr.seek(0)
+        out, err = stdout.read(), stderr.read()
+    if timed_out:
+        return RunResult([], None, f"timed out after {limits.wall_s:g} s wall-clock", _tail(err))
+    return _parse(process.returncode, out, err)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(data: bytes, limit: int = 400) -> str:
+    text = data.decode("utf-8", "replace").strip()
+    return text[-limit:]
+
+
+def _parse(returncode: int, out: bytes, err: bytes) -> RunResult:
+    stderr = _tail(err)
+    last = out.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+    try:
+        message = json.loads(last[0])
+    except json.JSONDecodeError:
+        message = None
+    if not isinstance(message, dict) or "calls" not in message and "error" not in message:
+        if returncode < 0:
+            reason = f"killed by {signal.Signals(-returncode).name}"
+            if -returncode in (signal.SIGXCPU, signal.SIGKILL):
+                reason += " (CPU time limit)"
+        else:
+            reason = f"exited with status {returncode} without a result"
+        return RunResult([], None, reason + (f": {stderr.splitlines()[-1]}" if stderr else ""), stderr)
+    if message.get("error"):
+        return RunResult([], None, message["error"], stderr)
+    return RunResult([CallResult(**call) for call in message["calls"]], message["function"], None, stderr)

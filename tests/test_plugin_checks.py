@@ -1,0 +1,84 @@
+"""Checks through the pytest plugin: a user's check in conftest.py is known before prompts.yaml
+is validated, and prompts go only to the models whose task they target."""
+
+import json
+
+pytest_plugins = ["pytester"]
+
+MODELS = [
+    {"name": "coder", "task": "code", "min_ram_gb": 100000, "notes": "", "family": "a"},
+    {"name": "talker", "task": "chat", "min_ram_gb": 100000, "notes": "", "family": "b"},
+]
+
+USER_CHECK = '''
+from bakeoff import Outcome, check
+
+
+@check("shouts")
+def shouts(answer: str, min_exclamations: int = 1) -> Outcome:
+    count = answer.count("!")
+    return Outcome(count >= min_exclamations, f"{count} exclamation marks, {min_exclamations} wanted")
+'''
+
+JUDGE_TEST = '''
+from bakeoff.client import Sample
+from bakeoff.evaluation import judge
+
+
+def test_judge(prompt):
+    samples = [Sample(text, 0.1, 0.5, 3, 5, "server usage", 10.0, 0.1, 0.1, "stop") for text in ["Hi!!", "Hi."]]
+    verdict = judge(prompt, samples)
+    assert [c["check"] for c in verdict.check_records] == ["shouts: {'min_exclamations': 2}", "contains: 'hi'"]
+    assert verdict.check_records[0]["pass_rate"] == 0.5 and verdict.check_records[0]["pass_k"] is False
+    assert verdict.sample_records[1]["checks"][0] == {
+        "check": "shouts: {'min_exclamations': 2}", "passed": False, "detail": "0 exclamation marks, 2 wanted"}
+    assert not verdict.passed and "shouts" in verdict.failure_message and "answer: 'Hi.'" in verdict.failure_message
+'''
+
+
+def project(pytester, prompts: str, conftest: str = USER_CHECK):
+    pytester.makefile(".json", models=json.dumps(MODELS))
+    pytester.makefile(".yaml", prompts=prompts)
+    pytester.makeconftest(conftest)
+
+
+def test_a_check_from_the_rootdir_conftest_is_known_before_validation(pytester):
+    project(pytester, "prompts:\n  - {id: p, text: hi, checks: [{shouts: {min_exclamations: 2}}, {contains: hi}]}\n")
+    pytester.makepyfile(test_judging=JUDGE_TEST)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+
+
+def test_a_user_check_with_a_wrong_argument_stops_the_run_naming_prompt_and_field(pytester):
+    project(pytester, "prompts:\n  - {id: p, text: hi, checks: [{contains: hi}, {shouts: {min_exclamations: many}}]}\n")
+    pytester.makepyfile(test_judging=JUDGE_TEST)
+    result = pytester.runpytest_subprocess()
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(
+        ["ERROR: *prompts.yaml: prompt 0 (p): field 'checks.1': check 'shouts': argument 'min_exclamations': Input should be a valid integer"]
+    )
+
+
+def test_an_unknown_check_stops_the_run_before_any_model_starts(pytester):
+    project(pytester, "prompts:\n  - {id: p, text: hi, checks: [{shoutz: 1}]}\n", conftest="")
+    pytester.makepyfile(test_evals="def test_prompt(model, prompt, evaluate):\n    raise AssertionError('ran')\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: *prompts.yaml: prompt 0 (p): field 'checks.0': unknown check 'shoutz'*"])
+    assert "ran" not in result.stdout.str()
+
+
+def test_prompts_go_only_to_models_of_their_tasks(pytester):
+    project(
+        pytester,
+        "prompts:\n"
+        "  - {id: for-all, text: hi, checks: [{contains: hi}]}\n"
+        "  - {id: code-only, tasks: [code], text: hi, checks: [{contains: hi}]}\n"
+        "  - {id: chat-or-reasoning, tasks: [chat, reasoning], text: hi, checks: [{contains: hi}]}\n",
+    )
+    pytester.makepyfile(test_evals="def test_prompt(model, prompt, evaluate):\n    pass\n")
+    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    assert result.ret == 0
+    collected = sorted(line.split("[", 1)[1].rstrip("]") for line in result.outlines if "::test_prompt[" in line)
+    assert collected == ["coder-code-only", "coder-for-all", "talker-chat-or-reasoning", "talker-for-all"]
+    result.stdout.fnmatch_lines(["*4/6 tests collected (2 deselected)*"])

@@ -1,0 +1,81 @@
+"""Code a model wrote runs contained: loops, allocations, secrets, stray processes and files."""
+
+import os
+import time
+
+import psutil
+import pytest
+
+from bakeoff.checks import CheckSpec, run_check
+from bakeoff.sandbox import Limits, run_function
+
+
+def call(code: str, limits: Limits = Limits(), args=()):
+    return run_function(code, None, [{"args": list(args)}], limits)
+
+
+def test_results_come_back_as_json_and_prints_do_not_mix_in():
+    result = call("def f(x):\n    print('noise')\n    return sorted(x), (1, 2)\n", args=[[3, 1, 2]])
+    assert result.error is None and result.function == "f"
+    assert result.calls[0].value == [[1, 2, 3], [1, 2]]
+    assert "noise" in result.stderr
+
+
+def test_demo_code_under_main_guard_does_not_run():
+    result = call("def f():\n    return 1\n\nif __name__ == '__main__':\n    raise SystemExit(f() + input())\n")
+    assert result.calls[0].value == 1
+
+
+def test_an_endless_loop_is_stopped_by_the_cpu_limit():
+    started = time.monotonic()
+    result = call("def f():\n    while True:\n        pass\n", Limits(wall_s=20, cpu_s=1))
+    assert result.calls == [] and "CPU time limit" in result.error
+    assert time.monotonic() - started < 10
+
+
+def test_sleeping_forever_is_stopped_by_the_wall_clock():
+    result = call("import time\ndef f():\n    time.sleep(600)\n", Limits(wall_s=1.5))
+    assert result.error == "timed out after 1.5 s wall-clock"
+
+
+def test_unbounded_allocation_hits_the_memory_limit():
+    code = "def f():\n    chunks = []\n    while True:\n        chunks.append(bytearray(10**7))\n"
+    result = call(code, Limits(memory_bytes=256 * 1024**2))
+    assert result.calls[0].ok is False and result.calls[0].error.startswith("MemoryError")
+
+
+def test_the_environment_holds_no_secrets(monkeypatch):
+    monkeypatch.setenv("BAKEOFF_TEST_SECRET", "hunter2")
+    result = call("import os\ndef f():\n    return dict(os.environ)\n")
+    assert "hunter2" not in str(result.calls[0].value)
+    assert set(result.calls[0].value) <= {"LC_CTYPE"}  # only what Python itself sets for UTF-8
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to nobody needs root; as a normal user /proc/<ppid> stays readable")
+def test_as_root_the_code_runs_as_nobody_and_cannot_read_our_environ():
+    result = call("import os\ndef f():\n    return os.getuid(), open(f'/proc/{os.getppid()}/environ').read()\n")
+    assert result.calls[0].ok is False and "PermissionError" in result.calls[0].error
+
+
+def test_processes_left_behind_are_killed():
+    code = "import os, time\ndef f():\n    pid = os.fork()\n    if pid == 0:\n        time.sleep(60)\n    return pid\n"
+    result = call(code)
+    pid = result.calls[0].value
+    assert isinstance(pid, int)
+    time.sleep(0.2)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_files_are_small_and_stay_in_a_temporary_folder():
+    result = call("import os\ndef f():\n    open('out.txt', 'w').write('x' * 10**7)\n")
+    assert "File too large" in result.calls[0].error
+    where = call("import os\ndef f():\n    return os.getcwd()\n").calls[0].value
+    assert "bakeoff-sandbox-" in where and not os.path.exists(where)
+
+
+def test_a_check_on_runaway_code_fails_with_the_reason_and_the_next_runs():
+    loop = "```python\ndef sort_list(x):\n    while True:\n        pass\n```"
+    spec = CheckSpec("python_function", {"calls": [{"args": [[2, 1]], "expect": [1, 2]}], "timeout_s": 2})
+    outcome = run_check(spec, loop)
+    assert not outcome.passed and outcome.detail.startswith("code did not run: ")
+    assert run_check(spec, "```python\ndef sort_list(x):\n    return sorted(x)\n```").passed
