@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     clean_cmd.add_argument("name", nargs="?")
     clean_cmd.set_defaults(handler=cmd_cache_clean)
     add_comparison_commands(commands, registry_option)
+    add_report_command(commands)
     return parser
 
 
@@ -200,3 +201,41 @@ def cmd_gate(args) -> int:
     else:
         print("\n".join(comparison_table.switch_lines(switch)))
     return 0 if switch.allowed else 1
+
+
+# --- Showing a stored report ---------------------------------------------------------------------
+
+
+def add_report_command(commands) -> None:
+    report_cmd = commands.add_parser("report", help="render a stored report as one self-contained HTML page (and CSV)")
+    report_cmd.add_argument("report", type=Path, help="a report, e.g. reports/latest.json")
+    report_cmd.add_argument("--baseline", type=Path, metavar="BASE", help="show the comparison with this report on the page")
+    report_cmd.add_argument("-o", "--output", type=Path, metavar="FILE", help="the page (default: the report's path with .html)")
+    report_cmd.add_argument("--csv", type=Path, metavar="FILE", help="also write one row per model x prompt as CSV")
+    report_cmd.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="gates for --baseline (default: ./pyproject.toml)")
+    report_cmd.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args) -> None:
+    from . import csv_report, html_report  # matplotlib loads only for this command
+
+    report = load_report(args.report)
+    comparison = None
+    if args.baseline:
+        comparison = compare_reports(load_report(args.baseline), report, load_settings(args.config)).to_dict()
+    output = args.output or args.report.with_suffix(".html")
+    try:
+        print(html_report.save_html(report, output, comparison))
+        if args.csv:
+            output = args.csv
+            print(csv_report.write_csv(report, args.csv))
+    except OSError as exc:
+        raise BakeoffError(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
+def cmd_rate(args) -> None:
+    from . import ratings, table
+
+    report = load_report(args.report)
+    ratings.rate_report(args.report, report, rater=args.rater)
+    print("\n".join(table.ratings_lines(report)))

@@ -108,6 +108,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.comparison = compare_reports(state.baseline, state.report.data, state.settings)
         if state.comparison.failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    state.write_html()
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables, so the summary ends with our verdict
@@ -121,6 +122,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     status = state.report.data["status"]
     suffix = f" (INCOMPLETE: {state.report.data['incomplete_reason']})" if status == "incomplete" else ""
     terminalreporter.write_line(f"report: {state.report_path}{suffix}")
+    terminalreporter.write_line(f"html: {state.html_path or state.html_error}")
     if state.comparison is not None:
         terminalreporter.section("bakeoff: against the baseline", red=state.comparison.failed, green=not state.comparison.failed)
         for line in comparison_table.comparison_lines(state.comparison, changes_only=True):
@@ -153,6 +155,8 @@ class Bakeoff:
         self.prompts: list[Prompt] | None = None
         self.report = RunReport(self.registry_path, self.prompts_path)
         self.report_path: Path | None = None
+        self.html_path: Path | None = None
+        self.html_error: str | None = None
         self.baseline_path = config.getoption("bakeoff_baseline")
         self.baseline: dict | None = None
         self.settings = None
@@ -185,6 +189,16 @@ class Bakeoff:
             reason = None
         self.report.finish(reason)
         return self.report.save(self.reports_dir)
+
+    def write_html(self) -> None:
+        """The page beside the JSON; a failure to draw it must not cost the run its result."""
+        from . import html_report  # matplotlib loads in ~1 s: only for a session that reports
+
+        comparison = self.comparison.to_dict() if self.comparison is not None else None
+        try:
+            self.html_path = html_report.write_html(self.report.data, self.reports_dir, comparison)
+        except Exception as exc:  # noqa: BLE001 - the JSON report is saved; say why the page is missing
+            self.html_error = f"not written: {type(exc).__name__}: {exc}"
 
     @contextlib.contextmanager
     def running(self, entry: ModelEntry):

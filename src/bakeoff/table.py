@@ -21,6 +21,11 @@ def _fmt(value, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
+def _wrap(text: str, **indents) -> list[str]:
+    """Wrapped to 80 columns, never inside a model name (they have hyphens)."""
+    return textwrap.wrap(text, WIDTH, break_on_hyphens=False, **indents)
+
+
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "~"
 
@@ -49,29 +54,37 @@ def comparison_lines(report: dict) -> list[str]:
     lines += check_matrix_lines(report)
     if notes:
         lines += ["", "not run:"]
-        lines += [line for note in notes for line in textwrap.wrap(note, WIDTH, initial_indent="  ", subsequent_indent="    ")]
-    lines += [""] + textwrap.wrap(recommend(report).text, WIDTH)
+        lines += [line for note in notes for line in _wrap(note, initial_indent="  ", subsequent_indent="    ")]
+    lines += [""] + _wrap(recommend(report).text)
     return lines
 
 
 def check_matrix_lines(report: dict) -> list[str]:
-    """Prompts down, models across: each cell is the prompt's outcome and its checks passed."""
+    """Prompts down, models across: each cell is the prompt's outcome and its checks passed.
+
+    Models are named in the header when they all fit in 80 columns, else numbered with a key.
+    """
     ran = [m for m in report["models"] if m["status"] == "ran" and m.get("prompts")]
     prompts = prompt_ids(report)
     if not ran or not prompts:
         return []
-    names = labels(report["models"])
+    names = [labels(report["models"])[model_key(m)] for m in ran]
     prompt_width = min(max(len("prompt"), *(len(p) for p in prompts)), 30)
-    cell = min(max(CELL, *(len(names[model_key(m)]) for m in ran)), WIDTH - prompt_width - 1)
-    per_block = max(1, (WIDTH - prompt_width) // (cell + 1))  # more models than fit: further blocks below
+    cell = max(CELL, *(len(n) for n in names))
+    key = []
+    if prompt_width + len(ran) * (cell + 1) > WIDTH:
+        cell = CELL
+        key = _wrap("models: " + ", ".join(f"{i} = {n}" for i, n in enumerate(names, start=1)), subsequent_indent="  ")
+        names = [str(i) for i in range(1, len(ran) + 1)]
+    per_block = (WIDTH - prompt_width) // (cell + 1)
     lines = []
     for start in range(0, len(ran), per_block):
-        block = ran[start : start + per_block]
-        lines += ["", f"{'prompt':<{prompt_width}}" + "".join(f" {_fit(names[model_key(m)], cell):>{cell}}" for m in block)]
+        block = range(start, min(start + per_block, len(ran)))
+        lines += ["", f"{'prompt':<{prompt_width}}" + "".join(f" {names[i]:>{cell}}" for i in block)]
         for pid in prompts:
-            cells = "".join(f" {_cell(m, pid):>{cell}}" for m in block)
+            cells = "".join(f" {_cell(ran[i], pid):>{cell}}" for i in block)
             lines.append(f"{_fit(pid, prompt_width):<{prompt_width}}{cells}")
-    return lines
+    return lines + key
 
 
 def _cell(model: dict, prompt_id: str) -> str:
