@@ -37,8 +37,8 @@ def model_charts(models: list[dict], names: list[str]) -> list[Chart]:
     after_load = [_mib(m.get("rss_after_load_bytes")) for m in models]
     return [
         Chart("ready", "Time to ready (s)", _bars(names, [m.get("ready_seconds") for m in models], colors, "{:.1f} s")),
-        Chart("ttft", "Time to first token (ms), every sample", _distribution(names, ttft_ms, colors, "{:.0f} ms")),
-        Chart("decode", "Decode tokens/s, every sample", _distribution(names, decode, colors, "{:.1f}")),
+        Chart("ttft", "Time to first token (ms), every sample", _distribution("ttft", names, ttft_ms, colors, "{:.0f} ms")),
+        Chart("decode", "Decode tokens/s, every sample", _distribution("decode", names, decode, colors, "{:.1f}")),
         Chart(
             "rss",
             "Peak RSS (MB); tick: after load",
@@ -63,7 +63,7 @@ def _figure(count: int) -> tuple[Figure, object]:
 def _finish(fig: Figure, ax, names: list[str]) -> str:
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(len(names) - 0.5, -0.5)  # first model on top, as in the tables
-    ax.set_xlim(left=0, right=ax.get_xlim()[1] * 1.25)  # room for the value labels
+    ax.set_xlim(left=0, right=ax.get_xlim()[1] * 1.3)  # room for the value labels
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
@@ -77,17 +77,18 @@ def _bars(names, values, colors, fmt: str, ticks: list[float | None] | None = No
             if value is None:
                 ax.text(0, row, " not measured", va="center", color="#777777")
                 continue
-            ax.barh(row, value, color=colors[row], height=0.6)
+            ax.barh(row, value, color=colors[row], height=0.5, alpha=0.85)
             ax.text(value, row, " " + fmt.format(value), va="center")
             if ticks and ticks[row] is not None:
                 ax.plot([ticks[row]] * 2, [row - 0.3, row + 0.3], color="black", linewidth=1.5)
         return _finish(fig, ax, names)
 
 
-def _distribution(names, samples: list[list[float]], colors, fmt: str) -> str:
+def _distribution(key: str, names, samples: list[list[float]], colors, fmt: str) -> str:
     rng = np.random.default_rng(0)  # fixed jitter: the same report always draws the same chart
     with matplotlib.rc_context(SVG_SETTINGS):
         fig, ax = _figure(len(names))
+        label_at = 1.04 * max((max(values) for values in samples if values), default=0)  # one column, clear of every dot
         for row, values in enumerate(samples):
             if not values:
                 ax.text(0, row, " no samples", va="center", color="#777777")
@@ -98,6 +99,6 @@ def _distribution(names, samples: list[list[float]], colors, fmt: str) -> str:
                 capprops={"color": colors[row]},
             )
             jitter = rng.uniform(-0.18, 0.18, len(values))
-            ax.scatter(values, row + jitter, s=9, color=colors[row], alpha=0.6, linewidths=0, zorder=3)
-            ax.text(max(values), row, " median " + fmt.format(float(np.median(values))), va="center")
+            ax.scatter(values, row + jitter, s=9, color=colors[row], alpha=0.6, linewidths=0, zorder=3, gid=f"{key}-samples-{row}")
+            ax.text(label_at, row, "median " + fmt.format(float(np.median(values))), va="center")
         return _finish(fig, ax, names)

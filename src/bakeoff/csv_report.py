@@ -11,7 +11,7 @@ import csv
 import io
 from pathlib import Path
 
-from .summary import MIB, describe, labels, model_key, stat_median
+from .summary import MIB, describe_ratings, labels, model_key, prompt_median
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -62,15 +62,15 @@ def _prompt_columns(prompt: dict) -> dict:
         "passed": prompt.get("passed"),
         "error": prompt.get("error") or "",
         "repeats": prompt.get("repeats"),
-        "ttft_ms_median": _round(stat_median(prompt, "ttft_s"), 0, 1000),
-        "total_s_median": _round(stat_median(prompt, "total_s"), 3),
-        "decode_tokens_per_s_median": _round(stat_median(prompt, "decode_tokens_per_s"), 1),
-        "itl_p50_ms_median": _round(stat_median(prompt, "itl_p50_s"), 1, 1000),
-        "output_tokens_median": stat_median(prompt, "output_tokens"),
+        "ttft_ms_median": _round(prompt_median(prompt, "ttft_s"), 0, 1000),
+        "total_s_median": _round(prompt_median(prompt, "total_s"), 3),
+        "decode_tokens_per_s_median": _round(prompt_median(prompt, "decode_tokens_per_s"), 1),
+        "itl_p50_ms_median": _round(prompt_median(prompt, "itl_p50_s"), 1, 1000),
+        "output_tokens_median": prompt_median(prompt, "output_tokens"),
         "checks_passed": sum(bool(c.get("passed")) for c in checks),
         "checks_total": len(checks),
         "checks": "; ".join(f"{c['check']}: {'pass' if c.get('passed') else 'FAIL'} {c.get('pass_rate', 0):.0%}" for c in checks),
-        "ratings": "; ".join(describe(r) for r in prompt.get("ratings") or []),
+        "ratings": describe_ratings(prompt.get("ratings") or []),
         "distinct_answers": len(set(answers)),
         "answer": answers[0] if answers else "",
     }

@@ -12,15 +12,17 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from .charts import model_charts
+from .comparison_table import FIGURES
 from .recommend import recommend
 from .report import _atomic_write
-from .summary import MIB, describe, labels, model_key, prompt_ids, stat_median
+from .summary import MIB, describe_rating, describe_ratings, labels, model_key, prompt_ids, prompt_median
 
 LATEST_HTML = "latest.html"
 
 # Fields of a prompt record this page shows in their own place; any other scalar field (added
 # by a later report version, e.g. pass^k) is listed as it is, so nothing recorded goes unseen.
-PROMPT_FIELDS = {"id", "text", "repeats", "min_pass_rate", "passed", "error", "stats", "checks", "samples", "ratings"}
+PROMPT_FIELDS = {"id", "text", "messages", "repeats", "min_pass_rate", "passed", "error", "stats", "checks", "samples", "ratings"}
+FIELD_LABELS = {"attempt_pass_rate": "attempts passing every check", "pass_k": "pass^k"}
 
 _environment = Environment(
     loader=PackageLoader("bakeoff", "templates"),
@@ -60,7 +62,6 @@ def render_html(report: dict, comparison: dict | None = None) -> str:
         recommendation=recommend(report).text,
         charts=model_charts(ran, [names[model_key(m)] for m in ran]),
         models=[_model_row(m, names[model_key(m)]) for m in models],
-        prompts=[{"id": pid, "text": _prompt_text(models, pid)} for pid in prompts],
         matrix=_matrix(ran, names, prompts),
         answers=[_answer(i, m, names[model_key(m)], p) for i, m in enumerate(ran) for p in m["prompts"]],
         comparison=_comparison(comparison) if comparison else None,
@@ -76,7 +77,7 @@ def _runtimes(report: dict) -> list[str]:
 
 
 def _prompt_text(models: list[dict], prompt_id: str) -> str:
-    return next(p["text"] for m in models for p in m.get("prompts", []) if p["id"] == prompt_id)
+    return next(p.get("text", "") for m in models for p in m.get("prompts", []) if p["id"] == prompt_id)
 
 
 def _figure(value, scale: float = 1.0, fmt: str = "{:.1f}") -> str:
@@ -97,6 +98,7 @@ def _model_row(model: dict, label: str) -> dict:
         "peak_rss": _figure(model.get("peak_rss_bytes"), MIB, "{:.0f}"),
         "cpu": _figure(model.get("cpu_seconds")),
         "passed": f"{sum(bool(p.get('passed')) for p in prompts)}/{len(prompts)}" if prompts else "–",
+        "ratings": describe_ratings([r for p in prompts for r in p.get("ratings") or []]),
     }
 
 
@@ -130,16 +132,20 @@ def _matrix(ran: list[dict], names: dict, prompt_order: list[str]) -> dict:
                     "title": "failed: " + "; ".join(failed) if failed else (record.get("error") or "all checks passed"),
                 }
             )
-        rows.append({"prompt": pid, "cells": cells})
+        rows.append({"prompt": pid, "text": _prompt_text(ran, pid), "cells": cells})
     return {"models": [names[model_key(m)] for m in ran], "rows": rows}
 
 
 def _answer(model_index: int, model: dict, label: str, prompt: dict) -> dict:
     """A model's answers to one prompt, identical answers (greedy decoding repeats itself) shown once."""
     groups: dict[str, dict] = {}
-    for number, sample in enumerate(prompt.get("samples", []), start=1):
+    for index, sample in enumerate(prompt.get("samples", [])):
         group = groups.setdefault(sample["response"], {"response": sample["response"], "samples": [], "checks": sample.get("checks", [])})
-        group["samples"].append(number)
+        group["samples"].append(index)
+    ratings = prompt.get("ratings") or []
+    for group in groups.values():  # a rating covers the attempts (0-based) that gave one answer
+        group["ratings"] = [describe_rating(r) for r in ratings if set(r.get("samples", [])) & set(group["samples"])]
+        group["samples"] = [index + 1 for index in group["samples"]]
     return {
         "anchor": _anchor(model_index, prompt["id"]),
         "model": label,
@@ -147,11 +153,24 @@ def _answer(model_index: int, model: dict, label: str, prompt: dict) -> dict:
         "outcome": _outcome(prompt),
         "checks": prompt.get("checks", []),
         "groups": list(groups.values()),
-        "ttft": _figure(stat_median(prompt, "ttft_s"), 0.001, "{:.0f} ms"),
-        "decode": _figure(stat_median(prompt, "decode_tokens_per_s"), 1, "{:.1f} tokens/s"),
-        "ratings": [describe(r) for r in prompt.get("ratings") or []],
-        "extras": {k: v for k, v in prompt.items() if k not in PROMPT_FIELDS and isinstance(v, (str, int, float, bool))},
+        "ttft": _figure(prompt_median(prompt, "ttft_s"), 0.001, "{:.0f} ms"),
+        "decode": _figure(prompt_median(prompt, "decode_tokens_per_s"), 1, "{:.1f} tokens/s"),
+        "ratings": [describe_rating(r) for r in ratings if not r.get("samples")],
+        "messages": prompt.get("messages") or [{"role": "user", "content": prompt["text"]}],
+        "extras": [
+            f"{FIELD_LABELS.get(k, k)} {_scalar(v)}"
+            for k, v in prompt.items()
+            if k not in PROMPT_FIELDS and isinstance(v, (str, int, float, bool))
+        ],
     }
+
+
+def _scalar(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.0%}" if 0 <= value <= 1 else f"{value:.2f}"
+    return str(value)
 
 
 # --- Against a baseline: `Comparison.to_dict()` from bakeoff.compare, shown as it is ----------
@@ -194,15 +213,7 @@ def _comparison_row(row: dict) -> dict:
 
 
 def _metric_figure(metric: str, value) -> str:
-    if value is None:
-        return "–"
-    if metric == "check_pass_rate":
-        return f"{value:.0%}"
-    if metric == "peak_rss_bytes":
-        return f"{value / MIB:.0f} MB"
-    if metric.endswith("_s"):
-        return f"{value * 1000:.0f} ms"
-    return f"{value:.1f}"
+    return "–" if value is None else FIGURES.get(metric, "{:.2f}".format)(value)  # as the terminal shows it
 
 
 def _change(row: dict) -> str:

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from .summary import GIB, MIB, ModelSummary, labels, model_key, summarize_model
 
 
+RUNNERS_UP = 2  # the next best models the advice mentions by name
+
+
 @dataclass(frozen=True)
 class Recommendation:
     choice: tuple[str, str] | None  # (name, runtime) of the model to ship; None: no model ran
@@ -50,7 +53,9 @@ def recommend(report: dict) -> Recommendation:
         )
     runners = ranked[1:]
     if runners:
-        text += " " + " ".join(_against(label(s), s, best) for s in runners)
+        text += " " + " ".join(_against(label(s), s, best) for s in runners[:RUNNERS_UP])
+        if len(runners) > RUNNERS_UP:
+            text += f" {len(runners) - RUNNERS_UP} more ranked lower."
     elif others:
         text += f" It is the only model that ran; {others} other{'s were' if others > 1 else ' was'} not run."
     return Recommendation(model_key({"name": best.name, "runtime": best.runtime}), caveat + text)
@@ -74,6 +79,8 @@ def _against(name: str, s: ModelSummary, best: ModelSummary) -> str:
         outcome = f"{name} passed them all too"
     if s.total_s and best.total_s:
         ratio = s.total_s / best.total_s
-        speed = f"{ratio:.1f}x slower" if ratio >= 1 else f"{1 / ratio:.1f}x faster"
+        if abs(ratio - 1) < 0.05:
+            return f"{outcome} and is about as fast."
+        speed = f"{ratio:.1f}x slower" if ratio > 1 else f"{1 / ratio:.1f}x faster"
         return f"{outcome} and is {speed}."
     return f"{outcome}."

@@ -78,11 +78,25 @@ def prompt_ids(report: dict) -> list[str]:
     return list(dict.fromkeys(p["id"] for m in report["models"] for p in m.get("prompts", [])))
 
 
-def stat_median(prompt: dict, metric: str) -> float | None:
-    """The median the report stored for one prompt's metric, if any."""
-    return ((prompt.get("stats") or {}).get(metric) or {}).get("median")
+def prompt_median(prompt: dict, metric: str) -> float | None:
+    """The median of one prompt's samples."""
+    return median([s[metric] for s in prompt.get("samples", []) if s.get(metric) is not None])
 
 
-def describe(item) -> str:
-    """One line for a recorded item of unknown shape, such as a human rating."""
-    return ", ".join(f"{k}: {v}" for k, v in item.items()) if isinstance(item, dict) else str(item)
+def rating_scores(rating: dict) -> dict[str, float]:
+    """A human rating's scores by criterion (accuracy, clarity, ...), whatever the criteria are."""
+    return {k: v for k, v in rating.items() if k != "samples" and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def describe_rating(rating: dict) -> str:
+    scores = ", ".join(f"{k} {v:g}" for k, v in rating_scores(rating).items())
+    return f"{scores} ({rating['rater']})" if rating.get("rater") else scores
+
+
+def describe_ratings(ratings: list[dict]) -> str:
+    """The mean of each criterion over some ratings, with how many there are; '' for none."""
+    if not ratings:
+        return ""
+    criteria = list(dict.fromkeys(k for r in ratings for k in rating_scores(r)))
+    means = ", ".join(f"{c} {statistics.fmean(rating_scores(r)[c] for r in ratings if c in rating_scores(r)):.1f}" for c in criteria)
+    return f"{means} ({len(ratings)} rating{'s' if len(ratings) > 1 else ''})"
