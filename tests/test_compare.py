@@ -143,3 +143,40 @@ def test_switch_allowed_with_budgets_when_the_candidate_keeps_the_checks():
     assert switch.allowed, switch.reasons
     assert any("needs 8 GB RAM" in c for c in switch.checked)
     assert switch.to_dict()["recommendation"].startswith("Yes, switch from small (foundry) to big (foundry)")
+
+
+def rated_report(run_id: str, scores: list[int]) -> dict:
+    prompts = []
+    for index, score in enumerate(scores):
+        rated = prompt(f"p{index}", samples(0.5, 30, [True], n=3, seed=index))
+        rated["ratings"] = [
+            {"samples": [0, 1, 2], "accuracy": score, "clarity": score, "completeness": score, "rater": None, "rated_at": "x"}
+        ]
+        prompts.append(rated)
+    return report([model("qwen", prompts)], run_id)
+
+
+def test_human_scores_paired_by_prompt():
+    gates = Settings(gates=(Gate("human_score", max_decrease=0.1),))
+    worse = compare_reports(rated_report("a", [4] * 8), rated_report("b", [3] * 8), gates)
+    overall = row(worse, "human_score")
+    assert overall.baseline == 4 and overall.candidate == 3 and overall.change == -0.25
+    assert overall.detectable and overall.verdict == WORSE
+    assert overall.gate.passed is False and "limit -10%" in overall.gate.reason
+    per_prompt = row(worse, "human_score", "p0")
+    assert per_prompt.note == "one rated prompt: not tested" and per_prompt.verdict == SAME
+
+    same = compare_reports(rated_report("a", [4, 3, 5, 4, 4, 3, 5, 4]), rated_report("b", [4, 3, 5, 4, 4, 3, 5, 4]), gates)
+    assert row(same, "human_score").verdict == SAME and not same.failed
+    # One prompt scoring lower among eight is not a detectable change.
+    one_lower = compare_reports(rated_report("a", [4] * 8), rated_report("b", [4] * 7 + [2]), gates)
+    assert row(one_lower, "human_score").verdict == SAME and not one_lower.failed
+
+
+def test_no_human_score_rows_without_ratings_on_both_sides():
+    unrated = rated_report("b", [4] * 3)
+    for rated in unrated["models"][0]["prompts"]:
+        del rated["ratings"]
+    comparison = compare_reports(rated_report("a", [4] * 3), unrated)
+    assert row(comparison, "ttft_s", "p0")  # the prompts were compared, just without scores
+    assert not [r for r in comparison.rows if r.metric == "human_score"]

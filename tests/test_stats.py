@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bakeoff.stats import compare_proportions, ratio_of_medians, summarize
+from bakeoff.stats import compare_proportions, paired_p_value, ratio_of_medians, summarize
 
 
 def lognormal(median: float, n: int, seed: int, spread: float = 0.05) -> list[float]:
@@ -76,3 +76,9 @@ def test_proportions():
     # Three repeats cannot show a change by themselves: 3/3 -> 0/3 is p = 0.1.
     assert compare_proportions(3, 3, 0, 3).p_value == pytest.approx(0.1)
     assert compare_proportions(0, 0, 1, 1) is None
+
+
+def test_paired_scores():
+    assert paired_p_value([4.0], [3.0]) is None
+    assert paired_p_value([4.0, 3.0, 5.0], [4.0, 3.0, 5.0]) == 1.0
+    assert paired_p_value([4.0] * 8, [3.0] * 8) == pytest.approx(2 / 2**8)  # every pair lower: exact p

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from .gates import TIMING_METRICS, Gate, GateOutcome, Settings, gate_for, judge
 from .registry import GIB
-from .stats import compare_proportions, ratio_of_medians
+from .stats import compare_proportions, paired_p_value, ratio_of_medians
 
 BETTER, WORSE, SAME, NOT_COMPARED = "better", "worse", "no detectable change", "not compared"
 
@@ -25,7 +25,11 @@ METRICS = {
     "itl_p50_s": ("inter-token latency p50", True),
     "peak_rss_bytes": ("peak RSS", True),
     "check_pass_rate": ("check pass rate", False),
+    "human_score": ("human score (1-5)", False),
 }
+
+# The criteria of a human rating (see ratings.py); a rating's score is their mean.
+RATING_CRITERIA = ("accuracy", "clarity", "completeness")
 
 
 @dataclass
@@ -151,10 +155,15 @@ def compare_models(base: dict, cand: dict, settings: Settings, gates: tuple[Gate
         add(_timing_row(name, runtime, None, metric, pairs, settings))
     add(_single_row(name, runtime, "peak_rss_bytes", base.get("peak_rss_bytes"), cand.get("peak_rss_bytes"), settings))
     add(_pass_rate_row(name, runtime, None, pairs, settings))
+    rated = [(pid, b, c) for pid, (b, c) in zip(shared, pairs) if _human_score(b) is not None and _human_score(c) is not None]
+    if rated:
+        add(_human_row(name, runtime, None, [(b, c) for _, b, c in rated], settings))
     for pid, (base_prompt, cand_prompt) in zip(shared, pairs):
         for metric in TIMING_METRICS:
             add(_timing_row(name, runtime, pid, metric, [(base_prompt, cand_prompt)], settings))
         add(_pass_rate_row(name, runtime, pid, [(base_prompt, cand_prompt)], settings))
+        if any(pid == rated_id for rated_id, _, _ in rated):
+            add(_human_row(name, runtime, pid, [(base_prompt, cand_prompt)], settings))
     return rows, notes
 
 
@@ -228,6 +237,33 @@ def _pass_rate_row(name, runtime, prompt_id, pairs, settings: Settings) -> Row:
         row.verdict = SAME
     if new_passes:
         row.note = f"newly passing: {'; '.join(new_passes)}"
+    return row
+
+
+def _human_score(prompt: dict) -> float | None:
+    """The prompt's mean human score, each rating weighing by the attempts it covers."""
+    weighted = [
+        (statistics.fmean(rating[c] for c in RATING_CRITERIA), len(rating["samples"])) for rating in prompt.get("ratings") or []
+    ]
+    if not weighted:
+        return None
+    return sum(score * n for score, n in weighted) / sum(n for _, n in weighted)
+
+
+def _human_row(name, runtime, prompt_id, pairs, settings: Settings) -> Row:
+    """Human scores, paired by prompt: over several prompts Wilcoxon's signed-rank test tells
+    a change from noise; a single prompt has one score a side, shown but not tested."""
+    base = [_human_score(b) for b, _ in pairs]
+    cand = [_human_score(c) for _, c in pairs]
+    row = Row(name, runtime, prompt_id, "human_score", n_baseline=len(base), n_candidate=len(cand))
+    row.baseline, row.candidate = statistics.fmean(base), statistics.fmean(cand)
+    row.change = row.candidate / row.baseline - 1
+    p_value = paired_p_value(base, cand)
+    if p_value is None:
+        row.note = "one rated prompt: not tested"
+    else:
+        row.detectable = p_value < 1 - settings.confidence
+    row.verdict = _verdict("human_score", row.change, row.detectable, settings.min_effect)
     return row
 
 

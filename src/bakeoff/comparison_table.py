@@ -15,6 +15,7 @@ FIGURES = {
     "decode_tokens_per_s": lambda v: f"{v:.1f}/s",
     "peak_rss_bytes": lambda v: f"{v / MIB:.0f} MB",
     "check_pass_rate": lambda v: f"{v:.0%}",
+    "human_score": lambda v: f"{v:.2f}",
 }
 
 

@@ -105,3 +105,13 @@ def compare_proportions(base_passed: int, base_total: int, cand_passed: int, can
     p_value = float(scipy.stats.fisher_exact(table).pvalue)
     return ProportionChange(base_passed / base_total, cand_passed / cand_total, p_value)
 
+
+
+def paired_p_value(base: list[float], candidate: list[float]) -> float | None:
+    """Wilcoxon's signed-rank test on pairs (one per prompt); None with fewer than two pairs."""
+    differences = [c - b for b, c in zip(base, candidate)]
+    if len(differences) < 2:
+        return None
+    if not any(differences):
+        return 1.0
+    return float(scipy.stats.wilcoxon(differences).pvalue)
