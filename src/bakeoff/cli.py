@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     clean_cmd.set_defaults(handler=cmd_cache_clean)
     add_comparison_commands(commands, registry_option)
     add_report_command(commands)
+    rate_cmd = commands.add_parser("rate", help="score a run's answers 1-5 for accuracy, clarity, completeness")
+    rate_cmd.add_argument("report", type=Path, nargs="?", default=Path("reports") / LATEST)
+    rate_cmd.add_argument("--rater", help="your name, stored with each rating")
+    rate_cmd.set_defaults(handler=cmd_rate)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import textwrap
 
+from .ratings import CRITERIA, mean_scores
 from .recommend import recommend
 from .summary import MIB, labels, model_key, prompt_ids, summarize_model
 
@@ -52,6 +53,7 @@ def comparison_lines(report: dict) -> list[str]:
             named = s.reason if s.reason.startswith(model["name"]) else f"{name}: {s.reason}"
             notes.append(named)
     lines += check_matrix_lines(report)
+    lines += ratings_lines(report)
     if notes:
         lines += ["", "not run:"]
         lines += [line for note in notes for line in _wrap(note, initial_indent="  ", subsequent_indent="    ")]
@@ -85,6 +87,19 @@ def check_matrix_lines(report: dict) -> list[str]:
             cells = "".join(f" {_cell(ran[i], pid):>{cell}}" for i in block)
             lines.append(f"{_fit(pid, prompt_width):<{prompt_width}}{cells}")
     return lines + key
+
+
+def ratings_lines(report: dict) -> list[str]:
+    """Mean human scores (1-5) per model, from `bakeoff rate`; nothing when no answer is rated."""
+    rows = [(labels(report["models"])[model_key(m)], mean_scores(m)) for m in report["models"]]
+    rows = [(name, means) for name, means in rows if means]
+    if not rows:
+        return []
+    name_width = min(max(len("rated (mean 1-5)"), *(len(n) for n, _ in rows)), 28)
+    lines = ["", f"{'rated (mean 1-5)':<{name_width}}" + "".join(f" {c:>12}" for c in CRITERIA) + f" {'answers':>8}"]
+    for name, means in rows:
+        lines.append(f"{_fit(name, name_width):<{name_width}}" + "".join(f" {means[c]:>12.1f}" for c in CRITERIA) + f" {means['answers']:>8}")
+    return lines
 
 
 def _cell(model: dict, prompt_id: str) -> str:
