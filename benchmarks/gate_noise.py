@@ -111,6 +111,8 @@ def run_suite(reports: Path, prompts: Path, slowed: bool) -> Path:
         finally:
             if limit:
                 limit.stop()
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "pytest.log").write_text(output)
     report = reports / "latest.json"
     print(f"  {'slowed' if slowed else 'normal'} run -> {reports.name}: exit {run.returncode}, "
           f"{time.monotonic() - started:.0f} s", flush=True)
