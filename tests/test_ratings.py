@@ -77,8 +77,9 @@ def test_rate_stores_scores_resumes_and_shows_means(report_dir):
     third = rate(latest, "5\n5\n5\n")
     assert "1 of 3 answers" in third.stdout
     means = ratings.mean_scores(load_report(latest)["models"][0])
-    assert means == {"accuracy": pytest.approx(10 / 3), "clarity": pytest.approx(11 / 3), "completeness": 3.0, "answers": 3}
-    assert "rated (mean 1-5)" in third.stdout and "3.3" in third.stdout
+    # Weighed by the attempts each rating covers: p1's answer stands for three.
+    assert means == {"accuracy": pytest.approx(18 / 5), "clarity": pytest.approx(21 / 5), "completeness": 3.0, "answers": 3, "attempts": 5}
+    assert "rated (mean 1-5)" in third.stdout and "3.6" in third.stdout and "4.2" in third.stdout
     assert "all 3 answers" in rate(latest, "").stdout
 
 

@@ -59,11 +59,17 @@ def add_rating(answer: Answer, scores: dict[str, int], rater: str | None) -> dic
 
 
 def mean_scores(model: dict) -> dict | None:
-    """The mean of each criterion over a model's ratings (each rated answer counts once), or None."""
+    """Each criterion's mean over a model's rated attempts, or None when nothing is rated.
+
+    A rating weighs by the attempts it covers, as every figure here weighs by repeats (and as
+    `bakeoff compare` weighs human scores).
+    """
     ratings = [r for prompt in model.get("prompts", []) for r in prompt.get("ratings") or []]
     if not ratings:
         return None
-    return {**{c: fmean(r[c] for r in ratings) for c in CRITERIA}, "answers": len(ratings)}
+    weights = [len(r["samples"]) for r in ratings]
+    means = {c: fmean([r[c] for r in ratings], weights=weights) for c in CRITERIA}
+    return {**means, "answers": len(ratings), "attempts": sum(weights)}
 
 
 # --- The walk through a report in the terminal -------------------------------------------------
