@@ -19,15 +19,32 @@ def chunk(content=None, finish=None, usage=None):
 
 
 @contextmanager
-def serve_stream(events: list[tuple[float, dict | str]], status: int = 200):
-    """Serve one SSE script: each event is (seconds to wait before it, chunk dict or raw line)."""
+def serve_stream(
+    events: list[tuple[float, dict | str]], status: int = 200, models: tuple[str, ...] = (), headers_seen: list | None = None
+):
+    """Serve one SSE script: each event is (seconds to wait before it, chunk dict or raw line).
+
+    GET /v1/models lists `models`; the headers of every request go into `headers_seen` if given.
+    """
     requests = []
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
+        def do_GET(self):
+            if headers_seen is not None:
+                headers_seen.append(dict(self.headers))
+            body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in models]}).encode()
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def do_POST(self):
+            if headers_seen is not None:
+                headers_seen.append(dict(self.headers))
             requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(status)
             if status != 200:

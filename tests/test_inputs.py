@@ -24,8 +24,9 @@ def test_shipped_registry_is_valid_and_readable_by_the_course_script():
 
 
 def test_markers_cover_family_task_runtime_and_name():
-    entries = {e.name: e for e in load_registry(ROOT / "models.json")}
+    entries = {e.label: e for e in load_registry(ROOT / "models.json")}
     assert entries["qwen2.5-coder-0.5b"].markers == ["qwen", "code", "foundry", "qwen2_5_coder_0_5b"]
+    assert entries["qwen2.5-coder-0.5b@llamacpp"].markers == ["qwen", "code", "llamacpp", "qwen2_5_coder_0_5b"]
     assert "phi" in entries["phi-4-mini"].markers
 
 

@@ -18,11 +18,12 @@ def setup_project(pytester, models=None):
 
 def test_bad_registry_stops_the_run_with_one_line(pytester):
     models = json.loads((ROOT / "models.json").read_text())
-    models[2]["min_ram_gb"] = "lots"
+    index = next(i for i, m in enumerate(models) if m["name"] == "phi-4")
+    models[index]["min_ram_gb"] = "lots"
     setup_project(pytester, models)
     result = pytester.runpytest_subprocess()
     assert result.ret == 4
-    result.stderr.fnmatch_lines(["ERROR: *models.json: entry 2 (phi-4): field 'min_ram_gb': 'lots' is not of type 'number'"])
+    result.stderr.fnmatch_lines([f"ERROR: *models.json: entry {index} (phi-4): field 'min_ram_gb': 'lots' is not of type 'number'"])
 
 
 def test_bad_prompts_stop_the_run_with_one_line(pytester):

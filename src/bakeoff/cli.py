@@ -10,11 +10,11 @@ import sys
 import threading
 from pathlib import Path
 
-from . import cache, comparison_table
+from . import cache, comparison_table, discovery, runtimes, servers
 from .compare import compare_reports, compare_switch
 from .errors import BakeoffError
 from .gates import load_settings
-from .pull import pull
+from .pull import prepare, pull
 from .registry import find, load_registry
 from .report import LATEST, load_report
 from .runtimes import ModelUnavailable
@@ -50,8 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="serve a model on 127.0.0.1 until SIGTERM or Ctrl-C")
     serve_cmd.add_argument("name")
     serve_cmd.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    serve_cmd.add_argument("--runtime", help="one of the model's runtimes (default: its first)")
     registry_option(serve_cmd)
     serve_cmd.set_defaults(handler=cmd_serve)
+
+    models_cmd = commands.add_parser("models", help="list the registry: runtime available, pulled, size, fits RAM, markers")
+    registry_option(models_cmd)
+    models_cmd.set_defaults(handler=cmd_models)
+    commands.add_parser("ps", help="list the model servers bakeoff started that are still running").set_defaults(handler=cmd_ps)
 
     cache_cmd = commands.add_parser("cache", help="the model cache")
     cache_actions = cache_cmd.add_subparsers(required=True, metavar="ACTION")
@@ -74,31 +80,47 @@ def _progress(line: str) -> None:
 
 
 def cmd_pull(args) -> None:
-    entry = find(load_registry(args.models), args.name)
-    path = pull(entry, progress=_progress)
-    print(path)
+    entries = load_registry(args.models)
+    entry = find(entries, args.name)
+    if "@" not in args.name:  # NAME alone: compile it if any of its runtimes needs that
+        entry = next((e for e in entries if e.name == entry.name and e.needs_compile), entry)
+    print(prepare(entry, progress=_progress))
 
 
 def cmd_serve(args) -> int:
-    from .runtimes import foundry  # the native runtime loads only for serving
-
-    entry = find(load_registry(args.models), args.name)
+    entry = find(load_registry(args.models), args.name, args.runtime)
+    if entry.runtime == "endpoint":
+        raise BakeoffError(f"{entry.label}: an endpoint runtime serves itself; bakeoff has nothing to start")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     _stop_when_orphaned(stop)
 
     def announce(info: dict) -> None:
+        servers.record(entry, info)
         print(json.dumps({"event": "ready", **info}), flush=True)
 
     try:
+        reason = runtimes.unavailable_reason(entry.runtime)
+        if reason:
+            raise ModelUnavailable(f"{entry.label}: {reason}")
         if entry.needs_compile and not cache.is_pulled(entry):
             pull(entry, progress=_progress)
-        foundry.serve(entry, port=args.port, ready=announce, stop_event=stop)
+        runtimes.module(entry.runtime).serve(entry, port=args.port, ready=announce, stop_event=stop)
     except ModelUnavailable as exc:
         print(json.dumps({"event": "unavailable", "reason": str(exc)}), flush=True)
         return EXIT_UNAVAILABLE
+    finally:
+        servers.forget()
     return 0
+
+
+def cmd_models(args) -> None:
+    print("\n".join(discovery.models_lines(discovery.model_rows(load_registry(args.models)))))
+
+
+def cmd_ps(args) -> None:
+    print("\n".join(discovery.ps_lines(servers.running())))
 
 
 def _stop_when_orphaned(stop: threading.Event) -> None:

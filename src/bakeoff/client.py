@@ -27,6 +27,9 @@ class Sample:
     itl_p50_s: float | None
     itl_p95_s: float | None
     finish_reason: str | None
+    # The server's own figures when it sends them (llama-server's `timings`: prompt_ms,
+    # predicted_per_second, ...), kept beside ours as an independent measurement.
+    server_timings: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,9 +42,10 @@ def percentile(values: list[float], pct: int) -> float:
 
 
 class ChatClient:
-    def __init__(self, base_url: str, model_id: str, *, timeout_s: float = 300.0):
+    def __init__(self, base_url: str, model_id: str, *, api_key: str | None = None, timeout_s: float = 300.0):
         self.model_id = model_id
-        self._http = httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout_s, connect=10.0))
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=10.0))
 
     def close(self) -> None:
         self._http.close()
@@ -56,7 +60,7 @@ class ChatClient:
         }
         pieces: list[str] = []
         token_times: list[float] = []
-        usage = finish_reason = None
+        usage = finish_reason = server_timings = None
         start = time.perf_counter()
         with connect_sse(self._http, "POST", "/v1/chat/completions", json=body) as events:
             if events.response.status_code != 200:
@@ -69,6 +73,7 @@ class ChatClient:
                     break
                 chunk = json.loads(event.data)
                 usage = chunk.get("usage") or usage
+                server_timings = chunk.get("timings") or server_timings
                 for choice in chunk.get("choices") or []:
                     content = (choice.get("delta") or {}).get("content")
                     if content:
@@ -97,4 +102,5 @@ class ChatClient:
             itl_p50_s=statistics.median(gaps) if gaps else None,
             itl_p95_s=percentile(gaps, 95) if gaps else None,
             finish_reason=finish_reason,
+            server_timings=server_timings,
         )

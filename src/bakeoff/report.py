@@ -68,15 +68,15 @@ class RunReport:
             "environment": environment(),
             "models": [],
         }
-        self._models: dict[str, dict] = {}
+        self._models: dict[tuple[str, str], dict] = {}  # keyed by (name, runtime)
 
     @property
     def run_id(self) -> str:
         return self.data["run_id"]
 
     def model(self, entry: ModelEntry) -> dict:
-        """The model's record, created as not yet run."""
-        if entry.name not in self._models:
+        """The record of the model on its runtime, created as not yet run."""
+        if entry.key not in self._models:
             record = {
                 "name": entry.name,
                 "task": entry.task,
@@ -87,9 +87,9 @@ class RunReport:
                 "starts": 0,
                 "prompts": [],
             }
-            self._models[entry.name] = record
+            self._models[entry.key] = record
             self.data["models"].append(record)
-        return self._models[entry.name]
+        return self._models[entry.key]
 
     def note_runtime(self, name: str, runtime_version: str) -> None:
         self.data["environment"]["runtimes"][name] = runtime_version

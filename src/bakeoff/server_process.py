@@ -31,12 +31,14 @@ _live: set["ServerProcess"] = set()
 @dataclass
 class ReadyInfo:
     url: str
-    pid: int
+    pid: int | None  # the process whose memory and CPU are measured; None when there is none to measure
     model_id: str
     runtime: str
     runtime_version: str
-    load_seconds: float
+    load_seconds: float | None
     ready_seconds: float
+    # The environment variable holding the API key, never the key itself: it must not reach a report.
+    api_key_env: str | None = None
 
 
 class ServerProcess:
@@ -69,7 +71,7 @@ class ServerProcess:
             model_id=event["model_id"],
             runtime=event["runtime"],
             runtime_version=event["runtime_version"],
-            load_seconds=event["load_seconds"],
+            load_seconds=event.get("load_seconds"),
             ready_seconds=time.perf_counter() - started,
         )
 
@@ -139,5 +141,6 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
-def serve_argv(model_name: str, registry_path: Path, port: int = 0) -> list[str]:
-    return [sys.executable, "-m", "bakeoff", "serve", model_name, "--port", str(port), "--models", str(registry_path)]
+def serve_argv(model_name: str, registry_path: Path, port: int = 0, runtime: str | None = None) -> list[str]:
+    argv = [sys.executable, "-m", "bakeoff", "serve", model_name, "--port", str(port), "--models", str(registry_path)]
+    return argv + ["--runtime", runtime] if runtime else argv

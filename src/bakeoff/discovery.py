@@ -1,0 +1,89 @@
+"""What `bakeoff models` and `bakeoff ps` show: one row per model x runtime, or per running server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cache, runtimes
+from .pull import gguf_cache_path
+from .registry import ModelEntry, machine_ram_gb
+
+MB = 1000**2
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    label: str
+    runtime: str
+    runtime_available: bool
+    runtime_note: str | None
+    pulled: str  # "yes", "no", or what the runtime fetches itself
+    size_bytes: int | None
+    fits_ram: bool
+    min_ram_gb: float
+    markers: str
+
+
+def _pulled(entry: ModelEntry) -> tuple[str, int | None]:
+    source_type = entry.source.get("type")
+    if entry.needs_compile:
+        if cache.is_pulled(entry):
+            return "yes", cache.directory_size(cache.model_dir(entry))
+        return "no", entry.source.get("size")
+    if source_type == "pypi-gguf":
+        path = gguf_cache_path(entry)
+        return ("yes", path.stat().st_size) if path.exists() else ("no", entry.source.get("size"))
+    if source_type == "gguf-file":
+        path = Path(entry.source["path"]).expanduser()
+        return ("local file", path.stat().st_size) if path.exists() else ("missing file", None)
+    if source_type == "openai-endpoint":
+        return "remote", None
+    return "by-runtime", None
+
+
+def model_rows(entries: list[ModelEntry]) -> list[ModelRow]:
+    ram = machine_ram_gb()
+    reasons = {runtime: runtimes.unavailable_reason(runtime) for runtime in {e.runtime for e in entries}}
+    rows = []
+    for entry in entries:
+        pulled, size = _pulled(entry)
+        rows.append(
+            ModelRow(
+                label=entry.label,
+                runtime=entry.runtime,
+                runtime_available=reasons[entry.runtime] is None,
+                runtime_note=reasons[entry.runtime],
+                pulled=pulled,
+                size_bytes=size,
+                fits_ram=entry.min_ram_gb <= ram,
+                min_ram_gb=entry.min_ram_gb,
+                markers=" ".join(entry.markers),
+            )
+        )
+    return rows
+
+
+def models_lines(rows: list[ModelRow]) -> list[str]:
+    width = max([len("model"), *(len(r.label) for r in rows)])
+    lines = [f"{'model':<{width}}  {'runtime':<11} {'available':<9} {'pulled':<12} {'size':>8}  {'fits RAM':<14} markers (-m)"]
+    for r in rows:
+        size = f"{r.size_bytes / MB:.0f} MB" if r.size_bytes else "-"
+        fits = f"{'yes' if r.fits_ram else 'no'} (>= {r.min_ram_gb:g} GB)"
+        lines.append(
+            f"{r.label:<{width}}  {r.runtime:<11} {'yes' if r.runtime_available else 'no':<9} {r.pulled:<12} {size:>8}  {fits:<14} {r.markers}"
+        )
+    notes = dict.fromkeys(f"{r.runtime}: {r.runtime_note}" for r in rows if r.runtime_note)
+    return lines + ([""] + [f"not available: {note}" for note in notes] if notes else [])
+
+
+def ps_lines(servers: list[dict]) -> list[str]:
+    if not servers:
+        return ["no bakeoff servers running"]
+    width = max([len("model"), *(len(s["label"]) for s in servers)])
+    lines = [f"{'model':<{width}}  {'runtime':<11} {'pid':>7} {'RSS':>9}  {'since':<25} url"]
+    for s in servers:
+        lines.append(
+            f"{s['label']:<{width}}  {s['runtime']:<11} {s['pid']:>7} {s['rss_bytes'] / MB:>6.0f} MB  {s['started_at']:<25} {s['url']}"
+        )
+    return lines

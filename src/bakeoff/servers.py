@@ -1,0 +1,68 @@
+"""The model servers bakeoff started and that still run, for `bakeoff ps`.
+
+Each `bakeoff serve` writes one small file under `<cache>/servers/` once its model is ready and
+removes it when it stops. A file whose process is gone (killed hard) is ignored and cleared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+from . import cache
+from .memory import tree_rss
+from .registry import ModelEntry
+
+
+def _state_dir() -> Path:
+    return cache.cache_root() / "servers"
+
+
+def _own_file() -> Path:
+    return _state_dir() / f"{os.getpid()}.json"
+
+
+def record(entry: ModelEntry, ready: dict) -> None:
+    """Note this `bakeoff serve` process and the server it made ready."""
+    me = psutil.Process()
+    state = {
+        "name": entry.name,
+        "runtime": entry.runtime,
+        "label": entry.label,
+        "url": ready["url"],
+        "model_id": ready["model_id"],
+        "pid": me.pid,
+        "create_time": me.create_time(),
+        "server_pid": ready.get("pid"),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    _state_dir().mkdir(parents=True, exist_ok=True)
+    staging = _own_file().with_suffix(".tmp")
+    staging.write_text(json.dumps(state) + "\n")
+    os.replace(staging, _own_file())
+
+
+def forget() -> None:
+    _own_file().unlink(missing_ok=True)
+
+
+def running() -> list[dict]:
+    """Every recorded server whose `bakeoff serve` process still runs, with its tree's RSS now."""
+    found = []
+    for path in sorted(_state_dir().glob("*.json")):
+        try:
+            state = json.loads(path.read_text())
+            process = psutil.Process(state["pid"])
+            # A recycled pid belongs to another process, started at another time.
+            if abs(process.create_time() - state["create_time"]) > 1:
+                raise psutil.NoSuchProcess(state["pid"])
+            state["rss_bytes"] = tree_rss(process)
+        except (json.JSONDecodeError, KeyError, psutil.NoSuchProcess):
+            path.unlink(missing_ok=True)
+            continue
+        found.append(state)
+    return found
