@@ -53,6 +53,8 @@ def real_run(default_model_pulled, tmp_path_factory) -> Path:
     """Reports of `pytest evals` on the default model, plus one model too big for any machine."""
     root = tmp_path_factory.mktemp("run")
     default = next(m for m in json.loads(REGISTRY.read_text()) if m["name"] == default_model_pulled.name)
+    default.pop("runtimes", None)  # the runtime it was pulled for only: one server, a lean test
+    default["runtime"] = default_model_pulled.runtime
     huge = {"name": "huge-model", "task": "chat", "min_ram_gb": 100000, "notes": "", "family": "huge"}
     (root / "models.json").write_text(json.dumps([default, huge]))
     (root / "prompts.yaml").write_text(PROMPTS)

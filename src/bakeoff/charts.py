@@ -60,10 +60,10 @@ def _figure(count: int) -> tuple[Figure, object]:
     return fig, ax
 
 
-def _finish(fig: Figure, ax, names: list[str]) -> str:
+def _finish(fig: Figure, ax, names: list[str], room: float = 1.05) -> str:
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(len(names) - 0.5, -0.5)  # first model on top, as in the tables
-    ax.set_xlim(left=0, right=ax.get_xlim()[1] * 1.3)  # room for the value labels
+    ax.set_xlim(left=0, right=ax.get_xlim()[1] * room)  # room for labels at the bars' ends
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
@@ -81,14 +81,13 @@ def _bars(names, values, colors, fmt: str, ticks: list[float | None] | None = No
             ax.text(value, row, " " + fmt.format(value), va="center")
             if ticks and ticks[row] is not None:
                 ax.plot([ticks[row]] * 2, [row - 0.3, row + 0.3], color="black", linewidth=1.5)
-        return _finish(fig, ax, names)
+        return _finish(fig, ax, names, room=1.3)
 
 
 def _distribution(key: str, names, samples: list[list[float]], colors, fmt: str) -> str:
     rng = np.random.default_rng(0)  # fixed jitter: the same report always draws the same chart
     with matplotlib.rc_context(SVG_SETTINGS):
         fig, ax = _figure(len(names))
-        label_at = 1.04 * max((max(values) for values in samples if values), default=0)  # one column, clear of every dot
         for row, values in enumerate(samples):
             if not values:
                 ax.text(0, row, " no samples", va="center", color="#777777")
@@ -100,5 +99,7 @@ def _distribution(key: str, names, samples: list[list[float]], colors, fmt: str)
             )
             jitter = rng.uniform(-0.18, 0.18, len(values))
             ax.scatter(values, row + jitter, s=9, color=colors[row], alpha=0.6, linewidths=0, zorder=3, gid=f"{key}-samples-{row}")
-            ax.text(label_at, row, "median " + fmt.format(float(np.median(values))), va="center")
+            # In a column right of the plot, clear of every dot; the layout makes room for it.
+            ax.annotate("median " + fmt.format(float(np.median(values))), xy=(1, row), xycoords=("axes fraction", "data"),
+                        xytext=(4, 0), textcoords="offset points", va="center", annotation_clip=False)
         return _finish(fig, ax, names)
