@@ -49,6 +49,15 @@ def test_a_check_from_the_rootdir_conftest_is_known_before_validation(pytester):
     result.assert_outcomes(passed=1)
 
 
+def test_a_check_from_the_conftest_of_the_evals_folder_is_known_too(pytester):
+    # `pytest evals` loads evals/conftest.py as an initial conftest, before the plugin validates.
+    project(pytester, "prompts:\n  - {id: p, text: hi, checks: [{shouts: {min_exclamations: 2}}, {contains: hi}]}\n", conftest="")
+    evals = pytester.mkdir("evals")
+    (evals / "conftest.py").write_text(USER_CHECK)
+    (evals / "test_judging.py").write_text(JUDGE_TEST)
+    pytester.runpytest_subprocess("evals").assert_outcomes(passed=1)
+
+
 def test_a_user_check_with_a_wrong_argument_stops_the_run_naming_prompt_and_field(pytester):
     project(pytester, "prompts:\n  - {id: p, text: hi, checks: [{contains: hi}, {shouts: {min_exclamations: many}}]}\n")
     pytester.makepyfile(test_judging=JUDGE_TEST)
