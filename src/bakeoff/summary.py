@@ -10,8 +10,6 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from .registry import GIB
-
 MIB = 1024**2
 
 
