@@ -58,10 +58,9 @@ FAILURE_TAIL_LINES = 5
 MB = 1000**2
 
 
-# What the converter and the builder say about an architecture they cannot handle.
-UNSUPPORTED_ARCHITECTURE = re.compile(
-    r"The (\S+) model is not currently supported|GGUF model with architecture (\S+) is not supported"
-)
+# What the converter (naming the GGUF architecture) and the builder (naming its input folder)
+# say about an architecture they cannot handle.
+UNSUPPORTED_ARCHITECTURE = re.compile(r"GGUF model with architecture (\w+) is not supported|The \S+ model is not currently supported")
 
 
 def check_pullable(entry: ModelEntry) -> None:
@@ -108,9 +107,9 @@ def pull(entry: ModelEntry, progress: Progress = print) -> Path:
                 hf_dir = gguf_path
             else:
                 hf_dir = work_dir / "hf"
-                with naming_unsupported_architecture(entry):
+                with naming_unsupported_architecture(entry, hf_dir):
                     convert_to_hf(build_python, gguf_path, hf_dir, work_dir, progress)
-            with naming_unsupported_architecture(entry):
+            with naming_unsupported_architecture(entry, hf_dir):
                 build_onnx(build_python, hf_dir, partial_dir, work_dir, progress)
             write_model_files(entry, partial_dir, time.monotonic() - compile_started)
             os.replace(partial_dir, final_dir)
@@ -157,7 +156,7 @@ def make_temp_dir(kind: str, name: str) -> Path:
 
 
 @contextmanager
-def naming_unsupported_architecture(entry: ModelEntry) -> Iterator[None]:
+def naming_unsupported_architecture(entry: ModelEntry, hf_dir: Path) -> Iterator[None]:
     """Turn the tools' failure on an architecture they cannot compile into one clear line."""
     try:
         yield
@@ -165,11 +164,18 @@ def naming_unsupported_architecture(entry: ModelEntry) -> Iterator[None]:
         match = UNSUPPORTED_ARCHITECTURE.search(str(exc))
         if not match:
             raise
-        architecture = match[1] or match[2]
+        architecture = match[1] or hf_architecture(hf_dir)
         raise BakeoffError(
             f"{entry.name}: architecture {architecture} is not one the compiler (transformers + ONNX Runtime GenAI "
             f"model builder) can handle; serve its GGUF with llama.cpp instead (\"runtimes\": [\"llamacpp\"])"
         ) from None
+
+
+def hf_architecture(hf_dir: Path) -> str:
+    try:
+        return json.loads((hf_dir / "config.json").read_text())["architectures"][0]
+    except (OSError, ValueError, KeyError, IndexError):
+        return "(unknown)"
 
 
 # Step 1: the weights

@@ -1,0 +1,90 @@
+"""Do our client-side figures agree with llama-server's own? Prints the figures; exits 1 if a bar is missed.
+
+On the same requests to a real llama-server (the default model's GGUF), each streamed sample
+carries both our measurement and the server's `timings`. Two bars:
+- decode speed: our decode tokens/s against the server's `predicted_per_second`, within 3%
+  (median of the per-request ratios);
+- first token: our time to first token minus the server's `prompt_ms` (what the server spent on
+  the prompt; the rest is HTTP, the first token's sampling and streaming), under 15 ms (median).
+
+    .venv/bin/python benchmarks/llamacpp_fidelity.py [--requests 24] [--model qwen2.5-coder-0.5b@llamacpp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from bakeoff import runtimes
+from bakeoff.client import ChatClient
+from bakeoff.pull import prepare
+from bakeoff.registry import find, load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+DECODE_BAR = 0.03
+TTFT_BAR_S = 0.015
+TOPICS = ["a stack", "a queue", "binary search", "a linked list", "merge sort", "a hash map", "recursion", "a closure"]
+
+
+def prompts(n: int) -> list[list[dict]]:
+    # Varied prompts, so the server's prompt cache does not turn every prefill into a no-op.
+    return [[{"role": "user", "content": f"Request {i}: explain {TOPICS[i % len(TOPICS)]} in Python, with code."}] for i in range(n)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=24)
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b@llamacpp")
+    args = parser.parse_args()
+
+    entry = find(load_registry(ROOT / "models.json"), args.model)
+    reason = runtimes.unavailable_reason(entry.runtime)
+    if reason:
+        print(f"cannot run: {reason}", file=sys.stderr)
+        return 2
+    prepare(entry, progress=lambda line: print(line, file=sys.stderr))
+    with tempfile.TemporaryDirectory() as tmp:
+        server = runtimes.launch(entry, ROOT / "models.json", Path(tmp) / "serve.log")
+        ready = server.start()
+        client = ChatClient(ready.url, ready.model_id)
+        try:
+            client.chat(prompts(1)[0], max_tokens=8)  # warm-up, not counted
+            samples = [client.chat(messages, max_tokens=args.max_tokens, temperature=0) for messages in prompts(args.requests)]
+        finally:
+            client.close()
+            server.stop()
+
+    ratios, gaps, rows = [], [], []
+    for sample in samples:
+        timings = sample.server_timings
+        if not timings or sample.decode_tokens_per_s is None:
+            print("a response came without server timings or decode figures", file=sys.stderr)
+            return 2
+        ratios.append(sample.decode_tokens_per_s / timings["predicted_per_second"])
+        gaps.append(sample.ttft_s - timings["prompt_ms"] / 1000)
+        rows.append((sample.output_tokens, timings["predicted_n"], sample.decode_tokens_per_s, timings["predicted_per_second"], sample.ttft_s, timings["prompt_ms"] / 1000))
+
+    print(f"{entry.label} on {ready.runtime} {ready.runtime_version}: {len(samples)} requests, max_tokens {args.max_tokens}")
+    print(f"{'tokens':>6} {'srv n':>5} {'ours tok/s':>10} {'srv tok/s':>9} {'TTFT ms':>8} {'prompt ms':>9}")
+    for tokens, server_n, ours, theirs, ttft, prompt_s in rows:
+        print(f"{tokens:>6} {server_n:>5} {ours:>10.2f} {theirs:>9.2f} {ttft * 1000:>8.1f} {prompt_s * 1000:>9.1f}")
+    decode_off = abs(statistics.median(ratios) - 1)
+    ttft_gap = statistics.median(gaps)
+    decode_ok, ttft_ok = decode_off <= DECODE_BAR, ttft_gap < TTFT_BAR_S
+    print(
+        f"decode tokens/s, ours / server's: median ratio {statistics.median(ratios):.4f} "
+        f"(min {min(ratios):.4f}, max {max(ratios):.4f}): {decode_off:.2%} off, bar {DECODE_BAR:.0%}: {'OK' if decode_ok else 'MISSED'}"
+    )
+    print(
+        f"TTFT minus server prompt_ms: median {ttft_gap * 1000:.1f} ms "
+        f"(min {min(gaps) * 1000:.1f}, max {max(gaps) * 1000:.1f}), bar {TTFT_BAR_S * 1000:.0f} ms: {'OK' if ttft_ok else 'MISSED'}"
+    )
+    return 0 if decode_ok and ttft_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
