@@ -79,3 +79,24 @@ def test_a_check_on_runaway_code_fails_with_the_reason_and_the_next_runs():
     outcome = run_check(spec, loop)
     assert not outcome.passed and outcome.detail.startswith("code did not run: ")
     assert run_check(spec, "```python\ndef sort_list(x):\n    return sorted(x)\n```").passed
+
+
+def test_a_process_that_detaches_into_its_own_session_is_killed_too():
+    code = (
+        "import os, time\n"
+        "def f():\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        "        sleeper = os.fork()\n"
+        "        if sleeper == 0:\n"
+        "            time.sleep(120)\n"
+        "        open('pid', 'w').write(str(sleeper))\n"
+        "        os._exit(0)\n"
+        "    time.sleep(0.5)\n"
+        "    return int(open('pid').read())\n"
+    )
+    result = call(code)
+    sleeper = result.calls[0].value
+    assert isinstance(sleeper, int), result
+    time.sleep(0.2)
+    assert not psutil.pid_exists(sleeper) or psutil.Process(sleeper).status() == psutil.STATUS_ZOMBIE

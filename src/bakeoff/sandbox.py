@@ -1,11 +1,14 @@
 """Running code a model wrote: a constrained subprocess, never this process.
 
-The child is a fresh `python -I` (isolated: no PYTHON* variables, no user site, no cwd on the
-path) with an empty environment, in a temporary working directory, in its own process group.
-Before any model code runs, `_sandbox_runner` lowers its resource limits (CPU seconds, address
-space, file size, open files, processes) and, when we run as root, drops to the `nobody` user so
-the code cannot read this process's environment through /proc. A wall-clock timeout kills the
-whole process group. Network access is not blocked: that needs namespaces this tool does not set up.
+The child is a fresh `python -I -S` (isolated: no PYTHON* variables, no site-packages, no cwd on
+the path) with an empty environment, in a temporary working directory, in its own process
+group. There `_sandbox_runner` forks a worker that lowers its resource limits (CPU seconds,
+address space, file size, open files, processes) and, when we run as root, drops to the
+`nobody` user before any model code runs, so the code cannot read this process's environment
+through /proc. The runner enforces the wall-clock limit and kills whatever the code left
+running, even processes that detached into a session of their own; this side kills the whole
+group as a backstop. Network access is not blocked: that needs namespaces this tool does not
+set up.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RUNNER = Path(__file__).with_name("_sandbox_runner.py")
+BACKSTOP_S = 5.0  # the runner times the code out itself; this is for a runner that hangs
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def run_function(code: str, function: str | None, calls: list[dict], limits: Lim
             start_new_session=True,  # its own process group, so a timeout kills its children too
         )
         try:
-            process.wait(timeout=limits.wall_s)
+            process.wait(timeout=limits.wall_s + BACKSTOP_S)
             timed_out = False
         except subprocess.TimeoutExpired:
             timed_out = True
