@@ -129,16 +129,23 @@ def _argument_model(fn: CheckFn) -> type[pydantic.BaseModel]:
         hints = typing.get_type_hints(fn)
     except Exception:  # unresolvable annotations in a user's check: accept any value
         hints = {}
-    fields = {}
-    for parameter in list(inspect.signature(fn).parameters.values())[1:]:
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        default = ... if parameter.default is parameter.empty else parameter.default
-        # Aliased, so a parameter may be called anything (`schema` would shadow a BaseModel attribute).
-        annotation = typing.Annotated[hints.get(parameter.name, Any), pydantic.Field(alias=parameter.name)]
-        fields[f"arg_{parameter.name}"] = (annotation, default)
     config = pydantic.ConfigDict(strict=True, arbitrary_types_allowed=True)
-    return pydantic.create_model(f"{fn.__name__}_arguments", __config__=config, **fields)
+
+    def model(typed: bool) -> type[pydantic.BaseModel]:
+        fields = {}
+        for parameter in list(inspect.signature(fn).parameters.values())[1:]:
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                continue
+            default = ... if parameter.default is parameter.empty else parameter.default
+            hint = hints.get(parameter.name, Any) if typed else Any
+            # Aliased, so a parameter may be called anything (`schema` would shadow a BaseModel attribute).
+            fields[f"arg_{parameter.name}"] = (typing.Annotated[hint, pydantic.Field(alias=parameter.name)], default)
+        return pydantic.create_model(f"{fn.__name__}_arguments", __config__=config, **fields)
+
+    try:
+        return model(typed=True)
+    except Exception:  # an annotation pydantic cannot check: still check names and required arguments
+        return model(typed=False)
 
 
 def run_check(spec: CheckSpec, answer: str, sample: Sample | None = None) -> Outcome:
