@@ -75,8 +75,8 @@ def test_default_evals_answer_every_prompt_and_skip_what_cannot_run(default_mode
     assert report["status"] == "complete"
     env = report["environment"]
     assert env["ram_gb"] > 0 and env["cpu"] and env["python"] and env["runtimes"]["foundry-local"]
-    by_name = {m["name"]: m for m in report["models"]}
-    default = by_name[default_model_pulled.name]
+    by_key = {(m["name"], m["runtime"]): m for m in report["models"]}
+    default = by_key[default_model_pulled.key]
     assert default["status"] == "ran" and default["starts"] == 1
     assert default["weights_sha256"] == default_model_pulled.source["sha256"]
     assert default["ready_seconds"] > 0 and default["rss_after_load_bytes"] > 0
@@ -91,11 +91,15 @@ def test_default_evals_answer_every_prompt_and_skip_what_cannot_run(default_mode
             assert sample["response"].strip()
             assert sample["ttft_s"] > 0 and sample["decode_tokens_per_s"] > 0 and sample["output_tokens"] > 0
 
-    # Every other model is accounted for: skipped with its reason, never silently dropped.
-    for name, record in by_name.items():
-        if name != default_model_pulled.name:
-            assert record["status"] == "skipped" and record["reason"], record
-            assert record["reason"] in result.stdout
+    # Every other model is accounted for: run (llama.cpp, where llama-server is installed) or
+    # skipped with its reason, never silently dropped.
+    for key, record in by_key.items():
+        if key != default_model_pulled.key:
+            if record["status"] == "ran":
+                assert record["runtime"] == "llamacpp" and record["starts"] == 1, record
+            else:
+                assert record["status"] == "skipped" and record["reason"], record
+                assert record["reason"] in result.stdout
     assert "bakeoff: model comparison" in result.stdout
 
 

@@ -143,3 +143,26 @@ def test_an_architecture_the_compiler_cannot_handle_is_named_in_one_line(default
     assert not cache.is_pulled(find(load_registry(registry), "my-gpt2"))
     with pytest.raises(BakeoffError, match="nothing to compile"):
         pull(find(load_registry(REGISTRY), "qwen2.5-coder-1.5b"))
+
+
+def test_evals_start_each_model_x_runtime_once_and_compare_them_all(default_model_pulled, llama_server_installed, tmp_path):
+    """Both models, both runtimes, in one `pytest evals` run (two prompts, to stay lean)."""
+    from .test_end_to_end import pytest_evals
+
+    result = pytest_evals(tmp_path, "-m", "qwen2_5_coder_0_5b or qwen2_5_coder_1_5b", "-k", "arithmetic or capital-city-json")
+
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    report = json.loads((tmp_path / "latest.json").read_text())
+    records = {(m["name"], m["runtime"]): m for m in report["models"]}
+    expected = {("qwen2.5-coder-0.5b", "foundry"), ("qwen2.5-coder-0.5b", "llamacpp"), ("qwen2.5-coder-1.5b", "llamacpp")}
+    assert set(records) == expected
+    for record in records.values():
+        assert record["status"] == "ran" and record["starts"] == 1, record
+        assert [p["id"] for p in record["prompts"]] == ["arithmetic-7x6", "capital-city-json"]
+        assert all(p["passed"] for p in record["prompts"])
+    llama_samples = [s for p in records[("qwen2.5-coder-1.5b", "llamacpp")]["prompts"] for s in p["samples"]]
+    assert all(s["server_timings"]["predicted_n"] == s["output_tokens"] for s in llama_samples)
+    # The terminal table compares all three, the shared name told apart by its runtime.
+    table = result.stdout[result.stdout.index("bakeoff: model comparison") :]
+    for label in ["qwen2.5-coder-0.5b (foundry)", "qwen2.5-coder-0.5b (llamacpp)", "qwen2.5-coder-1.5b"]:
+        assert label in table
