@@ -72,7 +72,7 @@ def serve(
 def _serve(entry: ModelEntry, port: int, ready: Callable[[dict], None], stop_event: threading.Event) -> None:
     with ExitStack() as cleanup:  # unwinds in reverse: stop the web service, unload, close, catalog
         manager = _start_manager(entry, port, cleanup)
-        if entry.source["type"] == "pypi-gguf":
+        if entry.needs_compile:
             model = _pulled_model(manager, entry)
         else:
             model = _catalog_model(manager, entry)
@@ -111,7 +111,7 @@ def _start_manager(entry: ModelEntry, port: int, cleanup: ExitStack):
     from foundry_local_sdk import FoundryLocalManager
 
     source_type = entry.source.get("type")
-    if source_type == "pypi-gguf":
+    if entry.needs_compile:  # compiled by bakeoff: pypi-gguf, or a GGUF file or HF folder you bring
         if not cache.is_pulled(entry):
             raise BakeoffError(f"{entry.name} is not pulled into {cache.cache_root()}; run `bakeoff pull {entry.name}`")
         catalog = cleanup.enter_context(CatalogEndpoint([catalog_record(entry)]))
