@@ -64,7 +64,9 @@ def test_default_evals_answer_every_prompt_and_skip_what_cannot_run(default_mode
     manifest = cache.model_dir(default_model_pulled) / cache.MANIFEST
     pulled_at = manifest.stat().st_mtime_ns
 
-    result = pytest_evals(tmp_path)
+    # What a fresh machine runs: llama-server is not installed there, so no llama.cpp model. Where
+    # it is (CI), the llama.cpp models' evals are tested in test_llamacpp_runtime.py.
+    result = pytest_evals(tmp_path, "-m", "not llamacpp")
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     # Already pulled: nothing is downloaded or compiled again.
@@ -91,15 +93,11 @@ def test_default_evals_answer_every_prompt_and_skip_what_cannot_run(default_mode
             assert sample["response"].strip()
             assert sample["ttft_s"] > 0 and sample["decode_tokens_per_s"] > 0 and sample["output_tokens"] > 0
 
-    # Every other model is accounted for: run (llama.cpp, where llama-server is installed) or
-    # skipped with its reason, never silently dropped.
+    # Every other model is accounted for: skipped with its reason, never silently dropped.
     for key, record in by_key.items():
         if key != default_model_pulled.key:
-            if record["status"] == "ran":
-                assert record["runtime"] == "llamacpp" and record["starts"] == 1, record
-            else:
-                assert record["status"] == "skipped" and record["reason"], record
-                assert record["reason"] in result.stdout
+            assert record["status"] == "skipped" and record["reason"], record
+            assert record["reason"] in result.stdout
     assert "bakeoff: model comparison" in result.stdout
 
 
