@@ -279,3 +279,19 @@ def test_bakeoff_ps_lists_running_servers_with_their_rss(standins_on_path, monke
     finally:
         server.stop()
     assert servers.running() == [] and "no bakeoff servers running" in bakeoff("ps").stdout
+
+
+def test_a_runtime_that_is_not_installed_is_skipped_with_the_reason(pytester, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no ollama, no foundry
+    models = [{"name": "m", "task": "code", "min_ram_gb": 0, "notes": "", "runtimes": ["ollama", "foundry_cli"],
+               "source": {"type": "ollama", "model": "m:1"}}]  # fmt: skip
+    pytester.makefile(".json", models=json.dumps(models))
+    pytester.makefile(".yaml", prompts="prompts:\n  - {id: p, text: 'hi', checks: [{contains: hi}]}\n")
+    pytester.makepyfile(test_evals="def test_prompt(model, prompt, evaluate):\n    assert evaluate(model, prompt).passed\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", "-v")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*test_prompt?m-p? SKIPPED*", "*test_prompt?m@foundry_cli-p? SKIPPED*"])
+    result.stdout.fnmatch_lines(["*SKIPPED*m: ollama not found on PATH*"])
+    records = json.loads((pytester.path / "reports" / "latest.json").read_text())["models"]
+    assert [(r["name"], r["runtime"], r["status"]) for r in records] == [("m", "ollama", "skipped"), ("m", "foundry_cli", "skipped")]
+    assert "the foundry CLI is not on PATH" in records[1]["reason"]
