@@ -1,25 +1,46 @@
 """The RSS sampler follows a real process tree and keeps the peak."""
 
+import os
+import signal
 import subprocess
 import sys
 import time
 
 from bakeoff.memory import MemorySampler
 
-GROW = "import time; time.sleep(0.3); block = bytearray(200 * 1024 * 1024); time.sleep(0.6); del block; time.sleep(5)"
+# The grandchild says when it holds 200 MB (written, so resident) and when it has let go, so the
+# test follows its steps instead of guessing how long a loaded machine takes to get there.
+HOLD_THEN_FREE = (
+    "import sys, time\n"
+    "block = bytearray(b'x') * (200 * 1024 * 1024)\n"
+    "print('holding', flush=True)\n"
+    "sys.stdin.readline()\n"
+    "del block\n"
+    "print('freed', flush=True)\n"
+    "time.sleep(30)\n"
+)
 
 
 def test_peak_catches_a_short_allocation_in_a_child():
-    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {GROW!r}])"])
+    parent = subprocess.Popen(
+        [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {HOLD_THEN_FREE!r}])"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        time.sleep(0.2)
         sampler = MemorySampler(parent.pid, interval_s=0.02).start()
         baseline = sampler.sample()
-        time.sleep(1.2)
+        assert parent.stdout.readline().strip() == "holding"
+        time.sleep(0.5)  # many sampling intervals while the block is held
+        parent.stdin.write("\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline().strip() == "freed"
         peak = sampler.stop()
         after = sampler.sample()
     finally:
-        parent.kill()
+        os.killpg(parent.pid, signal.SIGKILL)  # the grandchild too
         parent.wait()
     assert peak - baseline > 150 * 1024 * 1024
     assert after < peak - 100 * 1024 * 1024
