@@ -97,9 +97,9 @@ class CpuLimit(threading.Thread):
                 getattr(process, action)()
 
 
-def run_suite(reports: Path, prompts: Path, slowed: bool) -> Path:
+def run_suite(reports: Path, prompts: Path, slowed: bool, select: str) -> Path:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    argv = [sys.executable, "-m", "pytest", "evals", "-q", "-p", "no:cacheprovider",
+    argv = [sys.executable, "-m", "pytest", "evals", "-q", "-p", "no:cacheprovider", "-m", select,
             "--bakeoff-reports", str(reports), "--bakeoff-prompts", str(prompts)]
     started = time.monotonic()
     with subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
@@ -173,6 +173,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--prompts", help="comma-separated prompt ids (default: all of prompts.yaml)")
     parser.add_argument("--repeats", type=int, help="requests per prompt (default: as in prompts.yaml)")
+    # One model, so that other runtimes installed here neither slow the rounds nor share the CPU.
+    parser.add_argument("--select", default="qwen2_5_coder_0_5b and foundry",
+                        help="pytest -m expression of the models to run (default: the default model on Foundry)")
     parser.add_argument("--out", type=Path, help="where the runs' reports go (default: a new temporary directory)")
     parser.add_argument("--analyse-only", type=Path, metavar="DIR", help="only compare the reports already in DIR")
     args = parser.parse_args()
@@ -186,11 +189,11 @@ def main() -> None:
     prompts = reduced_prompts(args.prompts and args.prompts.split(","), args.repeats, out / "prompts.yaml")
     print(f"reports in {out}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}", flush=True)
     started = time.monotonic()
-    run_suite(out / "normal-00", prompts, slowed=False)
+    run_suite(out / "normal-00", prompts, slowed=False, select=args.select)
     for i in range(1, args.rounds + 1):
         print(f"round {i}", flush=True)
-        run_suite(out / f"slowed-{i:02d}", prompts, slowed=True)
-        run_suite(out / f"normal-{i:02d}", prompts, slowed=False)
+        run_suite(out / f"slowed-{i:02d}", prompts, slowed=True, select=args.select)
+        run_suite(out / f"normal-{i:02d}", prompts, slowed=False, select=args.select)
     print(f"{2 * args.rounds + 1} runs in {(time.monotonic() - started) / 60:.1f} min; "
           f"load average now {os.getloadavg()[0]:.2f}", flush=True)
     analyse(out, args.rounds)
