@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from .compare import BETTER, WORSE, Comparison, Row, Switch, recommendation, switch_recommendation
+import textwrap
+
+from .compare import BETTER, NOT_COMPARED, SAME, WORSE, Comparison, Row, Switch, recommendation, switch_recommendation
 
 MIB = 1024**2
-MARKS = {BETTER: "better", WORSE: "WORSE"}
+WIDTH = 80  # an 80-column CI log
+MARKS = {BETTER: "better", WORSE: "WORSE", SAME: "no change", NOT_COMPARED: "not compared"}
+# Short names so that a row fits 80 columns; the JSON output keeps the full labels.
+SHORT_LABELS = {
+    "ttft_s": "TTFT",
+    "total_s": "total latency",
+    "decode_tokens_per_s": "decode tok/s",
+    "itl_p50_s": "ITL p50",
+    "peak_rss_bytes": "peak RSS",
+    "check_pass_rate": "check pass rate",
+    "human_score": "human score",
+}
 
 
 FIGURES = {
@@ -42,6 +55,20 @@ def _gate(row: Row) -> str:
     return {True: "ok", False: "FAIL", None: "n/a"}[row.gate.passed]
 
 
+def _wrap(text: str, indent: str = "") -> list[str]:
+    hanging = indent + "  " if indent else ""  # list items hang under their first line; prose does not
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=hanging, break_on_hyphens=False) or [""]
+
+
+def _wrapped(lines: list[str]) -> list[str]:
+    """Every line within WIDTH, continuation lines indented under their first."""
+    out = []
+    for line in lines:
+        indent = line[: len(line) - len(line.lstrip())]
+        out += [line] if len(line) <= WIDTH else _wrap(line.strip(), indent)
+    return out
+
+
 def warning_lines(warnings: list[str], like_for_like: bool) -> list[str]:
     if not warnings:
         return []
@@ -57,7 +84,7 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False) -> l
     """The whole comparison; with `changes_only`, model-level rows plus prompts that changed or failed a gate."""
     lines = [f"baseline {comparison.baseline_run}  ->  candidate {comparison.candidate_run}"]
     lines += warning_lines(comparison.warnings, comparison.like_for_like)
-    header = f"  {'metric':<26} {'baseline':>9} {'candidate':>9}  {'change [95% interval]':<24} {'verdict':<20} gate"
+    header = f"  {'metric':<15} {'baseline':>9} {'candidate':>9}  {'change [95% int.]':<19} {'verdict':<12} gate"
     current = None
     for row in comparison.rows:
         if changes_only and row.prompt is not None and row.verdict in ("no detectable change", "not compared") and not row.gate_failed:
@@ -68,8 +95,8 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False) -> l
             scope = row.prompt or "all prompts (timings: geometric mean of the prompts' medians)"
             lines += ["", f"{row.model} ({row.runtime}), {scope}", header]
         lines.append(
-            f"  {row.label:<26} {_figure(row.metric, row.baseline):>9} {_figure(row.metric, row.candidate):>9}  "
-            f"{_change(row):<24} {MARKS.get(row.verdict, row.verdict):<20} {_gate(row)}"
+            f"  {SHORT_LABELS.get(row.metric, row.label):<15} {_figure(row.metric, row.baseline):>9} "
+            f"{_figure(row.metric, row.candidate):>9}  {_change(row):<19} {MARKS.get(row.verdict, row.verdict):<12} {_gate(row)}"
         )
     if comparison.notes:
         lines += ["", "not compared:", *(f"  {note}" for note in comparison.notes)]
@@ -78,7 +105,7 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False) -> l
         lines += ["", "gates failed:", *(f"  {f}" for f in failures)]
     if not comparison.like_for_like:
         lines += [""] + warning_lines(comparison.warnings, comparison.like_for_like)
-    return lines + ["", recommendation(comparison)]
+    return _wrapped(lines + ["", recommendation(comparison)])
 
 
 def _failure(row: Row) -> str:
@@ -96,4 +123,4 @@ def switch_lines(switch: Switch) -> list[str]:
         lines += ["", "held:", *(f"  {c}" for c in switch.checked)]
     if switch.reasons:
         lines += ["", "against the switch:", *(f"  {r}" for r in switch.reasons)]
-    return lines + ["", switch_recommendation(switch)]
+    return _wrapped(lines + ["", switch_recommendation(switch)])
