@@ -91,7 +91,8 @@ def _model_row(model: dict, label: str) -> dict:
         "runtime": model.get("runtime", ""),
         "runtime_version": model.get("runtime_version") or "",
         "status": model["status"],
-        "reason": model.get("reason") or "",
+        # Reasons start with the model's name for pytest's own output; the page names it already.
+        "reason": (model.get("reason") or "").removeprefix(f"{model['name']}: "),
         "ready": _figure(model.get("ready_seconds")),
         "load": _figure(model.get("load_seconds")),
         "rss_after_load": _figure(model.get("rss_after_load_bytes"), MIB, "{:.0f}"),
