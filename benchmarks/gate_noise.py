@@ -130,9 +130,9 @@ def overall_ratio(comparison, metric: str) -> float | None:
 
 
 def analyse(out: Path, rounds: int) -> None:
-    from bakeoff.compare import compare_reports
-    from bakeoff.gates import TIMING_METRICS, load_settings
-    from bakeoff.report import load_report
+    from bakeoff.decide.compare import compare_reports
+    from bakeoff.decide.gates import TIMING_METRICS, load_settings
+    from bakeoff.report.store import load_report
 
     settings = load_settings(REPO / "pyproject.toml")
     false_alarms, detections = 0, 0

@@ -24,9 +24,9 @@ import tempfile
 from pathlib import Path
 
 from bakeoff import runtimes
-from bakeoff.client import ChatClient
-from bakeoff.pull import prepare
-from bakeoff.registry import find, load_registry
+from bakeoff.inputs.registry import find, load_registry
+from bakeoff.measure.client import ChatClient
+from bakeoff.weights.pull import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 DECODE_BAR = 0.03

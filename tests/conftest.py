@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff import cache
-from bakeoff.pull import pull
-from bakeoff.registry import ModelEntry, default_model, load_registry
-from bakeoff.server_process import ReadyInfo, ServerProcess, serve_argv
+from bakeoff.inputs.registry import ModelEntry, default_model, load_registry
+from bakeoff.runtimes.process import ReadyInfo, ServerProcess, serve_argv
+from bakeoff.weights import cache
+from bakeoff.weights.pull import pull
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = REPO / "models.json"

@@ -6,7 +6,7 @@ import copy
 
 import numpy as np
 
-from bakeoff._validation import validate
+from bakeoff.inputs.validation import validate
 
 ENVIRONMENT = {
     "cpu": "AMD EPYC",

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from bakeoff.report import load_report
-
 from .conftest import REGISTRY, REPO
+
+from bakeoff.report.store import load_report
 
 pytestmark = pytest.mark.integration
 

@@ -2,9 +2,17 @@
 
 import pytest
 
-from bakeoff import Outcome, check, checks
-from bakeoff.checks import CheckSpec, extract_code, extract_json, known_kinds, run_check, validate_spec
-from bakeoff.client import Sample
+from bakeoff import Outcome, check
+from bakeoff.decide import checks
+from bakeoff.decide.checks import (
+    CheckSpec,
+    extract_code,
+    extract_json,
+    known_kinds,
+    run_check,
+    validate_spec,
+)
+from bakeoff.measure.client import Sample
 
 SORT_CODE = "Here you go:\n```python\ndef sort_list(items):\n    return sorted(items)\n```\nIt uses sorted."
 SORT_IN_PLACE = "```python\ndef sort_list(items):\n    items.sort()\n```"

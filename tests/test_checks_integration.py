@@ -4,13 +4,12 @@ their checks, structured output is honoured, and a check made to fail says why."
 from dataclasses import replace
 
 import pytest
-
-from bakeoff.checks import CheckSpec, run_check
-from bakeoff.client import ChatClient
-from bakeoff.evaluation import judge
-from bakeoff.prompts import Prompt, load_prompts, response_format
-
 from .conftest import REPO
+
+from bakeoff.decide.checks import CheckSpec, run_check
+from bakeoff.decide.evaluation import judge
+from bakeoff.inputs.prompts import Prompt, load_prompts, response_format
+from bakeoff.measure.client import ChatClient
 
 pytestmark = pytest.mark.integration
 

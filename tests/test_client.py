@@ -1,11 +1,10 @@
 """The measuring client against a scripted SSE stream: parsing, token counts and timing arithmetic."""
 
 import pytest
-
-from bakeoff.client import ChatClient
-from bakeoff.errors import BakeoffError
-
 from .fake_openai import chunk, serve_stream
+
+from bakeoff.errors import BakeoffError
+from bakeoff.measure.client import ChatClient
 
 
 def test_stream_is_measured_from_its_chunks():

@@ -2,10 +2,17 @@
 
 import json
 
-from bakeoff.compare import BETTER, SAME, WORSE, compare_reports, compare_switch, recommendation
-from bakeoff.gates import Gate, Settings
-
 from .synthetic_reports import model, prompt, report, samples, simple_report
+
+from bakeoff.decide.compare import (
+    BETTER,
+    SAME,
+    WORSE,
+    compare_reports,
+    compare_switch,
+    recommendation,
+)
+from bakeoff.decide.gates import Gate, Settings
 
 
 def row(comparison, metric, prompt_id=None):

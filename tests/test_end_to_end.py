@@ -17,12 +17,11 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-
-from bakeoff import cache
-from bakeoff.report import load_report
-from bakeoff.server_process import ServerProcess, serve_argv
-
 from .conftest import REGISTRY, REPO
+
+from bakeoff.report.store import load_report
+from bakeoff.runtimes.process import ServerProcess, serve_argv
+from bakeoff.weights import cache
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bakeoff import cache
-from bakeoff.registry import default_model, load_registry
+from bakeoff.inputs.registry import default_model, load_registry
 from bakeoff.runtimes import foundry
+from bakeoff.weights import cache
 
 REGISTRY = Path(__file__).resolve().parents[1] / "models.json"
 READY_TIMEOUT_S = 120

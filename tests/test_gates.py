@@ -2,8 +2,8 @@
 
 import pytest
 
+from bakeoff.decide.gates import DEFAULT_GATES, Gate, gate_for, load_settings
 from bakeoff.errors import BakeoffError
-from bakeoff.gates import DEFAULT_GATES, Gate, gate_for, load_settings
 
 
 def write(tmp_path, text: str):

@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
-
 from .conftest import REGISTRY, REPO
+from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.integration
 

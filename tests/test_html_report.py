@@ -9,15 +9,14 @@ import json
 from html.parser import HTMLParser
 
 import pytest
+from .synthetic_reports import model, prompt, report, samples
 
 from bakeoff.cli import main
-from bakeoff.compare import compare_reports
-from bakeoff.csv_report import render_csv
-from bakeoff.html_report import render_html, write_html
-from bakeoff.recommend import recommend
-from bakeoff.table import comparison_lines
-
-from .synthetic_reports import model, prompt, report, samples
+from bakeoff.decide.compare import compare_reports
+from bakeoff.decide.recommend import recommend
+from bakeoff.show.csv_report import render_csv
+from bakeoff.show.html_report import render_html, write_html
+from bakeoff.show.table import comparison_lines
 
 pytest_plugins = ["pytester"]
 

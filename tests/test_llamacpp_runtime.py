@@ -14,15 +14,15 @@ import sys
 import httpx
 import psutil
 import pytest
-
-from bakeoff import cache, runtimes
-from bakeoff.client import ChatClient
-from bakeoff.errors import BakeoffError
-from bakeoff.pull import gguf_cache_path, prepare, pull
-from bakeoff.registry import find, load_registry
-from bakeoff.server_process import ServerProcess, serve_argv
-
 from .conftest import REGISTRY, REPO
+
+from bakeoff import runtimes
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import find, load_registry
+from bakeoff.measure.client import ChatClient
+from bakeoff.runtimes.process import ServerProcess, serve_argv
+from bakeoff.weights import cache
+from bakeoff.weights.pull import gguf_cache_path, prepare, pull
 
 pytestmark = pytest.mark.integration
 

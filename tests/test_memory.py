@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from bakeoff.memory import MemorySampler
+from bakeoff.measure.memory import MemorySampler
 
 # The grandchild says when it holds 200 MB (written, so resident) and when it has let go, so the
 # test follows its steps instead of guessing how long a loaded machine takes to get there.

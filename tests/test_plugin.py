@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from bakeoff.prompts import load_prompts
+from bakeoff.inputs.prompts import load_prompts
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]

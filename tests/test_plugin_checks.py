@@ -21,8 +21,8 @@ def shouts(answer: str, min_exclamations: int = 1) -> Outcome:
 '''
 
 JUDGE_TEST = '''
-from bakeoff.client import Sample
-from bakeoff.evaluation import judge
+from bakeoff.measure.client import Sample
+from bakeoff.decide.evaluation import judge
 
 
 def test_judge(prompt):

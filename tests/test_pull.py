@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff import cache, pull
 from bakeoff.errors import BakeoffError
-from bakeoff.registry import ModelEntry
+from bakeoff.inputs.registry import ModelEntry
+from bakeoff.weights import cache, pull
 
 # Part number -> bytes. Numbered like the real packages, plus a part10 that sorts before part02 as text.
 PARTS = {number: f"<part {number:02d}>".encode() * 3 for number in range(1, 11)}

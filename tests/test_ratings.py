@@ -7,12 +7,13 @@ import sys
 
 import pytest
 
-from bakeoff import ratings, table
-from bakeoff.client import Sample
-from bakeoff.evaluation import judge
-from bakeoff.prompts import Prompt
-from bakeoff.checks import CheckSpec
-from bakeoff.report import LATEST, load_report, write_report
+from bakeoff.decide.checks import CheckSpec
+from bakeoff.decide.evaluation import judge
+from bakeoff.inputs.prompts import Prompt
+from bakeoff.measure.client import Sample
+from bakeoff.report import ratings
+from bakeoff.report.store import LATEST, load_report, write_report
+from bakeoff.show import table
 
 
 def prompt_record(prompt_id: str, responses: list[str]) -> dict:

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from bakeoff.errors import BakeoffError
-from bakeoff.registry import ModelEntry
-from bakeoff.report import RunReport, load_report
-from bakeoff.table import comparison_lines
+from bakeoff.inputs.registry import ModelEntry
+from bakeoff.report.store import RunReport, load_report
+from bakeoff.show.table import comparison_lines
 
 ENTRY = ModelEntry(name="tiny", task="chat", min_ram_gb=1, notes="", family="t", runtime="foundry", source={})
 SKIPPED = ModelEntry(name="phi-4-mini", task="chat", min_ram_gb=8, notes="", family="phi", runtime="foundry", source={})

@@ -15,16 +15,15 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from bakeoff import runtimes, servers
-from bakeoff.client import ChatClient
-from bakeoff.errors import BakeoffError
-from bakeoff.registry import find, load_registry
-from bakeoff.runtimes import ModelUnavailable
-from bakeoff.runtimes.foundry_cli import _legacy_status, parse_legacy_model_list
-from bakeoff.server_process import ServerProcess, serve_argv
-
 from .fake_openai import chunk, serve_stream
+
+from bakeoff import runtimes
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import find, load_registry
+from bakeoff.measure.client import ChatClient
+from bakeoff.runtimes import ModelUnavailable, servers
+from bakeoff.runtimes.foundry_cli import _legacy_status, parse_legacy_model_list
+from bakeoff.runtimes.process import ServerProcess, serve_argv
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import time
 import psutil
 import pytest
 
-from bakeoff.checks import CheckSpec, run_check
-from bakeoff.sandbox import Limits, run_function
+from bakeoff.decide.checks import CheckSpec, run_check
+from bakeoff.decide.sandbox import Limits, run_function
 
 
 def call(code: str, limits: Limits = Limits(), args=()):

@@ -9,7 +9,7 @@ import pytest
 
 from bakeoff.errors import BakeoffError
 from bakeoff.runtimes import ModelUnavailable
-from bakeoff.server_process import ServerProcess
+from bakeoff.runtimes.process import ServerProcess
 
 
 def stand_in(tmp_path, body: str) -> list[str]:

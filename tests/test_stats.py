@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from bakeoff.stats import compare_proportions, paired_p_value, ratio_of_medians, summarize
+from bakeoff.decide.stats import (
+    compare_proportions,
+    paired_p_value,
+    ratio_of_medians,
+    summarize,
+)
 
 
 def lognormal(median: float, n: int, seed: int, spread: float = 0.05) -> list[float]:

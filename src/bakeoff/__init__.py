@@ -15,7 +15,7 @@ __all__ = ["Outcome", "check"]
 def __getattr__(name: str):
     # Loaded on first use, so `import bakeoff.<module>` stays light for the CLI and the server.
     if name in __all__:
-        from . import checks
+        from bakeoff.decide import checks
 
         return getattr(checks, name)
     raise AttributeError(f"module 'bakeoff' has no attribute {name!r}")

@@ -10,14 +10,16 @@ import sys
 import threading
 from pathlib import Path
 
-from . import cache, comparison_table, discovery, runtimes, servers
-from .compare import compare_reports, compare_switch
-from .errors import BakeoffError
-from .gates import load_settings
-from .pull import prepare, pull
-from .registry import find, load_registry
-from .report import LATEST, load_report
-from .runtimes import ModelUnavailable
+from bakeoff import runtimes
+from bakeoff.decide.compare import compare_reports, compare_switch
+from bakeoff.decide.gates import load_settings
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import find, load_registry
+from bakeoff.report.store import LATEST, load_report
+from bakeoff.runtimes import ModelUnavailable, discovery, servers
+from bakeoff.show import comparison_table
+from bakeoff.weights import cache
+from bakeoff.weights.pull import prepare, pull
 
 EXIT_ERROR = 2
 EXIT_UNAVAILABLE = 3
@@ -243,7 +245,10 @@ def add_report_command(commands) -> None:
 
 
 def cmd_report(args) -> None:
-    from . import csv_report, html_report  # matplotlib loads only for this command
+    from bakeoff.show import (
+        csv_report,
+        html_report,  # matplotlib loads only for this command
+    )
 
     report = load_report(args.report)
     comparison = None
@@ -260,7 +265,8 @@ def cmd_report(args) -> None:
 
 
 def cmd_rate(args) -> None:
-    from . import ratings, table
+    from bakeoff.report import ratings
+    from bakeoff.show import table
 
     report = load_report(args.report)
     ratings.rate_report(args.report, report, rater=args.rater)

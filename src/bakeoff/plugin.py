@@ -16,19 +16,21 @@ from pathlib import Path
 import psutil
 import pytest
 
-from . import cache, comparison_table, runtimes, table
-from .client import ChatClient
-from .compare import Comparison, compare_reports
-from .errors import BakeoffError
-from .evaluation import Verdict, judge
-from .gates import load_settings
-from .memory import MemorySampler, tree_cpu_seconds
-from .prompts import Prompt, load_prompts
-from .pull import needs_fetch, prepare
-from .registry import ModelEntry, load_registry, ram_shortfall
-from .report import RunReport, load_report
-from .runtimes import ModelUnavailable
-from .server_process import stop_all
+from bakeoff import runtimes
+from bakeoff.decide.compare import Comparison, compare_reports
+from bakeoff.decide.evaluation import Verdict, judge
+from bakeoff.decide.gates import load_settings
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.prompts import Prompt, load_prompts
+from bakeoff.inputs.registry import ModelEntry, load_registry, ram_shortfall
+from bakeoff.measure.client import ChatClient
+from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
+from bakeoff.report.store import RunReport, load_report
+from bakeoff.runtimes import ModelUnavailable
+from bakeoff.runtimes.process import stop_all
+from bakeoff.show import comparison_table, table
+from bakeoff.weights import cache
+from bakeoff.weights.pull import needs_fetch, prepare
 
 STATE = pytest.StashKey["Bakeoff"]()
 
@@ -193,7 +195,9 @@ class Bakeoff:
 
     def write_html(self) -> None:
         """The page beside the JSON; a failure to draw it must not cost the run its result."""
-        from . import html_report  # matplotlib loads in ~1 s: only for a session that reports
+        from bakeoff.show import (
+            html_report,  # matplotlib loads in ~1 s: only for a session that reports
+        )
 
         comparison = self.comparison.to_dict() if self.comparison is not None else None
         try:

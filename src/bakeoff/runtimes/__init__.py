@@ -20,11 +20,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import BakeoffError
+from bakeoff.errors import BakeoffError
 
 if TYPE_CHECKING:
-    from ..registry import ModelEntry
-    from ..server_process import ReadyInfo
+    from bakeoff.inputs.registry import ModelEntry
+    from bakeoff.runtimes.process import ReadyInfo
 
 MODULES = {
     "foundry": "foundry",
@@ -61,9 +61,9 @@ def unavailable_reason(runtime: str) -> str | None:
 def launch(entry: ModelEntry, registry_path: Path, log_path: Path) -> Server:
     """The server for `entry`, not yet started."""
     if entry.runtime == "endpoint":
-        from .endpoint import EndpointServer
+        from bakeoff.runtimes.endpoint import EndpointServer
 
         return EndpointServer(entry)
-    from ..server_process import ServerProcess, serve_argv
+    from bakeoff.runtimes.process import ServerProcess, serve_argv
 
     return ServerProcess(serve_argv(entry.name, registry_path, runtime=entry.runtime), log_path)

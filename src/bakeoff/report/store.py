@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psutil
 
-from ._validation import validate
-from .errors import BakeoffError
-from .registry import GIB, ModelEntry
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import GIB, ModelEntry
+from bakeoff.inputs.validation import validate
 
 SCHEMA = "bakeoff.report/1"
 LATEST = "latest.json"

@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .registry import GIB
-from .summary import MIB, ModelSummary, labels, model_key, summarize_model
-
+from bakeoff.inputs.registry import GIB
+from bakeoff.show.summary import MIB, ModelSummary, labels, model_key, summarize_model
 
 RUNNERS_UP = 2  # the next best models the advice mentions by name
 

@@ -11,9 +11,16 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass, field
 
-from .gates import TIMING_METRICS, Gate, GateOutcome, Settings, gate_for, judge
-from .registry import GIB
-from .stats import compare_proportions, paired_p_value, ratio_of_medians
+from bakeoff.decide.gates import (
+    TIMING_METRICS,
+    Gate,
+    GateOutcome,
+    Settings,
+    gate_for,
+    judge,
+)
+from bakeoff.decide.stats import compare_proportions, paired_p_value, ratio_of_medians
+from bakeoff.inputs.registry import GIB
 
 BETTER, WORSE, SAME, NOT_COMPARED = "better", "worse", "no detectable change", "not compared"
 

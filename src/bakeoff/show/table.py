@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import textwrap
 
-from .ratings import CRITERIA, mean_scores
-from .recommend import recommend
-from .summary import MIB, labels, model_key, prompt_ids, summarize_model
+from bakeoff.decide.recommend import recommend
+from bakeoff.report.ratings import CRITERIA, mean_scores
+from bakeoff.show.summary import MIB, labels, model_key, prompt_ids, summarize_model
 
 WIDTH = 80
 FIGURES = f"{'status':<7} {'ready s':>7} {'TTFT ms':>7} {'tok/s':>6} {'peak MB':>7} {'passed':>7}"

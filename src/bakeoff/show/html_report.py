@@ -11,11 +11,19 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .charts import model_charts
-from .comparison_table import FIGURES
-from .recommend import recommend
-from .report import _atomic_write
-from .summary import MIB, describe_rating, describe_ratings, labels, model_key, prompt_ids, prompt_median
+from bakeoff.decide.recommend import recommend
+from bakeoff.report.store import _atomic_write
+from bakeoff.show.charts import model_charts
+from bakeoff.show.comparison_table import FIGURES
+from bakeoff.show.summary import (
+    MIB,
+    describe_rating,
+    describe_ratings,
+    labels,
+    model_key,
+    prompt_ids,
+    prompt_median,
+)
 
 LATEST_HTML = "latest.html"
 
@@ -25,7 +33,7 @@ PROMPT_FIELDS = {"id", "text", "messages", "repeats", "min_pass_rate", "passed",
 FIELD_LABELS = {"attempt_pass_rate": "attempts passing every check", "pass_k": "pass^k"}
 
 _environment = Environment(
-    loader=PackageLoader("bakeoff", "templates"),
+    loader=PackageLoader("bakeoff.show", "templates"),
     autoescape=select_autoescape(["html", "j2"], default=True),
     undefined=StrictUndefined,
     trim_blocks=True,

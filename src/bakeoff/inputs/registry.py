@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psutil
 
-from ._validation import validate
-from .errors import BakeoffError
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.validation import validate
 
 GIB = 1024**3
 

@@ -18,7 +18,6 @@ import sys
 import time
 import types
 
-
 # Imported before dropping to nobody: the interpreter may live where nobody cannot read (here,
 # under /root), so code a model wrote can use these and other standard modules fail to import.
 PRELOADED = (

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cache, runtimes
-from .pull import gguf_cache_path
-from .registry import ModelEntry, machine_ram_gb
+from bakeoff import runtimes
+from bakeoff.inputs.registry import ModelEntry, machine_ram_gb
+from bakeoff.weights import cache
+from bakeoff.weights.pull import gguf_cache_path
 
 MB = 1000**2
 

@@ -22,8 +22,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ._validation import validate
-from .errors import BakeoffError
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.validation import validate
 
 TIMING_METRICS = ("ttft_s", "total_s", "decode_tokens_per_s", "itl_p50_s")
 MODEL_METRICS = ("peak_rss_bytes",)  # one figure per model, not per prompt

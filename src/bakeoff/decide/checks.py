@@ -23,8 +23,8 @@ import jsonschema
 import pydantic
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from . import sandbox
-from .client import Sample
+from bakeoff.decide import sandbox
+from bakeoff.measure.client import Sample
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Callable
 
-from .report import now_iso, rewrite_report
+from bakeoff.report.store import now_iso, rewrite_report
 
 CRITERIA = ("accuracy", "clarity", "completeness")
 

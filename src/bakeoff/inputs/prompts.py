@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from ._validation import validate
-from .checks import CheckSpec, validate_spec
-from .errors import BakeoffError
+from bakeoff.decide.checks import CheckSpec, validate_spec
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.validation import validate
 
 BUILT_IN_DEFAULTS = {"repeats": 3, "max_tokens": 128, "temperature": 0.0, "min_pass_rate": 1.0}
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .checks import run_check, shorten
-from .client import Sample
-from .prompts import Prompt
-from .stats import summarize
+from bakeoff.decide.checks import run_check, shorten
+from bakeoff.decide.stats import summarize
+from bakeoff.inputs.prompts import Prompt
+from bakeoff.measure.client import Sample
 
 METRICS = ("ttft_s", "total_s", "output_tokens", "decode_tokens_per_s", "itl_p50_s", "itl_p95_s")
 

@@ -14,7 +14,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from .summary import MIB, sample_values
+from bakeoff.show.summary import MIB, sample_values
 
 COLORS = matplotlib.colormaps["tab10"].colors
 SVG_SETTINGS = {"svg.fonttype": "none", "svg.hashsalt": "bakeoff", "font.size": 9, "font.family": "sans-serif"}

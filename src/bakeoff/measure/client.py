@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 import httpx
 from httpx_sse import connect_sse
 
-from .errors import BakeoffError
+from bakeoff.errors import BakeoffError
 
 
 @dataclass

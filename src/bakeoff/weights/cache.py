@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .registry import ModelEntry
+from bakeoff.inputs.registry import ModelEntry
 
 MANIFEST = "bakeoff-model.json"
 PUBLISHER = "bakeoff"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import psutil
 
-from . import cache
-from .memory import tree_rss
-from .registry import ModelEntry
+from bakeoff.inputs.registry import ModelEntry
+from bakeoff.measure.memory import tree_rss
+from bakeoff.weights import cache
 
 
 def _state_dir() -> Path:

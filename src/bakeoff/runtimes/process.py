@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BakeoffError
-from .runtimes import ModelUnavailable
+from bakeoff.errors import BakeoffError
+from bakeoff.runtimes import ModelUnavailable
 
 READY_TIMEOUT_S = 600.0
 STOP_TIMEOUT_S = 20.0

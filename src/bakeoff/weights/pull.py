@@ -28,9 +28,9 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cache
-from .errors import BakeoffError
-from .registry import ModelEntry
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.registry import ModelEntry
+from bakeoff.weights import cache
 
 Progress = Callable[[str], None]
 

@@ -8,7 +8,7 @@ from importlib import resources
 
 import jsonschema
 
-from .errors import BakeoffError
+from bakeoff.errors import BakeoffError
 
 
 @cache

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import textwrap
 
-from .compare import BETTER, NOT_COMPARED, SAME, WORSE, Comparison, Row, Switch, recommendation, switch_recommendation
+from bakeoff.decide.compare import (
+    BETTER,
+    NOT_COMPARED,
+    SAME,
+    WORSE,
+    Comparison,
+    Row,
+    Switch,
+    recommendation,
+    switch_recommendation,
+)
 
 MIB = 1024**2
 WIDTH = 80  # an 80-column CI log

@@ -1,0 +1,5 @@
+"""Storing: the run report (versioned, validated on every write and read), atomic writes, and the
+human ratings that `bakeoff rate` adds to a stored report.
+
+Never imports runtimes, measuring or showing.
+"""
