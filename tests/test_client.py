@@ -50,3 +50,28 @@ def test_a_stream_without_text_is_an_error():
     with serve_stream([(0, chunk(finish="stop")), (0, "data: [DONE]")]) as (url, _):
         with pytest.raises(BakeoffError, match="streamed no content"):
             ChatClient(url, "m").chat([])
+
+
+def test_protocol_through_an_httpx_mock_transport():
+    import json
+
+    import httpx
+
+    events = [
+        chunk(content="4"),
+        chunk(content="2"),
+        chunk(finish="stop"),
+        chunk(usage={"prompt_tokens": 5, "completion_tokens": 2}),
+    ]
+    body = "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
+    seen = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+    client = ChatClient("http://model.invalid", "m:1", api_key="k", transport=httpx.MockTransport(answer))
+    sample = client.chat([{"role": "user", "content": "6 x 7?"}])
+    client.close()
+    assert seen[0]["messages"] == [{"role": "user", "content": "6 x 7?"}]
+    assert sample.response == "42" and sample.output_tokens == 2 and sample.finish_reason == "stop"

@@ -45,3 +45,12 @@ def test_peak_catches_a_short_allocation_in_a_child():
     assert peak - baseline > 150 * 1024 * 1024
     assert after < peak - 100 * 1024 * 1024
     assert sampler.samples > 10
+
+
+def test_a_process_that_is_gone_is_not_measured_rather_than_zero():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    sampler = MemorySampler(child.pid)
+    child.wait()
+    time.sleep(0.05)
+    assert sampler.sample() is None
+    assert sampler.stop() is None  # not one sample: no peak to report, never 0

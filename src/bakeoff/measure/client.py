@@ -42,10 +42,23 @@ def percentile(values: list[float], pct: int) -> float:
 
 
 class ChatClient:
-    def __init__(self, base_url: str, model_id: str, *, api_key: str | None = None, timeout_s: float = 300.0):
+    """Streams chat requests to one model. `transport` replaces the network (httpx.MockTransport
+    in protocol tests); timings then measure only the client's own work."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model_id: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+    ):
         self.model_id = model_id
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=10.0))
+        self._http = httpx.Client(
+            base_url=base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=10.0), transport=transport
+        )
 
     def close(self) -> None:
         self._http.close()

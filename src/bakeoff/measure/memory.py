@@ -45,11 +45,12 @@ class MemorySampler:
         self._thread.start()
         return self
 
-    def sample(self) -> int:
+    def sample(self) -> int | None:
+        """The tree's RSS now; None once the process is gone (never 0: nothing was measured)."""
         try:
             rss = tree_rss(self.process)
         except psutil.NoSuchProcess:
-            return 0
+            return None
         self.peak_bytes = max(self.peak_bytes, rss)
         self.samples += 1
         return rss
@@ -58,7 +59,9 @@ class MemorySampler:
         while not self._stop.wait(self.interval_s):
             self.sample()
 
-    def stop(self) -> int:
+    def stop(self) -> int | None:
+        """The peak RSS seen; None when not one sample could be taken."""
         self._stop.set()
-        self._thread.join()
-        return self.peak_bytes
+        if self._thread.is_alive():
+            self._thread.join()
+        return self.peak_bytes if self.samples else None
