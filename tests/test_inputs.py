@@ -115,3 +115,21 @@ def test_prompt_settings_fall_back_to_defaults(tmp_path):
     path = write_prompts(tmp_path, "defaults: {repeats: 5}\nprompts:\n  - {id: a, text: hi, max_tokens: 9, checks: [{contains: x}]}\n")
     (prompt,) = load_prompts(path)
     assert (prompt.repeats, prompt.max_tokens, prompt.temperature) == (5, 9, 0.0)
+
+
+@pytest.mark.parametrize("loader", [load_registry, load_prompts])
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(b"\xff\xfe\x00binary"), "not UTF-8 text"),
+        (lambda p: p.write_text("[" * 5000 + "]" * 5000), "nested too deeply"),
+    ],
+)
+def test_unreadable_input_files_give_one_line(tmp_path, loader, make, expected):
+    path = tmp_path / "input"
+    make(path)
+    with pytest.raises(BakeoffError) as error:
+        loader(path)
+    assert str(error.value).startswith(f"{path}: ") and expected in str(error.value)
+    assert "\n" not in str(error.value)

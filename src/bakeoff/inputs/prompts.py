@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from bakeoff.decide.checks import CheckSpec, validate_spec
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import validate
+from bakeoff.inputs.validation import read_document, validate
 
 BUILT_IN_DEFAULTS = {"repeats": 3, "max_tokens": 128, "temperature": 0.0, "min_pass_rate": 1.0}
 
@@ -60,12 +58,7 @@ def response_format(kind: str, schema: dict | None) -> dict:
 
 def load_prompts(path: Path) -> list[Prompt]:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise BakeoffError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise BakeoffError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    raw = read_document(path, "YAML")
 
     def locate(bad_path):
         if len(bad_path) >= 2 and bad_path[0] == "prompts":

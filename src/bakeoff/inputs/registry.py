@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import validate
+from bakeoff.inputs.validation import read_document, validate
 
 GIB = 1024**3
 
@@ -76,12 +75,7 @@ def ram_shortfall(entry: ModelEntry) -> str | None:
 
 def load_registry(path: Path) -> list[ModelEntry]:
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BakeoffError(f"{path}: file not found") from None
-    except json.JSONDecodeError as exc:
-        raise BakeoffError(f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    raw = read_document(path, "JSON")
 
     def label(index):
         item = raw[index] if isinstance(index, int) and index < len(raw) else None

@@ -1,14 +1,38 @@
-"""Load a JSON Schema shipped with the package and turn its first error into one readable line."""
+"""Read a user's JSON or YAML file, check it against a JSON Schema shipped with the package, and
+turn the first problem into one readable line naming the file, the entry and the field."""
 
 from __future__ import annotations
 
 import json
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
+import yaml
 
 from bakeoff.errors import BakeoffError
+
+
+def read_document(path: Path, syntax: str):
+    """The parsed content of a JSON or YAML (`syntax`) file; BakeoffError with one line otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if syntax == "JSON" else yaml.safe_load(text)
+    except FileNotFoundError:
+        raise BakeoffError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise BakeoffError(f"{path}: is a directory, not a {syntax} file") from None
+    except UnicodeDecodeError as exc:
+        raise BakeoffError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise BakeoffError(f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except yaml.YAMLError as exc:
+        raise BakeoffError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise BakeoffError(f"{path}: nested too deeply to read") from None
+    except OSError as exc:
+        raise BakeoffError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 @cache
