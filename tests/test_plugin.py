@@ -6,36 +6,28 @@ from pathlib import Path
 from bakeoff.inputs.prompts import load_prompts
 
 ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["pytester"]
 
 
-def setup_project(pytester, models=None):
-    models = models if models is not None else json.loads((ROOT / "models.json").read_text())
-    pytester.makefile(".json", models=json.dumps(models))
-    pytester.makefile(".yaml", prompts=(ROOT / "prompts.yaml").read_text())
-    pytester.makepyfile(test_evals="def test_prompt(model, prompt, evaluate):\n    pass\n")
-
-
-def test_bad_registry_stops_the_run_with_one_line(pytester):
+def test_bad_registry_stops_the_run_with_one_line(eval_project):
     models = json.loads((ROOT / "models.json").read_text())
     index = next(i for i, m in enumerate(models) if m["name"] == "phi-4")
     models[index]["min_ram_gb"] = "lots"
-    setup_project(pytester, models)
+    pytester = eval_project(models)
     result = pytester.runpytest_subprocess()
     assert result.ret == 4
     result.stderr.fnmatch_lines([f"ERROR: *models.json: entry {index} (phi-4): field 'min_ram_gb': 'lots' is not of type 'number'"])
 
 
-def test_bad_prompts_stop_the_run_with_one_line(pytester):
-    setup_project(pytester)
+def test_bad_prompts_stop_the_run_with_one_line(eval_project):
+    pytester = eval_project()
     pytester.makefile(".yaml", prompts="prompts:\n  - {id: a, text: hi, checks: [{regex: '[oops'}]}\n")
     result = pytester.runpytest_subprocess()
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: *prompts.yaml: prompt 0 (a): field 'checks.0': bad regex*"])
 
 
-def test_models_and_prompts_are_parametrised_with_markers(pytester):
-    setup_project(pytester)
+def test_models_and_prompts_are_parametrised_with_markers(eval_project):
+    pytester = eval_project()
     result = pytester.runpytest_subprocess("--collect-only", "-q", "-m", "phi", "--strict-markers")
     assert result.ret == 0
     collected = [line for line in result.outlines if "::test_prompt[" in line]
@@ -48,9 +40,9 @@ def test_models_and_prompts_are_parametrised_with_markers(pytester):
     assert changes == 1
 
 
-def test_skipped_models_land_in_the_report_with_their_reason(pytester):
+def test_skipped_models_land_in_the_report_with_their_reason(eval_project):
     models = [{"name": "huge", "task": "chat", "min_ram_gb": 100000, "notes": "", "family": "big"}]
-    setup_project(pytester, models)
+    pytester = eval_project(models)
     result = pytester.runpytest_subprocess("-rs")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*bakeoff: model comparison*", "*  huge needs 100000 GB RAM*"])

@@ -1,9 +1,6 @@
 """Checks through the pytest plugin: a user's check in conftest.py is known before prompts.yaml
 is validated, and prompts go only to the models whose task they target."""
 
-import json
-
-pytest_plugins = ["pytester"]
 
 MODELS = [
     {"name": "coder", "task": "code", "min_ram_gb": 100000, "notes": "", "family": "a"},
@@ -36,30 +33,24 @@ def test_judge(prompt):
 '''
 
 
-def project(pytester, prompts: str, conftest: str = USER_CHECK):
-    pytester.makefile(".json", models=json.dumps(MODELS))
-    pytester.makefile(".yaml", prompts=prompts)
-    pytester.makeconftest(conftest)
-
-
-def test_a_check_from_the_rootdir_conftest_is_known_before_validation(pytester):
-    project(pytester, "prompts:\n  - {id: p, text: hi, checks: [{shouts: {min_exclamations: 2}}, {contains: hi}]}\n")
+def test_a_check_from_the_rootdir_conftest_is_known_before_validation(eval_project):
+    pytester = eval_project(MODELS, "prompts:\n  - {id: p, text: hi, checks: [{shouts: {min_exclamations: 2}}, {contains: hi}]}\n", test=None, conftest=USER_CHECK)
     pytester.makepyfile(test_judging=JUDGE_TEST)
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
 
 
-def test_a_check_from_the_conftest_of_the_evals_folder_is_known_too(pytester):
+def test_a_check_from_the_conftest_of_the_evals_folder_is_known_too(eval_project):
     # `pytest evals` loads evals/conftest.py as an initial conftest, before the plugin validates.
-    project(pytester, "prompts:\n  - {id: p, text: hi, checks: [{shouts: {min_exclamations: 2}}, {contains: hi}]}\n", conftest="")
+    pytester = eval_project(MODELS, "prompts:\n  - {id: p, text: hi, checks: [{shouts: {min_exclamations: 2}}, {contains: hi}]}\n", test=None, conftest="")
     evals = pytester.mkdir("evals")
     (evals / "conftest.py").write_text(USER_CHECK)
     (evals / "test_judging.py").write_text(JUDGE_TEST)
     pytester.runpytest_subprocess("evals").assert_outcomes(passed=1)
 
 
-def test_a_user_check_with_a_wrong_argument_stops_the_run_naming_prompt_and_field(pytester):
-    project(pytester, "prompts:\n  - {id: p, text: hi, checks: [{contains: hi}, {shouts: {min_exclamations: many}}]}\n")
+def test_a_user_check_with_a_wrong_argument_stops_the_run_naming_prompt_and_field(eval_project):
+    pytester = eval_project(MODELS, "prompts:\n  - {id: p, text: hi, checks: [{contains: hi}, {shouts: {min_exclamations: many}}]}\n", test=None, conftest=USER_CHECK)
     pytester.makepyfile(test_judging=JUDGE_TEST)
     result = pytester.runpytest_subprocess()
     assert result.ret == 4
@@ -68,24 +59,24 @@ def test_a_user_check_with_a_wrong_argument_stops_the_run_naming_prompt_and_fiel
     )
 
 
-def test_an_unknown_check_stops_the_run_before_any_model_starts(pytester):
-    project(pytester, "prompts:\n  - {id: p, text: hi, checks: [{shoutz: 1}]}\n", conftest="")
-    pytester.makepyfile(test_evals="def test_prompt(model, prompt, evaluate):\n    raise AssertionError('ran')\n")
+def test_an_unknown_check_stops_the_run_before_any_model_starts(eval_project):
+    test = "def test_prompt(model, prompt, evaluate):\n    raise AssertionError('ran')\n"
+    pytester = eval_project(MODELS, "prompts:\n  - {id: p, text: hi, checks: [{shoutz: 1}]}\n", test=test, conftest="")
     result = pytester.runpytest_subprocess()
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: *prompts.yaml: prompt 0 (p): field 'checks.0': unknown check 'shoutz'*"])
     assert "ran" not in result.stdout.str()
 
 
-def test_prompts_go_only_to_models_of_their_tasks(pytester):
-    project(
-        pytester,
+def test_prompts_go_only_to_models_of_their_tasks(eval_project):
+    pytester = eval_project(
+        MODELS,
         "prompts:\n"
         "  - {id: for-all, text: hi, checks: [{contains: hi}]}\n"
         "  - {id: code-only, tasks: [code], text: hi, checks: [{contains: hi}]}\n"
         "  - {id: chat-or-reasoning, tasks: [chat, reasoning], text: hi, checks: [{contains: hi}]}\n",
+        conftest=USER_CHECK,
     )
-    pytester.makepyfile(test_evals="def test_prompt(model, prompt, evaluate):\n    pass\n")
     result = pytester.runpytest_subprocess("--collect-only", "-q")
     assert result.ret == 0
     collected = sorted(line.split("[", 1)[1].rstrip("]") for line in result.outlines if "::test_prompt[" in line)
