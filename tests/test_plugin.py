@@ -49,3 +49,10 @@ def test_skipped_models_land_in_the_report_with_their_reason(eval_project):
     report = json.loads((pytester.path / "reports" / "latest.json").read_text())
     assert report["status"] == "complete"
     assert report["models"][0]["status"] == "skipped" and "needs 100000 GB" in report["models"][0]["reason"]
+
+
+def test_a_broken_registry_does_not_stop_tests_that_use_no_model(eval_project):
+    pytester = eval_project([{"name": "bad", "min_ram_gb": "lots"}], test="def test_arithmetic():\n    assert 6 * 7 == 42\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == 0
+    result.assert_outcomes(passed=1)

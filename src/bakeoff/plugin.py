@@ -19,7 +19,7 @@ import pytest
 from bakeoff import runtimes
 from bakeoff.decide.compare import Comparison, compare_reports
 from bakeoff.decide.evaluation import Verdict, judge
-from bakeoff.decide.gates import load_settings
+from bakeoff.inputs.settings import load_settings
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt, load_prompts
 from bakeoff.inputs.registry import ModelEntry, load_registry, ram_shortfall
@@ -50,14 +50,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     state = Bakeoff(config)
     config.stash[STATE] = state
-    # Validate up front, so a bad file stops the run with one line before any model starts.
     try:
-        state.load()
+        state.load_baseline()
     except BakeoffError as exc:
         raise pytest.UsageError(str(exc)) from None
-    for entry in state.entries:
-        for marker in entry.markers:
-            config.addinivalue_line("markers", f"{marker}: bakeoff model selector")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -65,19 +61,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # The input files are read only by a session whose tests use the bakeoff fixtures, so a broken
+    # models.json does not stop `pytest tests/test_stats.py`.
     state = metafunc.config.stash[STATE]
     if "model" in metafunc.fixturenames:
+        entries = state.inputs("entries")
+        for marker in {m for entry in entries for m in entry.markers}:
+            metafunc.config.addinivalue_line("markers", f"{marker}: bakeoff model selector")
         params = [
             pytest.param(entry, marks=[getattr(pytest.mark, m) for m in entry.markers], id=entry.label)
-            for entry in state.require("entries")
+            for entry in entries
         ]
         metafunc.parametrize("model", params, indirect=True, scope="session")
     if "prompt" in metafunc.fixturenames:
-        prompts = state.require("prompts")
+        prompts = state.inputs("prompts")
         metafunc.parametrize("prompt", prompts, ids=[p.id for p in prompts])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Raised here, after collection and outside any one test file's collection, so that a bad
+    # input file stops the run with one line (a usage error) before any model starts.
+    error = config.stash[STATE].input_error
+    if error is not None:
+        raise pytest.UsageError(error)
     # A prompt written for other tasks (its `tasks` in prompts.yaml) is not asked of this model.
     off_task = [item for item in items if not _prompt_fits_model(item)]
     if off_task:
@@ -156,6 +162,7 @@ class Bakeoff:
         self.reports_dir = Path(config.getoption("bakeoff_reports") or root / "reports")
         self.entries: list[ModelEntry] | None = None
         self.prompts: list[Prompt] | None = None
+        self.input_error: str | None = None
         self.report = RunReport(self.registry_path, self.prompts_path)
         self.report_path: Path | None = None
         self.html_path: Path | None = None
@@ -165,22 +172,21 @@ class Bakeoff:
         self.settings = None
         self.comparison: Comparison | None = None
 
-    def load(self) -> None:
-        """Load the files that exist; a missing one only matters to a test that needs it."""
-        if self.registry_path.exists() or self.config.getoption("bakeoff_models"):
-            self.entries = load_registry(self.registry_path)
-        if self.prompts_path.exists() or self.config.getoption("bakeoff_prompts"):
-            self.prompts = load_prompts(self.prompts_path)
+    def load_baseline(self) -> None:
         if self.baseline_path:
             self.baseline = load_report(Path(self.baseline_path))
             self.settings = load_settings(Path(self.config.rootpath) / "pyproject.toml")
 
-    def require(self, what: str):
-        value = getattr(self, what)
-        if value is None:
-            path = self.registry_path if what == "entries" else self.prompts_path
-            raise pytest.UsageError(f"{path}: file not found (needed by the bakeoff fixtures)")
-        return value
+    def inputs(self, what: str) -> list:
+        """The registry's entries or the prompts, read and validated on first use. A bad file is
+        remembered (and the run stopped after collection) rather than raised inside collection."""
+        if self.entries is None and self.input_error is None:
+            try:
+                self.entries = load_registry(self.registry_path)
+                self.prompts = load_prompts(self.prompts_path)
+            except BakeoffError as exc:
+                self.input_error = str(exc)
+        return getattr(self, what) or []
 
     def finish_report(self, exitstatus: int) -> Path:
         not_run = [m["name"] for m in self.report.data["models"] if m["status"] == "not_run"]
