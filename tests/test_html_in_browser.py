@@ -1,4 +1,4 @@
-"""The HTML report of a real run, opened in headless Chromium (Debian's `chromium`, installed by .ci/run).
+"""The HTML report of a real run, opened in headless Chromium (Debian's `chromium`, installed on first use).
 
 A real `pytest evals` run on the default model, with two prompts: one asks the model to repeat an
 HTML payload (a script tag and a bold tag), so the page must show a real model's answer that is
@@ -8,14 +8,16 @@ hostile markup. Playwright drives the system Chromium and records every request 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from .conftest import REGISTRY, REPO
 from playwright.sync_api import sync_playwright
+
+from .conftest import REGISTRY, REPO
 
 pytestmark = pytest.mark.integration
 
@@ -41,9 +43,20 @@ BROWSER_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND"]
 
 
 def chromium() -> str:
+    """Debian's chromium, installed with apt on first use (about 40 s; as root, or with sudo -n)."""
     path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("Debian's chromium is not installed: apt-get install chromium (.ci/run does this)", pytrace=False)
+    if path is not None:
+        return path
+    as_root = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    print("bakeoff tests: installing Debian's chromium for the browser test (once, about 40 s)", file=sys.stderr, flush=True)
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+        done = subprocess.run(as_root + step, capture_output=True, text=True, env=environment)
+        if done.returncode != 0:
+            tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+            pytest.fail(f"cannot install chromium ({' '.join(step)} exited {done.returncode}): {tail}", pytrace=False)
+    path = shutil.which("chromium")
+    assert path is not None, "apt-get installed chromium but it is not on PATH"
     return path
 
 
