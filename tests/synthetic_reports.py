@@ -1,4 +1,7 @@
-"""Schema-valid reports with chosen figures, for tests of comparing and gating."""
+"""Valid reports with chosen figures, for tests of comparing, gating and showing.
+
+Samples, prompts and models are built as plain data (as a report file holds them); `report`
+validates them into a `Report`."""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import copy
 
 import numpy as np
 
-from bakeoff.inputs.validation import validate
+from bakeoff.report.model import Report
+from bakeoff.report.store import parse_report
 
 ENVIRONMENT = {
     "cpu": "AMD EPYC",
@@ -15,7 +19,7 @@ ENVIRONMENT = {
     "os": "Linux-6.18-x86_64",
     "python": "3.11.7",
     "bakeoff_version": "0.1.0",
-    "runtimes": {"foundry-local": "2.2.1"},
+    "runtimes": {"foundry": "2.2.1"},
 }
 
 
@@ -77,9 +81,9 @@ def model(name: str, prompts: list[dict], peak_rss: int = 800 * 1024**2, runtime
     return record
 
 
-def report(models: list[dict], run_id: str = "run", **environment) -> dict:
+def report(models: list[dict], run_id: str = "run", **environment) -> Report:
     data = {
-        "schema": "bakeoff.report/1",
+        "schema": "bakeoff.report/2",
         "run_id": run_id,
         "status": "complete",
         "incomplete_reason": None,
@@ -88,12 +92,11 @@ def report(models: list[dict], run_id: str = "run", **environment) -> dict:
         "environment": {**copy.deepcopy(ENVIRONMENT), **environment},
         "models": models,
     }
-    validate(data, "report.schema.json", where=run_id, locate=lambda p: ("report", p))
-    return data
+    return parse_report(data, where=run_id)
 
 
 def simple_report(run_id: str, ttft: float = 0.5, decode: float = 30.0, checks=(True, True), peak_rss=800 * 1024**2,
-                  seed: int = 0, n: int = 10, name: str = "qwen", **environment) -> dict:
+                  seed: int = 0, n: int = 10, name: str = "qwen", **environment) -> Report:
     """One model, two prompts (a short and a long one), with the given medians."""
     prompts = [
         prompt("short", samples(ttft, decode, list(checks), n=n, seed=seed)),

@@ -12,7 +12,7 @@ from bakeoff.cli import main
 
 def save(tmp_path, name, data) -> str:
     path = tmp_path / name
-    path.write_text(json.dumps(data))
+    path.write_text(data if isinstance(data, str) else data.to_json())
     return str(path)
 
 
@@ -75,8 +75,9 @@ def test_different_hardware_is_said_loudly(tmp_path, capsys, no_config):
     "content, message",
     [
         ("{not json", "cannot read report: Expecting property name"),
-        (json.dumps({"schema": "bakeoff.report/1", "run_id": "x"}), "field '(the entry itself)': 'status' is a required property"),
-        (json.dumps({**simple_report("bad"), "models": [{"name": 3}]}), "field 'models.0"),
+        (json.dumps({"schema": "bakeoff.report/1", "run_id": "x"}), "field 'status': required"),
+        (json.dumps({**simple_report("bad").to_data(), "models": [{"name": 3}]}), "field 'models.0"),
+        (json.dumps({**simple_report("bad").to_data(), "schema": "bakeoff.report/9"}), "unknown report version 'bakeoff.report/9'"),
     ],
 )
 def test_corrupt_or_invalid_report_is_one_line_and_exit_2(tmp_path, capsys, content, message, no_config):
@@ -150,7 +151,7 @@ def test_gate_says_yes_within_budgets(tmp_path, capsys):
         "[[tool.bakeoff.switch]]\nmetric = 'peak_rss_bytes'\nmax = 8e9\n"
     )
     data = switch_report()
-    data["models"][1]["prompts"] = [prompt("p", samples(0.9, 12, [True, True], seed=5))]
+    data.models[1].prompts = [prompt("p", samples(0.9, 12, [True, True], seed=5))]
     path = save(tmp_path, "r.json", data)
     assert main(["gate", "--from", "small", "--to", "big@foundry", path, "--config", str(config), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

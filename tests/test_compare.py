@@ -12,7 +12,7 @@ from bakeoff.decide.compare import (
     compare_switch,
     recommendation,
 )
-from bakeoff.decide.gates import Gate, Settings
+from bakeoff.inputs.settings import Gate, Settings
 
 
 def row(comparison, metric, prompt_id=None):
@@ -100,7 +100,7 @@ def test_absolute_budget():
 
 def test_models_are_keyed_by_name_and_runtime():
     base = report([model("qwen", [prompt("p", samples(0.5, 30, [True]))], runtime="foundry")], "a")
-    cand = report([model("qwen", [prompt("p", samples(0.9, 30, [True]))], runtime="llama.cpp")], "b")
+    cand = report([model("qwen", [prompt("p", samples(0.9, 30, [True]))], runtime="llamacpp")], "b")
     comparison = compare_reports(base, cand)
     assert comparison.rows == []
     assert any("qwen (foundry)" in n and "not in the candidate" in n for n in comparison.notes)
@@ -109,18 +109,18 @@ def test_models_are_keyed_by_name_and_runtime():
 
 def test_a_model_that_fails_in_the_candidate_fails_the_comparison():
     cand = simple_report("b")
-    cand["models"][0].update(status="failed", reason="server exited")
+    cand.models[0].update(status="failed", reason="server exited")
     comparison = compare_reports(simple_report("a"), cand)
     assert comparison.failed and "server exited" in comparison.model_failures[0]
 
 
 def test_different_hardware_and_runtime_are_said_loudly():
     base = simple_report("a")
-    cand = simple_report("b", cpu="Intel Xeon", runtimes={"foundry-local": "2.3.0"})
+    cand = simple_report("b", cpu="Intel Xeon", runtimes={"foundry": "2.3.0"})
     comparison = compare_reports(base, cand)
     assert not comparison.like_for_like
     assert "different CPU: AMD EPYC -> Intel Xeon" in comparison.warnings
-    assert "different foundry-local runtime version: 2.2.1 -> 2.3.0" in comparison.warnings
+    assert "different foundry runtime version: 2.2.1 -> 2.3.0" in comparison.warnings
     assert recommendation(comparison).startswith("These reports were not taken on the same machine")
 
 
@@ -152,7 +152,7 @@ def test_switch_allowed_with_budgets_when_the_candidate_keeps_the_checks():
     assert switch.to_dict()["recommendation"].startswith("Yes, switch from small (foundry) to big (foundry)")
 
 
-def rated_report(run_id: str, scores: list[int]) -> dict:
+def rated_report(run_id: str, scores: list[int]):
     prompts = []
     for index, score in enumerate(scores):
         rated = prompt(f"p{index}", samples(0.5, 30, [True], n=3, seed=index))
@@ -182,8 +182,8 @@ def test_human_scores_paired_by_prompt():
 
 def test_no_human_score_rows_without_ratings_on_both_sides():
     unrated = rated_report("b", [4] * 3)
-    for rated in unrated["models"][0]["prompts"]:
-        del rated["ratings"]
+    for rated in unrated.models[0].prompts:
+        rated.ratings = []
     comparison = compare_reports(rated_report("a", [4] * 3), unrated)
     assert row(comparison, "ttft_s", "p0")  # the prompts were compared, just without scores
     assert not [r for r in comparison.rows if r.metric == "human_score"]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from bakeoff.decide.gates import DEFAULT_GATES, Gate, gate_for, load_settings
+from bakeoff.decide.gates import gate_for
+from bakeoff.inputs.settings import DEFAULT_GATES, Gate, load_settings
 from bakeoff.errors import BakeoffError
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
@@ -14,9 +13,11 @@ from .synthetic_reports import model, prompt, report, samples
 from bakeoff.cli import main
 from bakeoff.decide.compare import compare_reports
 from bakeoff.decide.recommend import recommend
+from bakeoff.report.model import Report
 from bakeoff.show.csv_report import render_csv
 from bakeoff.show.html_report import render_html, write_html
-from bakeoff.show.table import comparison_lines
+from bakeoff.show.summary import run_view
+from bakeoff.show.table import run_lines
 
 pytest_plugins = ["pytester"]
 
@@ -58,7 +59,15 @@ class Page(HTMLParser):
         return [attrs for tag, attrs in self.elements if tag == name]
 
 
-def two_model_report(**changes) -> dict:
+def page_of(data: Report, comparison: dict | None = None) -> str:
+    return render_html(run_view(data), comparison)
+
+
+def csv_rows(data: Report) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(render_csv(run_view(data)))))
+
+
+def two_model_report(**changes) -> Report:
     hostile = samples(0.4, 30.0, [True, True], n=3)
     for sample in hostile:
         sample["response"] = PAYLOAD
@@ -69,12 +78,12 @@ def two_model_report(**changes) -> dict:
     skipped = model("huge-model", [], status="skipped", reason="huge-model needs 64 GB RAM; this machine has 23.5 GB",
                     peak_rss_bytes=None, ready_seconds=None)
     data = report([fast, slow, skipped], "20261122T210000Z-abcdef")
-    data.update(changes)
+    data.update(**changes)
     return data
 
 
 def test_an_answer_full_of_html_is_shown_as_text_and_adds_no_element():
-    page_text = render_html(two_model_report())
+    page_text = page_of(two_model_report())
     page = Page(page_text)
     assert page.tags("script") == [] and page.tags("img") == [] and page.tags("b") == []
     shown = [text for ident, text in page.texts.items() if ident.startswith("answer-0-echo")]
@@ -83,7 +92,7 @@ def test_an_answer_full_of_html_is_shown_as_text_and_adds_no_element():
 
 
 def test_the_page_fetches_nothing_and_runs_nothing():
-    page = Page(render_html(two_model_report()))
+    page = Page(page_of(two_model_report()))
     csp = [m["content"] for m in page.tags("meta") if m.get("http-equiv") == "Content-Security-Policy"]
     assert csp and "default-src 'none'" in csp[0] and "script-src" not in csp[0]
     for tag, attrs in page.elements:
@@ -95,7 +104,7 @@ def test_the_page_fetches_nothing_and_runs_nothing():
 
 def test_the_charts_show_each_model_that_ran_with_every_sample():
     data = two_model_report()
-    page_text = render_html(data)
+    page_text = page_of(data)
     page = Page(page_text)
     figures = [attrs["id"] for attrs in page.tags("figure")]
     assert figures == ["chart-ready", "chart-ttft", "chart-decode", "chart-rss"]
@@ -111,7 +120,7 @@ def test_the_charts_show_each_model_that_ran_with_every_sample():
 
 
 def test_the_matrix_has_a_cell_per_model_and_prompt_linking_to_its_answers():
-    page = Page(render_html(two_model_report()))
+    page = Page(page_of(two_model_report()))
     cells = [a for a in page.tags("a") if a.get("class") in ("pass", "fail", "error")]
     assert len(cells) == 4
     assert {c["class"] for c in cells} == {"pass", "fail"}
@@ -128,36 +137,36 @@ def test_the_recommendation_picks_the_fast_model_that_passed_everything():
     assert advice.choice == ("fast-model", "foundry")
     assert advice.text.startswith("Ship fast-model: it passed the checks of all 2 prompts")
     assert "slow-model passed 1 of 2" in advice.text
-    assert advice.text in Page(render_html(data)).texts["recommendation"]
+    assert advice.text in Page(page_of(data)).texts["recommendation"]
 
 
 def test_recommendation_without_a_clean_model_names_what_failed_and_the_incomplete_run():
     data = two_model_report(status="incomplete", incomplete_reason="interrupted")
-    data["models"] = [data["models"][1]]
+    data.models = [data.models[1]]
     text = recommend(data).text
     assert text.startswith("This run is incomplete (interrupted)")
     assert "No model passed every check. The best, slow-model, passed 1 of 2 prompts (failed: echo)" in text
-    assert Page(render_html(data)).texts["incomplete"] == "Incomplete run: interrupted"
+    assert Page(page_of(data)).texts["incomplete"] == "Incomplete run: interrupted"
     assert recommend(report([model("gone", [], status="not_run", reason="the session ended")])).choice is None
 
 
 def test_a_model_on_two_runtimes_is_two_rows_named_by_runtime():
     data = two_model_report()
-    twin = copy.deepcopy(data["models"][0])
-    twin["runtime"] = "llama.cpp"
-    data["models"].append(twin)
-    page = Page(render_html(data))
-    assert "fast-model (foundry)" in page.texts["chart-ttft"] and "fast-model (llama.cpp)" in page.texts["chart-ttft"]
-    assert any(line.startswith("fast-model (llama.cpp)") for line in comparison_lines(data))
+    twin = data.models[0].model_copy(deep=True)
+    twin.runtime = "llamacpp"
+    data.models.append(twin)
+    page = Page(page_of(data))
+    assert "fast-model (foundry)" in page.texts["chart-ttft"] and "fast-model (llamacpp)" in page.texts["chart-ttft"]
+    assert any(line.startswith("fast-model (llamacpp)") for line in run_lines(run_view(data)))
 
 
 def test_the_baseline_comparison_marks_better_and_worse():
     baseline = two_model_report(run_id="base")
     candidate = two_model_report()
-    for sample in candidate["models"][1]["prompts"][0]["samples"] + candidate["models"][1]["prompts"][1]["samples"]:
-        sample["ttft_s"] *= 3  # slow-model got three times slower to its first token
+    for sample in candidate.models[1].prompts[0].samples + candidate.models[1].prompts[1].samples:
+        sample.ttft_s *= 3  # slow-model got three times slower to its first token
     comparison = compare_reports(baseline, candidate).to_dict()
-    page_text = render_html(candidate, comparison)
+    page_text = page_of(candidate, comparison)
     section = Page(page_text).texts["baseline"]
     assert "baseline base" in section and comparison["recommendation"] in section
     assert "▼ worse" in section and 'class="worse"' in page_text
@@ -166,20 +175,20 @@ def test_the_baseline_comparison_marks_better_and_worse():
 
 def test_ratings_and_fields_of_later_report_versions_are_shown():
     data = two_model_report()
-    record = data["models"][0]["prompts"][1]
-    record["ratings"] = [
+    record = data.models[0].prompts[1]
+    record.ratings = [
         {"samples": [0], "accuracy": 4, "clarity": 5, "completeness": 3, "rater": "ana", "rated_at": "2026-11-22T22:10:00+00:00"},
         {"samples": [1, 2], "accuracy": 2, "clarity": 4, "completeness": 2, "rater": None, "rated_at": "2026-11-22T22:11:00+00:00"},
     ]
-    record["samples"][0]["response"] = "a first answer"
-    record["attempt_pass_rate"], record["pass_k"], record["future_figure"] = 2 / 3, False, 1.5
-    page = Page(render_html(data))
+    record.samples[0].response = "a first answer"
+    record.attempt_pass_rate, record.pass_k, record.future_figure = 2 / 3, False, 1.5
+    page = Page(page_of(data))
     answer = page.texts["answer-0-sum"]
     assert "rated: accuracy 4, clarity 5, completeness 3 (ana)" in answer
     assert "rated: accuracy 2, clarity 4, completeness 2" in answer
     assert "attempts passing every check 67%" in answer and "pass^k no" in answer and "future_figure 1.50" in answer
     assert "accuracy 3.0, clarity 4.5, completeness 2.5 (2 ratings)" in page.texts["models"]
-    rows = list(csv.DictReader(io.StringIO(render_csv(data))))
+    rows = csv_rows(data)
     row = next(r for r in rows if r["model"] == "fast-model" and r["prompt"] == "sum")
     assert row["ratings"] == "accuracy 3.0, clarity 4.5, completeness 2.5 (2 ratings)"
     assert row["pass_k"] == "False" and row["future_figure"] == "1.5"
@@ -187,8 +196,8 @@ def test_ratings_and_fields_of_later_report_versions_are_shown():
 
 def test_csv_has_a_row_per_model_and_prompt_and_defuses_formulas():
     data = two_model_report()
-    data["models"][1]["prompts"][1]["samples"][0]["response"] = "=HYPERLINK(\"http://x\")"
-    rows = list(csv.DictReader(io.StringIO(render_csv(data))))
+    data.models[1].prompts[1].samples[0].response = "=HYPERLINK(\"http://x\")"
+    rows = csv_rows(data)
     assert [(r["model"], r["prompt"]) for r in rows] == [
         ("fast-model", "echo"), ("fast-model", "sum"), ("slow-model", "echo"), ("slow-model", "sum"), ("huge-model", ""),
     ]
@@ -202,12 +211,12 @@ def test_csv_has_a_row_per_model_and_prompt_and_defuses_formulas():
 
 def test_the_table_fits_80_columns_with_long_names_reasons_and_many_models():
     data = two_model_report()
-    data["models"][2]["reason"] = "a very long reason " * 12
+    data.models[2].reason = "a very long reason " * 12
     for index in range(6):
-        extra = copy.deepcopy(data["models"][0])
-        extra["name"] = f"deepseek-r1-distill-qwen-7b-variant-{index}"
-        data["models"].append(extra)
-    lines = comparison_lines(data)
+        extra = data.models[0].model_copy(deep=True)
+        extra.name = f"deepseek-r1-distill-qwen-7b-variant-{index}"
+        data.models.append(extra)
+    lines = run_lines(run_view(data))
     assert all(len(line) <= 80 for line in lines), max(lines, key=len)
     # The same comparison as the page: the matrix's cells and the recommendation.
     assert any(line.startswith("echo") and "ok 2/2" in line and "FAIL 1/2" in line for line in lines)
@@ -217,16 +226,16 @@ def test_the_table_fits_80_columns_with_long_names_reasons_and_many_models():
 
 def test_write_html_puts_the_page_beside_the_json_and_as_latest(tmp_path):
     data = two_model_report()
-    path = write_html(data, tmp_path)
-    assert path == tmp_path / f"{data['run_id']}.html"
+    path = write_html(run_view(data), tmp_path)
+    assert path == tmp_path / f"{data.run_id}.html"
     assert (tmp_path / "latest.html").read_text() == path.read_text()
 
 
 def test_bakeoff_report_renders_a_stored_report_with_baseline_and_csv(tmp_path, capsys):
     stored = tmp_path / "run.json"
-    stored.write_text(json.dumps(two_model_report()))
+    stored.write_text(two_model_report().to_json())
     base = tmp_path / "base.json"
-    base.write_text(json.dumps(two_model_report(run_id="base")))
+    base.write_text(two_model_report(run_id="base").to_json())
     assert main(["report", str(stored), "--baseline", str(base), "--csv", str(tmp_path / "run.csv"),
                  "--config", str(tmp_path / "none.toml")]) == 0
     assert capsys.readouterr().out.split() == [str(tmp_path / "run.html"), str(tmp_path / "run.csv")]
@@ -259,3 +268,17 @@ def test_a_session_that_stops_early_still_writes_its_page(pytester):
     page = Page(page_path.read_text())
     assert page.texts["incomplete"] == "Incomplete run: models not run: huge"
     assert "huge" in page.texts["models"] and "No model ran" in page.texts["recommendation"]
+
+
+def test_each_runtime_is_named_once_by_its_display_name():
+    data = two_model_report()
+    data.environment.runtimes = {"llamacpp": "b1234"}
+    twin = data.models[0].model_copy(deep=True)
+    twin.update(runtime="llamacpp", runtime_version="b1234")
+    data.models.append(twin)
+    data.models[0].runtime_version = "2.2.1"
+    page = Page(page_of(data))
+    header = page.texts["machine"]
+    assert "llama.cpp b1234" in header and "Foundry Local 2.2.1" in header
+    assert "llamacpp b1234" not in page_of(data)  # the key names the runtime in data, never on the page
+    assert "llama.cpp b1234" in page.texts["models"] and "Foundry Local 2.2.1" in page.texts["models"]

@@ -12,8 +12,9 @@ from bakeoff.decide.evaluation import judge
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.measure.client import Sample
 from bakeoff.report import ratings
-from bakeoff.report.store import LATEST, load_report, write_report
+from bakeoff.report.store import LATEST, load_report, parse_report, write_report
 from bakeoff.show import table
+from bakeoff.show.summary import run_view
 
 
 def prompt_record(prompt_id: str, responses: list[str]) -> dict:
@@ -39,7 +40,7 @@ def report_dir(tmp_path):
         "environment": {"cpu": "x", "cpu_count": 2, "ram_gb": 24, "os": "linux", "python": "3.11", "bakeoff_version": "0.1.0"},
         "models": [model, {**model, "name": "m2", "status": "skipped", "reason": "too big", "prompts": []}],
     }
-    write_report(report, tmp_path)
+    write_report(parse_report(report), tmp_path)
     return tmp_path
 
 
@@ -51,7 +52,7 @@ def rate(path, stdin: str, *extra):
 
 def test_identical_attempts_are_one_answer(report_dir):
     found = ratings.answers(load_report(report_dir / LATEST))
-    assert [(a.prompt["id"], a.samples) for a in found] == [("p1", [0, 1, 2]), ("p2", [0]), ("p2", [1])]
+    assert [(a.prompt.id, a.samples) for a in found] == [("p1", [0, 1, 2]), ("p2", [0]), ("p2", [1])]
 
 
 def test_rate_stores_scores_resumes_and_shows_means(report_dir):
@@ -64,20 +65,20 @@ def test_rate_stores_scores_resumes_and_shows_means(report_dir):
     assert "\x1b" not in first.stdout and "yes \\x1b[2J" in first.stdout  # the answer cannot drive the terminal
 
     stored = load_report(latest)
-    (rating,) = stored["models"][0]["prompts"][0]["ratings"]
-    assert (rating["samples"], rating["accuracy"], rating["clarity"], rating["completeness"], rating["rater"]) == ([0, 1, 2], 4, 5, 3, "ana")
+    (rating,) = stored.models[0].prompts[0].ratings
+    assert (rating.samples, rating.accuracy, rating.clarity, rating.completeness, rating.rater) == ([0, 1, 2], 4, 5, 3, "ana")
     # latest.json and <run-id>.json hold the same run, so both carry the rating.
-    assert json.loads((report_dir / f"{stored['run_id']}.json").read_text()) == stored
+    assert json.loads((report_dir / f"{stored.run_id}.json").read_text()) == stored.to_data()
 
     second = rate(latest, "s\n1\n1\n1\n")  # skip p2's first answer, rate its second; then input ends
     assert second.returncode == 0, second.stderr
     assert "2 of 3 answers" in second.stdout and "skipped" in second.stdout
-    p2 = load_report(latest)["models"][0]["prompts"][1]
-    assert [(r["samples"], r["accuracy"], r["rater"]) for r in p2["ratings"]] == [([1], 1, None)]
+    p2 = load_report(latest).models[0].prompts[1]
+    assert [(r.samples, r.accuracy, r.rater) for r in p2.ratings] == [([1], 1, None)]
 
     third = rate(latest, "5\n5\n5\n")
     assert "1 of 3 answers" in third.stdout
-    means = ratings.mean_scores(load_report(latest)["models"][0])
+    means = ratings.mean_scores(load_report(latest).models[0])
     # Weighed by the attempts each rating covers: p1's answer stands for three.
     assert means == {"accuracy": pytest.approx(18 / 5), "clarity": pytest.approx(21 / 5), "completeness": 3.0, "answers": 3, "attempts": 5}
     assert "rated (mean 1-5)" in third.stdout and "3.6" in third.stdout and "4.2" in third.stdout
@@ -86,10 +87,10 @@ def test_rate_stores_scores_resumes_and_shows_means(report_dir):
 
 def test_table_shows_means_only_when_rated(report_dir):
     report = load_report(report_dir / LATEST)
-    assert table.ratings_lines(report) == []
+    assert table.ratings_lines(run_view(report)) == []
     answer = ratings.answers(report)[0]
     ratings.add_rating(answer, {"accuracy": 4, "clarity": 2, "completeness": 5}, rater=None)
-    lines = table.comparison_lines(report)
+    lines = table.run_lines(run_view(report))
     row = next(line for line in lines if line.startswith("m1") and "4.0" in line)
     assert row.split()[1:] == ["4.0", "2.0", "5.0", "1"]
     assert all(len(line) <= 80 for line in lines)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from bakeoff import runtimes
 from bakeoff.decide.compare import compare_reports, compare_switch
-from bakeoff.decide.gates import load_settings
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import find, load_registry
-from bakeoff.report.store import LATEST, load_report
+from bakeoff.inputs.settings import load_settings
+from bakeoff.report.store import LATEST, atomic_write, load_report
 from bakeoff.runtimes import ModelUnavailable, discovery, servers
 from bakeoff.show import comparison_table
 from bakeoff.weights import cache
@@ -203,14 +203,12 @@ def cmd_compare(args) -> int:
 
 def cmd_baseline_promote(args) -> None:
     report = load_report(args.report)
-    if report["status"] != "complete" and not args.force:
-        raise BakeoffError(f"{args.report}: incomplete run ({report.get('incomplete_reason')}); promote it anyway with --force")
+    if report.status != "complete" and not args.force:
+        raise BakeoffError(f"{args.report}: incomplete run ({report.incomplete_reason}); promote it anyway with --force")
     target = args.to or load_settings(args.config).baseline
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.tmp")
-    staging.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    os.replace(staging, target)
-    print(f"baseline {target} is now run {report['run_id']} (from {args.report})")
+    atomic_write(target, report.to_json())  # an older report version is stored as the current one
+    print(f"baseline {target} is now run {report.run_id} (from {args.report})")
 
 
 def cmd_gate(args) -> int:
@@ -249,17 +247,19 @@ def cmd_report(args) -> None:
         csv_report,
         html_report,  # matplotlib loads only for this command
     )
+    from bakeoff.show.summary import run_view
 
     report = load_report(args.report)
     comparison = None
     if args.baseline:
         comparison = compare_reports(load_report(args.baseline), report, load_settings(args.config)).to_dict()
     output = args.output or args.report.with_suffix(".html")
+    view = run_view(report)
     try:
-        print(html_report.save_html(report, output, comparison))
+        print(html_report.save_html(view, output, comparison))
         if args.csv:
             output = args.csv
-            print(csv_report.write_csv(report, args.csv))
+            print(csv_report.write_csv(view, args.csv))
     except OSError as exc:
         raise BakeoffError(f"{output}: cannot write: {exc.strerror or exc}") from None
 
@@ -267,7 +267,8 @@ def cmd_report(args) -> None:
 def cmd_rate(args) -> None:
     from bakeoff.report import ratings
     from bakeoff.show import table
+    from bakeoff.show.summary import run_view
 
     report = load_report(args.report)
     ratings.rate_report(args.report, report, rater=args.rater)
-    print("\n".join(table.ratings_lines(report)))
+    print("\n".join(table.ratings_lines(run_view(report))))

@@ -25,10 +25,12 @@ from bakeoff.inputs.prompts import Prompt, load_prompts
 from bakeoff.inputs.registry import ModelEntry, load_registry, ram_shortfall
 from bakeoff.measure.client import ChatClient
 from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
+from bakeoff.report.model import PromptResult
 from bakeoff.report.store import RunReport, load_report
 from bakeoff.runtimes import ModelUnavailable
 from bakeoff.runtimes.process import stop_all
 from bakeoff.show import comparison_table, table
+from bakeoff.show.summary import run_view
 from bakeoff.weights import cache
 from bakeoff.weights.pull import needs_fetch, prepare
 
@@ -110,11 +112,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[STATE]
     stop_all()
-    if not state.report.data["models"]:
+    if not state.report.report.models:
         return  # no model evaluated in this session: nothing to report
     state.report_path = state.finish_report(exitstatus)
     if state.baseline is not None:
-        state.comparison = compare_reports(state.baseline, state.report.data, state.settings)
+        state.comparison = compare_reports(state.baseline, state.report.report, state.settings)
         if state.comparison.failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     state.write_html()
@@ -126,10 +128,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if state.report_path is None:
         return
     terminalreporter.section("bakeoff: model comparison")
-    for line in table.comparison_lines(state.report.data):
+    for line in table.run_lines(run_view(state.report.report)):
         terminalreporter.write_line(line)
-    status = state.report.data["status"]
-    suffix = f" (INCOMPLETE: {state.report.data['incomplete_reason']})" if status == "incomplete" else ""
+    report = state.report.report
+    suffix = f" (INCOMPLETE: {report.incomplete_reason})" if report.status == "incomplete" else ""
     terminalreporter.write_line(f"report: {state.report_path}{suffix}")
     terminalreporter.write_line(f"html: {state.html_path or state.html_error}")
     if state.comparison is not None:
@@ -189,7 +191,7 @@ class Bakeoff:
         return getattr(self, what) or []
 
     def finish_report(self, exitstatus: int) -> Path:
-        not_run = [m["name"] for m in self.report.data["models"] if m["status"] == "not_run"]
+        not_run = [m.name for m in self.report.report.models if m.status == "not_run"]
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             reason = "interrupted"
         elif not_run:
@@ -207,36 +209,35 @@ class Bakeoff:
 
         comparison = self.comparison.to_dict() if self.comparison is not None else None
         try:
-            self.html_path = html_report.write_html(self.report.data, self.reports_dir, comparison)
+            self.html_path = html_report.write_html(run_view(self.report.report), self.reports_dir, comparison)
         except Exception as exc:  # noqa: BLE001 - the JSON report is saved; say why the page is missing
             self.html_error = f"not written: {type(exc).__name__}: {exc}"
 
     @contextlib.contextmanager
     def running(self, entry: ModelEntry):
         record = self.report.model(entry)
-        record["status"] = "skipped"
-        record["reason"] = ram_shortfall(entry)
-        if record["reason"]:
-            pytest.skip(record["reason"])
+        record.update(status="skipped", reason=ram_shortfall(entry))
+        if record.reason:
+            pytest.skip(record.reason)
         runtime_missing = runtimes.unavailable_reason(entry.runtime)
         if runtime_missing:
-            record["reason"] = f"{entry.label}: {runtime_missing}"
-            pytest.skip(record["reason"])
+            record.reason = f"{entry.label}: {runtime_missing}"
+            pytest.skip(record.reason)
         if (entry.needs_compile and not cache.is_pulled(entry)) or needs_fetch(entry):
             with self._terminal_output():
                 self._fail_on_error(record, lambda: prepare(entry, progress=self._progress))
-        record["weights_sha256"] = (cache.read_manifest(entry) or {}).get("gguf_sha256") or entry.source.get("sha256")
+        record.weights_sha256 = (cache.read_manifest(entry) or {}).get("gguf_sha256") or entry.source.get("sha256")
 
         log_path = cache.cache_root() / "logs" / f"serve-{entry.name}-{entry.runtime}-{self.report.run_id}.log"
         server = runtimes.launch(entry, self.registry_path, log_path)
         try:
             ready = server.start()
         except ModelUnavailable as exc:
-            record["reason"] = str(exc)
-            pytest.skip(record["reason"])
+            record.reason = str(exc)
+            pytest.skip(record.reason)
         except BakeoffError as exc:
             self._fail(record, str(exc))
-        record["starts"] += 1
+        record.starts += 1
         api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
         client = ChatClient(ready.url, ready.model_id, api_key=api_key)
         try:
@@ -256,32 +257,31 @@ class Bakeoff:
             yield RunningModel(entry, ready.url, ready.model_id, ready.pid, client)
             if not server.alive():
                 record.update(status="failed", reason=f"server exited during the tests: {server.log_tail()}")
-            record["cpu_seconds"] = _cpu_seconds(ready.pid) if ready.pid else None
-            record["peak_rss_bytes"] = sampler.stop() if sampler else None
+            record.cpu_seconds = _cpu_seconds(ready.pid) if ready.pid else None
+            record.peak_rss_bytes = sampler.stop() if sampler else None
         finally:
             client.close()
             server.stop()
             self.report.save(self.reports_dir)
 
     def record_prompt(self, entry: ModelEntry, prompt: Prompt, verdict: Verdict | None, error: str | None) -> None:
-        record = self.report.model(entry)
-        record["prompts"].append(
-            {
-                "id": prompt.id,
-                "text": prompt.text,
-                "repeats": prompt.repeats,
-                "min_pass_rate": prompt.min_pass_rate,
-                "messages": prompt.messages,
-                "tasks": list(prompt.tasks),
-                "response_format": prompt.response_format,
-                "passed": bool(verdict and verdict.passed and not error),
-                "attempt_pass_rate": verdict.attempt_pass_rate if verdict else None,
-                "pass_k": verdict.pass_k if verdict else None,
-                "error": error,
-                "stats": verdict.stats if verdict else {},
-                "checks": verdict.check_records if verdict else [],
-                "samples": verdict.sample_records if verdict else [],
-            }
+        self.report.model(entry).prompts.append(
+            PromptResult(
+                id=prompt.id,
+                text=prompt.text,
+                repeats=prompt.repeats,
+                min_pass_rate=prompt.min_pass_rate,
+                messages=prompt.messages,
+                tasks=list(prompt.tasks),
+                response_format=prompt.response_format,
+                passed=bool(verdict and verdict.passed and not error),
+                attempt_pass_rate=verdict.attempt_pass_rate if verdict else None,
+                pass_k=verdict.pass_k if verdict else None,
+                error=error,
+                stats=verdict.stats if verdict else {},
+                checks=verdict.check_records if verdict else [],
+                samples=verdict.sample_records if verdict else [],
+            )
         )
 
     def _fail_on_error(self, record: dict, action) -> None:

@@ -3,7 +3,9 @@
 `compare_reports(baseline, candidate)` returns a `Comparison` of plain data (`to_dict()`),
 with every gate judged; `recommendation(comparison)` says in plain words what to do with it.
 `compare_switch(reports, from_model, to_model)` answers "may we switch from A to B?".
-Reports are dicts as `bakeoff.report.load_report` returns them; nothing here reads files.
+Reports are `bakeoff.report.model.Report`s (`bakeoff.report.store.load_report` reads them);
+nothing here reads files. Metrics, their labels and which way is better come from
+`bakeoff.decide.metrics`.
 """
 
 from __future__ import annotations
@@ -11,32 +13,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass, field
 
-from bakeoff.decide.gates import (
-    TIMING_METRICS,
-    Gate,
-    GateOutcome,
-    Settings,
-    gate_for,
-    judge,
-)
+from bakeoff.decide.gates import GateOutcome, gate_for, judge_gate
+from bakeoff.decide.metrics import METRICS, TIMING_METRICS, change_text
 from bakeoff.decide.stats import compare_proportions, paired_p_value, ratio_of_medians
 from bakeoff.inputs.registry import GIB
+from bakeoff.inputs.settings import Gate, Settings
+from bakeoff.report.model import ModelRecord, PromptResult, Report
 
 BETTER, WORSE, SAME, NOT_COMPARED = "better", "worse", "no detectable change", "not compared"
-
-# metric -> (label, lower is better)
-METRICS = {
-    "ttft_s": ("time to first token", True),
-    "total_s": ("total latency", True),
-    "decode_tokens_per_s": ("decode tokens/s", False),
-    "itl_p50_s": ("inter-token latency p50", True),
-    "peak_rss_bytes": ("peak RSS", True),
-    "check_pass_rate": ("check pass rate", False),
-    "human_score": ("human score (1-5)", False),
-}
-
-# The criteria of a human rating (see ratings.py); a rating's score is their mean.
-RATING_CRITERIA = ("accuracy", "clarity", "completeness")
 
 
 @dataclass
@@ -63,7 +47,14 @@ class Row:
 
     @property
     def label(self) -> str:
-        return METRICS[self.metric][0]
+        return METRICS[self.metric].label
+
+    @property
+    def who(self) -> str:
+        return f"{self.model} ({self.runtime})"
+
+    def change_text(self) -> str:
+        return change_text(self.change, self.change_kind, self.low, self.high)
 
     @property
     def ratio(self) -> float | None:
@@ -111,41 +102,47 @@ class Comparison:
         }
 
 
-def compare_reports(baseline: dict, candidate: dict, settings: Settings | None = None) -> Comparison:
+def compare_reports(baseline: Report, candidate: Report, settings: Settings | None = None) -> Comparison:
     """Every model both reports ran, keyed by (name, runtime), judged against `settings.gates`."""
     settings = settings or Settings()
-    base_models = {_key(m): m for m in baseline["models"]}
-    cand_models = {_key(m): m for m in candidate["models"]}
+    cand_models = {m.key: m for m in candidate.models}
+    base_keys = {m.key for m in baseline.models}
     rows, notes, model_failures = [], [], []
-    for key, base in base_models.items():
-        cand = cand_models.get(key)
-        name = f"{key[0]} ({key[1]})"
-        if base["status"] != "ran":
+    for base in baseline.models:
+        cand = cand_models.get(base.key)
+        who = _who(base)
+        if base.status != "ran":
             continue
-        if cand is None or cand["status"] in ("skipped", "not_run"):
-            notes.append(f"{name}: ran in the baseline, not in the candidate ({cand['reason'] if cand else 'absent'})")
-        elif cand["status"] == "failed":
-            model_failures.append(f"{name}: ran in the baseline, failed in the candidate: {cand['reason']}")
+        if cand is None or cand.status in ("skipped", "not_run"):
+            notes.append(f"{who}: ran in the baseline, not in the candidate ({cand.reason if cand else 'absent'})")
+        elif cand.status == "failed":
+            model_failures.append(f"{who}: ran in the baseline, failed in the candidate: {cand.reason}")
         else:
             model_rows, model_notes = compare_models(base, cand, settings, settings.gates)
             rows += model_rows
             notes += model_notes
-    for key, cand in cand_models.items():
-        if key not in base_models and cand["status"] == "ran":
-            notes.append(f"{key[0]} ({key[1]}): not in the baseline, nothing to compare with")
-    setup = environment_warnings(baseline, candidate)
+    notes += [f"{_who(c)}: not in the baseline, nothing to compare with" for c in candidate.models if c.key not in base_keys and c.status == "ran"]
+    return _comparison(baseline, candidate, rows, notes, model_failures)
+
+
+def _comparison(baseline: Report, candidate: Report, rows: list[Row], notes: list[str], model_failures: list[str]) -> Comparison:
+    setup = environment_warnings(baseline, candidate) if baseline is not candidate else []
     warnings = setup + status_warnings(baseline, candidate)
-    return Comparison(baseline["run_id"], candidate["run_id"], rows, warnings, notes, model_failures, not setup)
+    return Comparison(baseline.run_id, candidate.run_id, rows, warnings, notes, model_failures, not setup)
 
 
-def compare_models(base: dict, cand: dict, settings: Settings, gates: tuple[Gate, ...]) -> tuple[list[Row], list[str]]:
+def _who(model: ModelRecord) -> str:
+    return f"{model.name} ({model.runtime})"
+
+
+def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gates: tuple[Gate, ...]) -> tuple[list[Row], list[str]]:
     """Rows for candidate model record `cand` against `base`, over the prompts both ran."""
-    name, runtime = cand["name"], cand["runtime"]
-    base_prompts = {p["id"]: p for p in base["prompts"]}
-    cand_prompts = {p["id"]: p for p in cand["prompts"]}
+    name, runtime = cand.key
+    base_prompts = {p.id: p for p in base.prompts}
+    cand_prompts = {p.id: p for p in cand.prompts}
     shared = [pid for pid in base_prompts if pid in cand_prompts]
     notes = [
-        f"{name} ({runtime}): prompt {pid} only in the {side}"
+        f"{_who(cand)}: prompt {pid} only in the {side}"
         for side, mine, other in (("baseline", base_prompts, cand_prompts), ("candidate", cand_prompts, base_prompts))
         for pid in mine
         if pid not in other
@@ -154,33 +151,32 @@ def compare_models(base: dict, cand: dict, settings: Settings, gates: tuple[Gate
 
     def add(row: Row) -> None:
         gate = gate_for(gates, row.metric, name, runtime, row.prompt)
-        row.gate = judge(gate, row) if gate else None
+        row.gate = judge_gate(gate, row) if gate else None
         rows.append(row)
 
     pairs = [(base_prompts[pid], cand_prompts[pid]) for pid in shared]
+    rated = [(pid, pair) for pid, pair in zip(shared, pairs) if all(p.human_score is not None for p in pair)]
     for metric in TIMING_METRICS:
         add(_timing_row(name, runtime, None, metric, pairs, settings))
-    add(_single_row(name, runtime, "peak_rss_bytes", base.get("peak_rss_bytes"), cand.get("peak_rss_bytes"), settings))
+    add(_single_row(name, runtime, "peak_rss_bytes", base.peak_rss_bytes, cand.peak_rss_bytes, settings))
     add(_pass_rate_row(name, runtime, None, pairs, settings))
-    rated = [(pid, b, c) for pid, (b, c) in zip(shared, pairs) if _human_score(b) is not None and _human_score(c) is not None]
     if rated:
-        add(_human_row(name, runtime, None, [(b, c) for _, b, c in rated], settings))
-    for pid, (base_prompt, cand_prompt) in zip(shared, pairs):
+        add(_human_row(name, runtime, None, [pair for _, pair in rated], settings))
+    for pid, pair in zip(shared, pairs):
         for metric in TIMING_METRICS:
-            add(_timing_row(name, runtime, pid, metric, [(base_prompt, cand_prompt)], settings))
-        add(_pass_rate_row(name, runtime, pid, [(base_prompt, cand_prompt)], settings))
-        if any(pid == rated_id for rated_id, _, _ in rated):
-            add(_human_row(name, runtime, pid, [(base_prompt, cand_prompt)], settings))
+            add(_timing_row(name, runtime, pid, metric, [pair], settings))
+        add(_pass_rate_row(name, runtime, pid, [pair], settings))
+        if pid in dict(rated):
+            add(_human_row(name, runtime, pid, [pair], settings))
     return rows, notes
 
 
-def _values(prompt: dict, metric: str) -> list[float]:
-    return [s[metric] for s in prompt["samples"] if s.get(metric) is not None]
+Pairs = list[tuple[PromptResult, PromptResult]]
 
 
-def _timing_row(name, runtime, prompt_id, metric, pairs, settings: Settings) -> Row:
+def _timing_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Settings) -> Row:
     """Ratio of medians with a bootstrap interval; over several prompts, stratified by prompt."""
-    strata = [(_values(b, metric), _values(c, metric)) for b, c in pairs]
+    strata = [(b.values(metric), c.values(metric)) for b, c in pairs]
     usable = [(b, c) for b, c in strata if len(b) >= 2 and len(c) >= 2]
     row = Row(name, runtime, prompt_id, metric)
     row.n_baseline, row.n_candidate = sum(len(b) for b, _ in usable), sum(len(c) for _, c in usable)
@@ -211,22 +207,22 @@ def _single_row(name, runtime, metric, base_value, cand_value, settings: Setting
     return row
 
 
-def _pass_rate_row(name, runtime, prompt_id, pairs, settings: Settings) -> Row:
+def _pass_rate_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -> Row:
     """Check passes as proportions (Fisher's exact test), plus checks whose pass/fail flipped."""
     counts = [0, 0, 0, 0]
     new_failures, new_passes = [], []
     for base_prompt, cand_prompt in pairs:
         for index, prompt in ((0, base_prompt), (2, cand_prompt)):
-            outcomes = [c["passed"] for s in prompt["samples"] for c in s["checks"]]
+            outcomes = [c.passed for s in prompt.samples for c in s.checks]
             counts[index] += sum(outcomes)
             counts[index + 1] += len(outcomes)
-        cand_checks = {c["check"]: c["passed"] for c in cand_prompt["checks"]}
-        for check in base_prompt["checks"]:
-            now = cand_checks.get(check["check"])
-            where = check["check"] if prompt_id else f"{base_prompt['id']}: {check['check']}"
-            if check["passed"] and now is False:
+        cand_checks = {c.check: c.passed for c in cand_prompt.checks}
+        for check in base_prompt.checks:
+            now = cand_checks.get(check.check)
+            where = check.check if prompt_id else f"{base_prompt.id}: {check.check}"
+            if check.passed and now is False:
                 new_failures.append(where)
-            elif not check["passed"] and now:
+            elif not check.passed and now:
                 new_passes.append(where)
     row = Row(name, runtime, prompt_id, "check_pass_rate", change_kind="points", new_failures=new_failures)
     row.n_baseline, row.n_candidate = counts[1], counts[3]
@@ -247,21 +243,11 @@ def _pass_rate_row(name, runtime, prompt_id, pairs, settings: Settings) -> Row:
     return row
 
 
-def _human_score(prompt: dict) -> float | None:
-    """The prompt's mean human score, each rating weighing by the attempts it covers."""
-    weighted = [
-        (statistics.fmean(rating[c] for c in RATING_CRITERIA), len(rating["samples"])) for rating in prompt.get("ratings") or []
-    ]
-    if not weighted:
-        return None
-    return sum(score * n for score, n in weighted) / sum(n for _, n in weighted)
-
-
-def _human_row(name, runtime, prompt_id, pairs, settings: Settings) -> Row:
+def _human_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -> Row:
     """Human scores, paired by prompt: over several prompts Wilcoxon's signed-rank test tells
     a change from noise; a single prompt has one score a side, shown but not tested."""
-    base = [_human_score(b) for b, _ in pairs]
-    cand = [_human_score(c) for _, c in pairs]
+    base = [b.human_score for b, _ in pairs]
+    cand = [c.human_score for _, c in pairs]
     row = Row(name, runtime, prompt_id, "human_score", n_baseline=len(base), n_candidate=len(cand))
     row.baseline, row.candidate = statistics.fmean(base), statistics.fmean(cand)
     row.change = row.candidate / row.baseline - 1
@@ -277,41 +263,37 @@ def _human_row(name, runtime, prompt_id, pairs, settings: Settings) -> Row:
 def _verdict(metric: str, change: float, detectable: bool | None, min_effect: float) -> str:
     if not detectable or abs(change) < min_effect:
         return SAME
-    lower_is_better = METRICS[metric][1]
-    return BETTER if (change < 0) == lower_is_better else WORSE
+    return BETTER if (change < 0) == METRICS[metric].lower_is_better else WORSE
 
 
-def _key(model: dict) -> tuple[str, str]:
-    return model["name"], model["runtime"]
-
-
-def environment_warnings(baseline: dict, candidate: dict) -> list[str]:
+def environment_warnings(baseline: Report, candidate: Report) -> list[str]:
     """What makes two reports not like for like; timing and memory then compare machines, not runs."""
     warnings = []
-    base_env, cand_env = baseline["environment"], candidate["environment"]
+    base_env, cand_env = baseline.environment, candidate.environment
     for field_name, label in (("cpu", "CPU"), ("cpu_count", "CPU count"), ("ram_gb", "RAM GB"), ("os", "OS"), ("python", "Python")):
-        if base_env.get(field_name) != cand_env.get(field_name):
-            warnings.append(f"different {label}: {base_env.get(field_name)} -> {cand_env.get(field_name)}")
-    base_rt, cand_rt = base_env.get("runtimes", {}), cand_env.get("runtimes", {})
+        if getattr(base_env, field_name) != getattr(cand_env, field_name):
+            warnings.append(f"different {label}: {getattr(base_env, field_name)} -> {getattr(cand_env, field_name)}")
+    base_rt, cand_rt = base_env.runtimes, cand_env.runtimes
     for runtime in sorted(base_rt.keys() & cand_rt.keys()):
         if base_rt[runtime] != cand_rt[runtime]:
             warnings.append(f"different {runtime} runtime version: {base_rt[runtime]} -> {cand_rt[runtime]}")
-    cand_models = {_key(m): m for m in candidate["models"]}
-    for base_model in baseline["models"]:
-        cand_model = cand_models.get(_key(base_model))
+    cand_models = {m.key: m for m in candidate.models}
+    for base_model in baseline.models:
+        cand_model = cand_models.get(base_model.key)
         if not cand_model:
             continue
         for field_name, label in (("weights_sha256", "weights"), ("model_id", "model id")):
-            if base_model.get(field_name) and cand_model.get(field_name) and base_model[field_name] != cand_model[field_name]:
-                warnings.append(f"{base_model['name']}: different {label}: {base_model[field_name]} -> {cand_model[field_name]}")
+            before, after = getattr(base_model, field_name), getattr(cand_model, field_name)
+            if before and after and before != after:
+                warnings.append(f"{base_model.name}: different {label}: {before} -> {after}")
     return warnings
 
 
-def status_warnings(baseline: dict, candidate: dict) -> list[str]:
+def status_warnings(baseline: Report, candidate: Report) -> list[str]:
     return [
-        f"the {side} report is incomplete: {report.get('incomplete_reason')}"
+        f"the {side} report is incomplete: {report.incomplete_reason}"
         for side, report in (("baseline", baseline), ("candidate", candidate))
-        if report["status"] != "complete"
+        if report.status != "complete"
     ]
 
 
@@ -344,15 +326,15 @@ class Switch:
         }
 
 
-def find_model(reports: list[dict], spec: str) -> tuple[dict, dict]:
+def find_model(reports: list[Report], spec: str) -> tuple[Report, ModelRecord]:
     """The (report, model record) for `NAME` or `NAME@RUNTIME`; later reports win. KeyError if absent."""
     name, _, runtime = spec.partition("@")
     found = None
     for report in reports:
-        matches = [m for m in report["models"] if m["name"] == name and runtime in ("", m["runtime"])]
-        ran = [m for m in matches if m["status"] == "ran"] or matches
-        if len({m["runtime"] for m in ran}) > 1:
-            raise KeyError(f"{name} ran on several runtimes ({', '.join(m['runtime'] for m in ran)}); say NAME@RUNTIME")
+        matches = [m for m in report.models if m.name == name and runtime in ("", m.runtime)]
+        ran = [m for m in matches if m.status == "ran"] or matches
+        if len({m.runtime for m in ran}) > 1:
+            raise KeyError(f"{name} ran on several runtimes ({', '.join(m.runtime for m in ran)}); say NAME@RUNTIME")
         if ran:
             found = (report, ran[0])
     if found is None:
@@ -361,7 +343,7 @@ def find_model(reports: list[dict], spec: str) -> tuple[dict, dict]:
 
 
 def compare_switch(
-    reports: list[dict], from_spec: str, to_spec: str, settings: Settings | None = None, *, ram_gb: float | None = None,
+    reports: list[Report], from_spec: str, to_spec: str, settings: Settings | None = None, *, ram_gb: float | None = None,
     min_ram_gb: float | None = None,
 ) -> Switch:
     """Judge model B (`to_spec`) against model A (`from_spec`) on the prompts both ran.
@@ -372,36 +354,34 @@ def compare_switch(
     settings = settings or Settings()
     base_report, base = find_model(reports, from_spec)
     cand_report, cand = find_model(reports, to_spec)
-    label_a, label_b = f"{base['name']} ({base['runtime']})", f"{cand['name']} ({cand['runtime']})"
-    reasons, checked = [], []
-    for label, record in ((label_a, base), (label_b, cand)):
-        if record["status"] != "ran":
-            reasons.append(f"{label} did not run: {record['reason']}")
+    label_a, label_b = _who(base), _who(cand)
+    reasons = [f"{_who(record)} did not run: {record.reason}" for record in (base, cand) if record.status != "ran"]
     rows, notes = compare_models(base, cand, settings, settings.switch) if not reasons else ([], [])
-    setup = environment_warnings(base_report, cand_report) if base_report is not cand_report else []
-    warnings = setup + status_warnings(base_report, cand_report)
-    comparison = Comparison(base_report["run_id"], cand_report["run_id"], rows, warnings, notes, [], not setup)
+    comparison = _comparison(base_report, cand_report, rows, notes, [])
     if rows and not any(row.prompt for row in rows):
         reasons.append(f"{label_a} and {label_b} ran no prompt in common")
     for row in comparison.failed_gates():
         scope = f" on {row.prompt}" if row.prompt else ""
         reasons.append(f"{row.label}{scope}: {row.gate.reason}")
-    held = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed})
-    checked += held
-
-    ram_gb = ram_gb if ram_gb is not None else cand_report["environment"]["ram_gb"]
-    if min_ram_gb is not None:
-        if min_ram_gb > ram_gb:
-            reasons.append(f"{label_b} needs {min_ram_gb:g} GB RAM (models.json); the machine has {ram_gb:g} GB")
-        else:
-            checked.append(f"needs {min_ram_gb:g} GB RAM of {ram_gb:g} GB")
-    peak = cand.get("peak_rss_bytes")
-    if peak is not None:
-        if peak / GIB > ram_gb:
-            reasons.append(f"{label_b} peaked at {peak / GIB:.1f} GB RSS; the machine has {ram_gb:g} GB")
-        else:
-            checked.append(f"peak RSS {peak / GIB:.1f} GB fits in {ram_gb:g} GB")
+    checked = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed})
+    ram_gb = ram_gb if ram_gb is not None else cand_report.environment.ram_gb
+    for fits, text in _memory_checks(label_b, min_ram_gb, cand.peak_rss_bytes, ram_gb):
+        (checked if fits else reasons).append(text)
     return Switch(label_a, label_b, comparison, reasons, checked)
+
+
+def _memory_checks(label: str, min_ram_gb: float | None, peak: int | None, ram_gb: float) -> list[tuple[bool, str]]:
+    """(fits, what was found) for the RAM models.json asks and the peak RSS measured."""
+    found = []
+    if min_ram_gb is not None:
+        fits = min_ram_gb <= ram_gb
+        found.append((fits, f"needs {min_ram_gb:g} GB RAM of {ram_gb:g} GB" if fits
+                      else f"{label} needs {min_ram_gb:g} GB RAM (models.json); the machine has {ram_gb:g} GB"))
+    if peak is not None:
+        fits = peak / GIB <= ram_gb
+        found.append((fits, f"peak RSS {peak / GIB:.1f} GB fits in {ram_gb:g} GB" if fits
+                      else f"{label} peaked at {peak / GIB:.1f} GB RSS; the machine has {ram_gb:g} GB"))
+    return found
 
 
 # --- Plain words ------------------------------------------------------------------------------
@@ -409,15 +389,8 @@ def compare_switch(
 
 def describe_row(row: Row) -> str:
     scope = f" on {row.prompt}" if row.prompt else ""
-    return f"{row.model} ({row.runtime}): {row.label}{scope}: {row.gate.reason if row.gate_failed else _change(row)}"
-
-
-def _change(row: Row) -> str:
-    if row.change is None:
-        return "not compared"
-    if row.change_kind == "points":
-        return f"{row.change * 100:+.0f} points"
-    return f"{row.change:+.1%}"
+    change = change_text(row.change, row.change_kind) if row.change is not None else "not compared"
+    return f"{row.who}: {row.label}{scope}: {row.gate.reason if row.gate_failed else change}"
 
 
 def recommendation(comparison: Comparison) -> str:

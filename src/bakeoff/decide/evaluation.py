@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bakeoff.decide.checks import run_check, shorten
+from bakeoff.decide.metrics import SAMPLE_METRICS
 from bakeoff.decide.stats import summarize
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.measure.client import Sample
-
-METRICS = ("ttft_s", "total_s", "output_tokens", "decode_tokens_per_s", "itl_p50_s", "itl_p95_s")
 
 
 @dataclass
@@ -49,7 +48,7 @@ def judge(prompt: Prompt, samples: list[Sample]) -> Verdict:
                 f"check {spec.label} passed {passes} of {len(results)} attempts ({rate:.0%}, needs {prompt.min_pass_rate:.0%}); "
                 f"attempt {attempt}: {failing.detail}\n  prompt: {shorten(prompt.text)!r}\n  answer: {shorten(samples[attempt - 1].response)!r}"
             )
-    stats = {metric: summarize([getattr(s, metric) for s in samples]) for metric in METRICS}
+    stats = {metric: summarize([getattr(s, metric) for s in samples]) for metric in SAMPLE_METRICS}
     clean = sum(record["passed"] for record in sample_records)
     return Verdict(
         passed=not failures,

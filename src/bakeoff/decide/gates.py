@@ -1,136 +1,14 @@
-"""Gates: the limits a candidate run (or model) must keep, read from `[tool.bakeoff]` in pyproject.toml.
+"""Judging gates: for a comparison row, the gate that applies and whether the row keeps its limits.
 
-    [tool.bakeoff]
-    baseline = "reports/baseline.json"
-    min_effect = 0.05          # smallest relative change a verdict calls better or worse
-
-    [[tool.bakeoff.gates]]     # run against baseline (`bakeoff compare`, `--bakeoff-baseline`)
-    metric = "ttft_s"
-    max_increase = 0.15        # may not get more than 15% worse
-
-    [[tool.bakeoff.switch]]    # model A against model B (`bakeoff gate`); defaults to the gates
-    metric = "peak_rss_bytes"
-    max = 4e9                  # an absolute budget for the candidate
-
-A gate naming no prompt judges a model over all its prompts; one naming a prompt judges that
-prompt alone. For each comparison row the most specific matching gate applies.
+The gates themselves come from `[tool.bakeoff]` (`bakeoff.inputs.settings`).
 """
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass
 
-from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import validate
-
-TIMING_METRICS = ("ttft_s", "total_s", "decode_tokens_per_s", "itl_p50_s")
-MODEL_METRICS = ("peak_rss_bytes",)  # one figure per model, not per prompt
-
-DEFAULT_MIN_EFFECT = 0.05
-DEFAULT_CONFIDENCE = 0.95
-DEFAULT_BASELINE = "reports/baseline.json"
-
-
-@dataclass(frozen=True)
-class Gate:
-    metric: str
-    model: str | None = None
-    runtime: str | None = None
-    prompt: str | None = None
-    max_increase: float | None = None  # relative: 0.15 means at most 15% above the baseline
-    max_decrease: float | None = None
-    max: float | None = None  # absolute budget for the candidate's figure
-    min: float | None = None
-    max_new_failures: int | None = None  # checks that passed in the baseline and fail now
-
-    def applies_to(self, metric: str, model: str, runtime: str, prompt: str | None) -> bool:
-        return (
-            self.metric == metric
-            and self.prompt == prompt
-            and self.model in (None, model)
-            and self.runtime in (None, runtime)
-        )
-
-    @property
-    def specificity(self) -> int:
-        return (self.model is not None) + (self.runtime is not None)
-
-    def describe(self) -> str:
-        limits = []
-        if self.max_increase is not None:
-            limits.append(f"at most +{self.max_increase:.0%}")
-        if self.max_decrease is not None:
-            limits.append(f"at most -{self.max_decrease:.0%}")
-        if self.max is not None:
-            limits.append(f"<= {self.max:g}")
-        if self.min is not None:
-            limits.append(f">= {self.min:g}")
-        if self.max_new_failures is not None:
-            limits.append(f"at most {self.max_new_failures} newly failing checks")
-        return ", ".join(limits)
-
-
-DEFAULT_GATES = (
-    Gate("ttft_s", max_increase=0.15),
-    Gate("decode_tokens_per_s", max_decrease=0.25),  # run-to-run noise reaches 15-25% on 2 cores
-    Gate("check_pass_rate", max_new_failures=0),
-    Gate("peak_rss_bytes", max_increase=0.10),
-)
-
-
-@dataclass(frozen=True)
-class Settings:
-    gates: tuple[Gate, ...] = DEFAULT_GATES
-    switch: tuple[Gate, ...] = DEFAULT_GATES
-    min_effect: float = DEFAULT_MIN_EFFECT
-    confidence: float = DEFAULT_CONFIDENCE
-    baseline: Path = field(default_factory=lambda: Path(DEFAULT_BASELINE))
-
-
-def load_settings(pyproject: Path) -> Settings:
-    """The `[tool.bakeoff]` table, validated; defaults when the file or the table is absent."""
-    pyproject = Path(pyproject)
-    if not pyproject.exists():
-        return Settings()
-    try:
-        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("bakeoff", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise BakeoffError(f"{pyproject}: cannot read: {exc}") from None
-
-    def locate(path):
-        if len(path) >= 2 and path[0] in ("gates", "switch"):
-            return f"[[tool.bakeoff.{path[0]}]] entry {path[1]}", path[2:]
-        return "[tool.bakeoff]", path
-
-    validate(table, "config.schema.json", where=str(pyproject), locate=locate)
-    gates = _gates(table.get("gates"), "gates", pyproject)
-    switch = _gates(table.get("switch"), "switch", pyproject)
-    return Settings(
-        gates=DEFAULT_GATES if gates is None else gates,
-        switch=switch if switch is not None else (DEFAULT_GATES if gates is None else gates),
-        min_effect=table.get("min_effect", DEFAULT_MIN_EFFECT),
-        confidence=table.get("confidence", DEFAULT_CONFIDENCE),
-        baseline=pyproject.parent / table.get("baseline", DEFAULT_BASELINE),
-    )
-
-
-def _gates(items: list[dict] | None, key: str, pyproject: Path) -> tuple[Gate, ...] | None:
-    if items is None:
-        return None
-    gates = []
-    for index, item in enumerate(items):
-        gate = Gate(**{f.name: item[f.name] for f in fields(Gate) if f.name in item})
-        where = f"{pyproject}: [[tool.bakeoff.{key}]] entry {index} ({gate.metric})"
-        if not gate.describe():
-            raise BakeoffError(f"{where}: needs a limit: max_increase, max_decrease, max, min or max_new_failures")
-        if gate.max_new_failures is not None and gate.metric != "check_pass_rate":
-            raise BakeoffError(f"{where}: field 'max_new_failures': only applies to metric check_pass_rate")
-        if gate.prompt is not None and gate.metric in MODEL_METRICS:
-            raise BakeoffError(f"{where}: field 'prompt': {gate.metric} is measured per model, not per prompt")
-        gates.append(gate)
-    return tuple(gates)
+from bakeoff.decide.metrics import change_text
+from bakeoff.inputs.settings import Gate
 
 
 def gate_for(gates: tuple[Gate, ...], metric: str, model: str, runtime: str, prompt: str | None) -> Gate | None:
@@ -149,7 +27,7 @@ class GateOutcome:
         return {"limit": self.limit, "passed": self.passed, "reason": self.reason}
 
 
-def judge(gate: Gate, row) -> GateOutcome:
+def judge_gate(gate: Gate, row) -> GateOutcome:
     """Whether a comparison row keeps the gate's limits.
 
     A relative limit fails only on a change that is both detectable (the row's statistics tell it
@@ -161,9 +39,9 @@ def judge(gate: Gate, row) -> GateOutcome:
         return GateOutcome(gate.describe(), None, f"not judged: {row.note or 'no figure on one side'}")
     if row.change is not None and row.detectable is not False:
         if gate.max_increase is not None and row.change > gate.max_increase:
-            failures.append(f"{_change_text(row)} (limit +{gate.max_increase:.0%})")
+            failures.append(f"changed {change_text(row.change, row.change_kind)} (limit +{gate.max_increase:.0%})")
         if gate.max_decrease is not None and row.change < -gate.max_decrease:
-            failures.append(f"{_change_text(row)} (limit -{gate.max_decrease:.0%})")
+            failures.append(f"changed {change_text(row.change, row.change_kind)} (limit -{gate.max_decrease:.0%})")
     if gate.max is not None and row.candidate is not None and row.candidate > gate.max:
         failures.append(f"{row.candidate:g} is above the budget {gate.max:g}")
     if gate.min is not None and row.candidate is not None and row.candidate < gate.min:
@@ -172,8 +50,3 @@ def judge(gate: Gate, row) -> GateOutcome:
         failures.append(f"{len(row.new_failures)} check(s) passed before and fail now: {'; '.join(row.new_failures)}")
     return GateOutcome(gate.describe(), not failures, "; ".join(failures) or "within the limits")
 
-
-def _change_text(row) -> str:
-    if row.change_kind == "points":
-        return f"changed {row.change * 100:+.0f} points"
-    return f"changed {row.change:+.1%}"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bakeoff.decide.metrics import METRICS
 from bakeoff.inputs.registry import GIB
-from bakeoff.show.summary import MIB, ModelSummary, labels, model_key, summarize_model
+from bakeoff.report.model import ModelRecord, Report
 
 RUNNERS_UP = 2  # the next best models the advice mentions by name
 
@@ -21,64 +22,65 @@ class Recommendation:
     text: str
 
 
-def recommend(report: dict) -> Recommendation:
-    names = labels(report["models"])
-    ram_gb = report["environment"]["ram_gb"]
-    summaries = [summarize_model(m) for m in report["models"]]
-    ran = [s for s in summaries if s.status == "ran" and s.prompts]
-    others = len(summaries) - len(ran)
+def recommend(report: Report) -> Recommendation:
+    names = report.labels
+    ram_gb = report.environment.ram_gb
+    ran = [m for m in report.models if m.status == "ran" and m.prompts]
+    others = len(report.models) - len(ran)
     caveat = (
-        f"This run is incomplete ({report.get('incomplete_reason')}), so this covers only the models that finished. "
-        if report["status"] != "complete"
+        f"This run is incomplete ({report.incomplete_reason}), so this covers only the models that finished. "
+        if report.status != "complete"
         else ""
     )
     if not ran:
         return Recommendation(None, f"{caveat}No model ran, so there is nothing to recommend.")
-
-    def label(s: ModelSummary) -> str:
-        return names[(s.name, s.runtime)]
-
-    fits = [s for s in ran if s.peak_rss_bytes is None or s.peak_rss_bytes / GIB <= ram_gb]
+    fits = [m for m in ran if m.peak_rss_bytes is None or m.peak_rss_bytes / GIB <= ram_gb]
     if not fits:
         return Recommendation(None, f"{caveat}Every model that ran went past the machine's {ram_gb:g} GB of RAM.")
-    ranked = sorted(fits, key=lambda s: (-s.prompts_passed / s.prompts, s.total_s if s.total_s is not None else math.inf))
+    ranked = sorted(fits, key=lambda m: (-m.prompts_passed / len(m.prompts), _or_inf(m.median("total_s"))))
     best = ranked[0]
-    if best.passed_all:
-        text = f"Ship {label(best)}: it passed the checks of all {best.prompts} prompts, {_figures(best, ram_gb)}."
+    if not best.failed_prompts:
+        text = f"Ship {names[best.key]}: it passed the checks of all {len(best.prompts)} prompts, {_figures(best, ram_gb)}."
     else:
         text = (
-            f"No model passed every check. The best, {label(best)}, passed {best.prompts_passed} of {best.prompts} "
+            f"No model passed every check. The best, {names[best.key]}, passed {best.prompts_passed} of {len(best.prompts)} "
             f"prompts (failed: {', '.join(best.failed_prompts)}), {_figures(best, ram_gb)}. "
             f"Look at its failed answers before shipping it."
         )
     runners = ranked[1:]
     if runners:
-        text += " " + " ".join(_against(label(s), s, best) for s in runners[:RUNNERS_UP])
+        text += " " + " ".join(_against(names[m.key], m, best) for m in runners[:RUNNERS_UP])
         if len(runners) > RUNNERS_UP:
             text += f" {len(runners) - RUNNERS_UP} more ranked lower."
     elif others:
         text += f" It is the only model that ran; {others} other{'s were' if others > 1 else ' was'} not run."
-    return Recommendation(model_key({"name": best.name, "runtime": best.runtime}), caveat + text)
+    return Recommendation(best.key, caveat + text)
 
 
-def _figures(s: ModelSummary, ram_gb: float) -> str:
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
+def _figures(model: ModelRecord, ram_gb: float) -> str:
+    total, ttft, decode = (model.median(k) for k in ("total_s", "ttft_s", "decode_tokens_per_s"))
     parts = []
-    if s.total_s is not None:
-        parts.append(f"answers in a median {s.total_s:.1f} s")
-    if s.ttft_s is not None and s.decode_tokens_per_s is not None:
-        parts.append(f"(first token after {s.ttft_s * 1000:.0f} ms, then {s.decode_tokens_per_s:.1f} tokens/s)")
-    if s.peak_rss_bytes is not None:
-        parts.append(f"and peaked at {s.peak_rss_bytes / MIB:.0f} MB of the machine's {ram_gb:g} GB RAM")
+    if total is not None:
+        parts.append(f"answers in a median {total:.1f} s")
+    if ttft is not None and decode is not None:
+        parts.append(f"(first token after {METRICS['ttft_s'].figure(ttft)}, then {decode:.1f} tokens/s)")
+    if model.peak_rss_bytes is not None:
+        parts.append(f"and peaked at {METRICS['peak_rss_bytes'].figure(model.peak_rss_bytes)} of the machine's {ram_gb:g} GB RAM")
     return " ".join(parts) or "with no timing recorded"
 
 
-def _against(name: str, s: ModelSummary, best: ModelSummary) -> str:
-    if s.prompts_passed < s.prompts:
-        outcome = f"{name} passed {s.prompts_passed} of {s.prompts}"
+def _against(name: str, model: ModelRecord, best: ModelRecord) -> str:
+    if model.failed_prompts:
+        outcome = f"{name} passed {model.prompts_passed} of {len(model.prompts)}"
     else:
         outcome = f"{name} passed them all too"
-    if s.total_s and best.total_s:
-        ratio = s.total_s / best.total_s
+    total, best_total = model.median("total_s"), best.median("total_s")
+    if total and best_total:
+        ratio = total / best_total
         if abs(ratio - 1) < 0.05:
             return f"{outcome} and is about as fast."
         speed = f"{ratio:.1f}x slower" if ratio > 1 else f"{1 / ratio:.1f}x faster"

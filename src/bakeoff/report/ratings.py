@@ -19,56 +19,58 @@ from pathlib import Path
 from statistics import fmean
 from typing import Callable
 
+from bakeoff.report.model import CRITERIA, ModelRecord, PromptResult, Rating, Report
 from bakeoff.report.store import now_iso, rewrite_report
-
-CRITERIA = ("accuracy", "clarity", "completeness")
 
 
 @dataclass
 class Answer:
-    model: dict
-    prompt: dict
+    model: ModelRecord
+    prompt: PromptResult
     response: str
     samples: list[int]  # indices of the attempts that gave this answer
 
     @property
     def rated(self) -> bool:
-        covered = {i for rating in self.prompt.get("ratings", []) for i in rating["samples"]}
+        covered = {i for rating in self.prompt.ratings for i in rating.samples}
         return set(self.samples) <= covered
 
 
-def answers(report: dict) -> list[Answer]:
+def answers(report: Report) -> list[Answer]:
     """Every distinct answer of every model that ran, in report order."""
     found = []
-    for model in report["models"]:
-        for prompt in model["prompts"]:
+    for model in report.models:
+        for prompt in model.prompts:
             by_response: dict[str, Answer] = {}
-            for index, sample in enumerate(prompt["samples"]):
-                answer = by_response.setdefault(sample["response"], Answer(model, prompt, sample["response"], []))
+            for index, sample in enumerate(prompt.samples):
+                answer = by_response.setdefault(sample.response, Answer(model, prompt, sample.response, []))
                 answer.samples.append(index)
             found += by_response.values()
     return found
 
 
-def add_rating(answer: Answer, scores: dict[str, int], rater: str | None) -> dict:
-    if set(scores) != set(CRITERIA) or not all(isinstance(v, int) and 1 <= v <= 5 for v in scores.values()):
+def add_rating(answer: Answer, scores: dict[str, int], rater: str | None) -> Rating:
+    if set(scores) != set(CRITERIA):
         raise ValueError(f"a rating needs {', '.join(CRITERIA)}, each 1-5: {scores!r}")
-    rating = {"samples": list(answer.samples), **{c: scores[c] for c in CRITERIA}, "rater": rater, "rated_at": now_iso()}
-    answer.prompt.setdefault("ratings", []).append(rating)
+    try:
+        rating = Rating(samples=list(answer.samples), **scores, rater=rater, rated_at=now_iso())
+    except ValueError:
+        raise ValueError(f"a rating needs {', '.join(CRITERIA)}, each 1-5: {scores!r}") from None
+    answer.prompt.ratings.append(rating)
     return rating
 
 
-def mean_scores(model: dict) -> dict | None:
+def mean_scores(model: ModelRecord) -> dict | None:
     """Each criterion's mean over a model's rated attempts, or None when nothing is rated.
 
     A rating weighs by the attempts it covers, as every figure here weighs by repeats (and as
     `bakeoff compare` weighs human scores).
     """
-    ratings = [r for prompt in model.get("prompts", []) for r in prompt.get("ratings") or []]
+    ratings = [r for prompt in model.prompts for r in prompt.ratings]
     if not ratings:
         return None
-    weights = [len(r["samples"]) for r in ratings]
-    means = {c: fmean([r[c] for r in ratings], weights=weights) for c in CRITERIA}
+    weights = [len(r.samples) for r in ratings]
+    means = {c: fmean([r.scores[c] for r in ratings], weights=weights) for c in CRITERIA}
     return {**means, "answers": len(ratings), "attempts": sum(weights)}
 
 
@@ -87,7 +89,7 @@ class Quit(Exception):
 
 
 def rate_report(
-    path: Path, report: dict, *, rater: str | None, ask: Callable[[str], str] = input, say: Callable[[str], None] = print
+    path: Path, report: Report, *, rater: str | None, ask: Callable[[str], str] = input, say: Callable[[str], None] = print
 ) -> int:
     """Ask for scores for each unrated answer, saving the report after each; returns how many were rated."""
     todo = [a for a in answers(report) if not a.rated]
@@ -115,14 +117,15 @@ def rate_report(
 def _show(answer: Answer, number: int, count: int, say) -> None:
     attempts = ", ".join(str(i + 1) for i in answer.samples)
     say("")
-    say(f"[{number}/{count}] {answer.model['name']} ({answer.model.get('runtime', '')}) · prompt {answer.prompt['id']} · attempt(s) {attempts}")
-    for message in answer.prompt.get("messages") or [{"role": "user", "content": answer.prompt["text"]}]:
-        say(f"{message['role']}: {printable(message['content'])}")
+    name, runtime = answer.model.key
+    say(f"[{number}/{count}] {name} ({runtime}) · prompt {answer.prompt.id} · attempt(s) {attempts}")
+    for message in answer.prompt.conversation:
+        say(f"{message.role}: {printable(message.content)}")
     say("--- answer ---")
     say(printable(answer.response))
-    checks = answer.prompt["samples"][answer.samples[0]].get("checks", [])
-    failed = [c for c in checks if not c["passed"]]
-    say(f"--- checks: {len(checks) - len(failed)}/{len(checks)} passed" + "".join(f"; failed {c['check']}: {c['detail']}" for c in failed))
+    checks = answer.prompt.samples[answer.samples[0]].checks
+    failed = [c for c in checks if not c.passed]
+    say(f"--- checks: {len(checks) - len(failed)}/{len(checks)} passed" + "".join(f"; failed {c.check}: {c.detail}" for c in failed))
 
 
 def _ask_scores(ask, say) -> dict[str, int] | None:

@@ -1,4 +1,8 @@
-"""Storing a run: the versioned report document, validated against its schema, written atomically."""
+"""Storing a run: the report one session builds (`RunReport`), written atomically beside
+`latest.json`, and read back (`load_report`) from any report version, validated.
+
+The report's shape is `bakeoff.report.model`; older versions are brought up to it by
+`bakeoff.report.migrate`."""
 
 from __future__ import annotations
 
@@ -13,12 +17,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 import psutil
+from pydantic import ValidationError
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import GIB, ModelEntry
-from bakeoff.inputs.validation import validate
+from bakeoff.report.migrate import migrate, runtime_key
+from bakeoff.report.model import Environment, ModelRecord, Report
 
-SCHEMA = "bakeoff.report/1"
 LATEST = "latest.json"
 
 
@@ -40,97 +45,94 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def environment() -> dict:
-    return {
-        "cpu": cpu_name(),
-        "cpu_count": psutil.cpu_count(logical=True) or 0,
-        "ram_gb": round(psutil.virtual_memory().total / GIB, 1),
-        "os": platform.platform(),
-        "python": sys.version.split()[0],
-        "bakeoff_version": version("bakeoff"),
-        "runtimes": {},
-    }
+def environment() -> Environment:
+    return Environment(
+        cpu=cpu_name(),
+        cpu_count=psutil.cpu_count(logical=True) or 0,
+        ram_gb=round(psutil.virtual_memory().total / GIB, 1),
+        os=platform.platform(),
+        python=sys.version.split()[0],
+        bakeoff_version=version("bakeoff"),
+    )
 
 
 class RunReport:
-    """The document one `pytest evals` session builds up; saved whenever something finishes."""
+    """The document one `pytest evals` session builds up (`.report`); saved whenever something finishes."""
 
     def __init__(self, registry_path: Path, prompts_path: Path):
-        self.data = {
-            "schema": SCHEMA,
-            "run_id": new_run_id(),
-            "status": "incomplete",
-            "incomplete_reason": "run in progress",
-            "started_at": now_iso(),
-            "finished_at": None,
-            "registry": str(registry_path),
-            "prompts_file": str(prompts_path),
-            "environment": environment(),
-            "models": [],
-        }
-        self._models: dict[tuple[str, str], dict] = {}  # keyed by (name, runtime)
+        self.report = Report(
+            run_id=new_run_id(),
+            status="incomplete",
+            incomplete_reason="run in progress",
+            started_at=now_iso(),
+            finished_at=None,
+            registry=str(registry_path),
+            prompts_file=str(prompts_path),
+            environment=environment(),
+            models=[],
+        )
 
     @property
     def run_id(self) -> str:
-        return self.data["run_id"]
+        return self.report.run_id
 
-    def model(self, entry: ModelEntry) -> dict:
+    def model(self, entry: ModelEntry) -> ModelRecord:
         """The record of the model on its runtime, created as not yet run."""
-        if entry.key not in self._models:
-            record = {
-                "name": entry.name,
-                "task": entry.task,
-                "family": entry.family,
-                "runtime": entry.runtime,
-                "status": "not_run",
-                "reason": "the session ended before this model's tests ran",
-                "starts": 0,
-                "prompts": [],
-            }
-            self._models[entry.key] = record
-            self.data["models"].append(record)
-        return self._models[entry.key]
+        record = next((m for m in self.report.models if m.key == entry.key), None)
+        if record is None:
+            record = ModelRecord(
+                name=entry.name,
+                task=entry.task,
+                family=entry.family,
+                runtime=entry.runtime,
+                status="not_run",
+                reason="the session ended before this model's tests ran",
+            )
+            self.report.models.append(record)
+        return record
 
-    def note_runtime(self, name: str, runtime_version: str) -> None:
-        self.data["environment"]["runtimes"][name] = runtime_version
+    def note_runtime(self, runtime: str, runtime_version: str) -> None:
+        """Keep a runtime's version under its key (a runtime may still give the name it calls itself)."""
+        self.report.environment.runtimes[runtime_key(runtime)] = runtime_version
 
     def finish(self, incomplete_reason: str | None) -> None:
-        self.data["finished_at"] = now_iso()
-        self.data["status"] = "incomplete" if incomplete_reason else "complete"
-        self.data["incomplete_reason"] = incomplete_reason
+        self.report.update(
+            finished_at=now_iso(),
+            status="incomplete" if incomplete_reason else "complete",
+            incomplete_reason=incomplete_reason,
+        )
 
     def save(self, reports_dir: Path) -> Path:
-        return write_report(self.data, reports_dir)
+        return write_report(self.report, reports_dir)
 
 
-def write_report(data: dict, reports_dir: Path) -> Path:
+def write_report(report: Report, reports_dir: Path) -> Path:
     """Write `<run-id>.json` and point `latest.json` at the same content, each atomically."""
-    validate(data, "report.schema.json", where=f"report {data.get('run_id')}", locate=lambda p: ("report", p))
+    text = _checked_json(report, f"report {report.run_id}")
     reports_dir.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    path = reports_dir / f"{data['run_id']}.json"
-    _atomic_write(path, text)
-    _atomic_write(reports_dir / LATEST, text)
+    path = reports_dir / f"{report.run_id}.json"
+    atomic_write(path, text)
+    atomic_write(reports_dir / LATEST, text)
     return path
 
 
-def rewrite_report(data: dict, path: Path) -> None:
+def rewrite_report(report: Report, path: Path) -> None:
     """Write a changed report back to `path`, and to its twin (`latest.json` or `<run-id>.json`
     in the same folder) when that holds the same run, so the two never disagree."""
-    validate(data, "report.schema.json", where=str(path), locate=lambda p: ("report", p))
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = _checked_json(report, str(path))
     path = Path(path)
-    twin = path.with_name(f"{data['run_id']}.json" if path.name == LATEST else LATEST)
-    _atomic_write(path, text)
+    twin = path.with_name(f"{report.run_id}.json" if path.name == LATEST else LATEST)
+    atomic_write(path, text)
     try:
         twin_run = json.loads(twin.read_text()).get("run_id") if twin != path else None
     except (OSError, json.JSONDecodeError, AttributeError):
         twin_run = None
-    if twin_run == data["run_id"]:
-        _atomic_write(twin, text)
+    if twin_run == report.run_id:
+        atomic_write(twin, text)
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader sees the old file or the new one, never half of one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
@@ -143,10 +145,34 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def load_report(path: Path) -> dict:
+def load_report(path: Path) -> Report:
+    """A stored report of any version, brought up to the current one and validated."""
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BakeoffError(f"{path}: cannot read report: {exc}") from None
-    validate(data, "report.schema.json", where=str(path), locate=lambda p: ("report", p))
-    return data
+    return parse_report(data, where=str(path))
+
+
+def parse_report(data: object, where: str = "report") -> Report:
+    """Report data of any version (as JSON holds it), migrated and validated; one-line BakeoffError otherwise."""
+    try:
+        return Report.model_validate(migrate(data))
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError too
+        raise BakeoffError(f"{where}: {_first_problem(exc)}") from None
+
+
+def _checked_json(report: Report, where: str) -> str:
+    try:
+        return report.to_json()
+    except ValueError as exc:
+        raise BakeoffError(f"{where}: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValueError) -> str:
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "(the report itself)"
+    message = "required" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
+    return f"field {field!r}: {message}"

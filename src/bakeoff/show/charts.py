@@ -14,7 +14,8 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from bakeoff.show.summary import MIB, sample_values
+from bakeoff.decide.metrics import METRICS
+from bakeoff.show.summary import ModelView
 
 COLORS = matplotlib.colormaps["tab10"].colors
 SVG_SETTINGS = {"svg.fonttype": "none", "svg.hashsalt": "bakeoff", "font.size": 9, "font.family": "sans-serif"}
@@ -27,31 +28,29 @@ class Chart:
     svg: str
 
 
-def model_charts(models: list[dict], names: list[str]) -> list[Chart]:
-    """Time to ready, TTFT, decode tokens/s and peak RSS for the models that ran, labelled `names`."""
+def model_charts(models: list[ModelView]) -> list[Chart]:
+    """Time to ready, TTFT, decode tokens/s and peak RSS for the models that ran."""
     if not models:
         return []
+    names = [m.label for m in models]
     colors = [COLORS[i % len(COLORS)] for i in range(len(models))]
-    ttft_ms = [[v * 1000 for v in sample_values(m, "ttft_s")] for m in models]
-    decode = [sample_values(m, "decode_tokens_per_s") for m in models]
-    after_load = [_mib(m.get("rss_after_load_bytes")) for m in models]
+    ready, ttft, decode, peak, after_load = (METRICS[k] for k in ("ready_seconds", "ttft_s", "decode_tokens_per_s", "peak_rss_bytes", "rss_after_load_bytes"))
+
+    def per_model(metric) -> list[float | None]:
+        return [None if (v := getattr(m.record, metric.key)) is None else v * metric.scale for m in models]
+
+    def every_sample(metric) -> list[list[float]]:
+        return [[v * metric.scale for v in m.record.values(metric.key)] for m in models]
+
     return [
-        Chart("ready", "Time to ready (s)", _bars(names, [m.get("ready_seconds") for m in models], colors, "{:.1f} s")),
-        Chart("ttft", "Time to first token (ms), every sample", _distribution("ttft", names, ttft_ms, colors, "{:.0f} ms")),
-        Chart("decode", "Decode tokens/s, every sample", _distribution("decode", names, decode, colors, "{:.1f}")),
-        Chart(
-            "rss",
-            "Peak RSS (MB); tick: after load",
-            _bars(names, [_mib(m.get("peak_rss_bytes")) for m in models], colors, "{:.0f} MB", ticks=after_load),
-        ),
+        Chart("ready", f"Time to ready ({ready.unit})", _bars(names, per_model(ready), colors, ready)),
+        Chart("ttft", f"Time to first token ({ttft.unit}), every sample", _distribution("ttft", names, every_sample(ttft), colors, ttft)),
+        Chart("decode", "Decode tokens/s, every sample", _distribution("decode", names, every_sample(decode), colors, decode)),
+        Chart("rss", f"Peak RSS ({peak.unit}); tick: after load", _bars(names, per_model(peak), colors, peak, ticks=per_model(after_load))),
     ]
 
 
-def _mib(value: int | None) -> float | None:
-    return None if value is None else value / MIB
-
-
-def _figure(count: int) -> tuple[Figure, object]:
+def _axes(count: int) -> tuple[Figure, object]:
     fig = Figure(figsize=(4.6, 0.9 + 0.45 * count), layout="constrained")
     ax = fig.add_subplot()
     ax.spines[["top", "right"]].set_visible(False)
@@ -70,24 +69,29 @@ def _finish(fig: Figure, ax, names: list[str], room: float = 1.05) -> str:
     return svg[svg.index("<svg") :]  # drop the XML prolog and doctype: the SVG goes inline
 
 
-def _bars(names, values, colors, fmt: str, ticks: list[float | None] | None = None) -> str:
+def _label(metric, shown: float) -> str:
+    """A figure already in the metric's unit, labelled with it."""
+    return metric.figure(shown / metric.scale)
+
+
+def _bars(names, values, colors, metric, ticks: list[float | None] | None = None) -> str:
     with matplotlib.rc_context(SVG_SETTINGS):
-        fig, ax = _figure(len(names))
+        fig, ax = _axes(len(names))
         for row, value in enumerate(values):
             if value is None:
                 ax.text(0, row, " not measured", va="center", color="#777777")
                 continue
             ax.barh(row, value, color=colors[row], height=0.5, alpha=0.85)
-            ax.text(value, row, " " + fmt.format(value), va="center")
+            ax.text(value, row, " " + _label(metric, value), va="center")
             if ticks and ticks[row] is not None:
                 ax.plot([ticks[row]] * 2, [row - 0.3, row + 0.3], color="black", linewidth=1.5)
         return _finish(fig, ax, names, room=1.3)
 
 
-def _distribution(key: str, names, samples: list[list[float]], colors, fmt: str) -> str:
+def _distribution(key: str, names, samples: list[list[float]], colors, metric) -> str:
     rng = np.random.default_rng(0)  # fixed jitter: the same report always draws the same chart
     with matplotlib.rc_context(SVG_SETTINGS):
-        fig, ax = _figure(len(names))
+        fig, ax = _axes(len(names))
         for row, values in enumerate(samples):
             if not values:
                 ax.text(0, row, " no samples", va="center", color="#777777")
@@ -100,6 +104,6 @@ def _distribution(key: str, names, samples: list[list[float]], colors, fmt: str)
             jitter = rng.uniform(-0.18, 0.18, len(values))
             ax.scatter(values, row + jitter, s=9, color=colors[row], alpha=0.6, linewidths=0, zorder=3, gid=f"{key}-samples-{row}")
             # In a column right of the plot, clear of every dot; the layout makes room for it.
-            ax.annotate("median " + fmt.format(float(np.median(values))), xy=(1, row), xycoords=("axes fraction", "data"),
+            ax.annotate("median " + _label(metric, float(np.median(values))), xy=(1, row), xycoords=("axes fraction", "data"),
                         xytext=(4, 0), textcoords="offset points", va="center", annotation_clip=False)
         return _finish(fig, ax, names)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from bakeoff.decide.metrics import METRICS
 from bakeoff.decide.compare import (
     BETTER,
     NOT_COMPARED,
@@ -16,47 +17,8 @@ from bakeoff.decide.compare import (
     switch_recommendation,
 )
 
-MIB = 1024**2
 WIDTH = 80  # an 80-column CI log
 MARKS = {BETTER: "better", WORSE: "WORSE", SAME: "no change", NOT_COMPARED: "not compared"}
-# Short names so that a row fits 80 columns; the JSON output keeps the full labels.
-SHORT_LABELS = {
-    "ttft_s": "TTFT",
-    "total_s": "total latency",
-    "decode_tokens_per_s": "decode tok/s",
-    "itl_p50_s": "ITL p50",
-    "peak_rss_bytes": "peak RSS",
-    "check_pass_rate": "check pass rate",
-    "human_score": "human score",
-}
-
-
-FIGURES = {
-    "ttft_s": lambda v: f"{v * 1000:.0f} ms",
-    "total_s": lambda v: f"{v * 1000:.0f} ms",
-    "itl_p50_s": lambda v: f"{v * 1000:.1f} ms",
-    "decode_tokens_per_s": lambda v: f"{v:.1f}/s",
-    "peak_rss_bytes": lambda v: f"{v / MIB:.0f} MB",
-    "check_pass_rate": lambda v: f"{v:.0%}",
-    "human_score": lambda v: f"{v:.2f}",
-}
-
-
-def _figure(metric: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    return FIGURES.get(metric, lambda v: f"{v:.2f}")(value)
-
-
-def _change(row: Row) -> str:
-    if row.change is None:
-        return "-"
-    if row.change_kind == "points":
-        return f"{row.change * 100:+.0f} pt"
-    text = f"{row.change:+.1%}"
-    if row.low is not None:
-        text += f" [{row.low:+.0%}, {row.high:+.0%}]"
-    return text
 
 
 def _gate(row: Row) -> str:
@@ -103,10 +65,11 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False) -> l
         if group != current:
             current = group
             scope = row.prompt or "all prompts (timings: geometric mean of the prompts' medians)"
-            lines += ["", f"{row.model} ({row.runtime}), {scope}", header]
+            lines += ["", f"{row.who}, {scope}", header]
+        metric = METRICS[row.metric]
         lines.append(
-            f"  {SHORT_LABELS.get(row.metric, row.label):<15} {_figure(row.metric, row.baseline):>9} "
-            f"{_figure(row.metric, row.candidate):>9}  {_change(row):<19} {MARKS.get(row.verdict, row.verdict):<12} {_gate(row)}"
+            f"  {metric.short:<15} {metric.figure(row.baseline):>9} "
+            f"{metric.figure(row.candidate):>9}  {row.change_text():<19} {MARKS.get(row.verdict, row.verdict):<12} {_gate(row)}"
         )
     if comparison.notes:
         lines += ["", "not compared:", *(f"  {note}" for note in comparison.notes)]
@@ -120,7 +83,7 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False) -> l
 
 def _failure(row: Row) -> str:
     scope = f", {row.prompt}" if row.prompt else ""
-    return f"{row.model} ({row.runtime}){scope}: {row.label}: {row.gate.reason}"
+    return f"{row.who}{scope}: {row.label}: {row.gate.reason}"
 
 
 def switch_lines(switch: Switch) -> list[str]:

@@ -11,85 +11,78 @@ import csv
 import io
 from pathlib import Path
 
-from bakeoff.show.summary import MIB, describe_ratings, labels, model_key, prompt_median
+from bakeoff.decide.metrics import METRICS
+from bakeoff.report.model import PromptResult
+from bakeoff.show.summary import RunView, describe_ratings
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+MODEL_FIGURES = ("ready_seconds", "peak_rss_bytes")  # per model
+MEDIANS = ("ttft_s", "total_s", "decode_tokens_per_s", "itl_p50_s", "output_tokens")  # per prompt, over its samples
 COLUMNS = [
-    "run_id", "model", "runtime", "model_status", "model_reason", "ready_s", "peak_rss_mb",
-    "prompt", "passed", "error", "repeats", "ttft_ms_median", "total_s_median", "decode_tokens_per_s_median",
-    "itl_p50_ms_median", "output_tokens_median", "checks_passed", "checks_total", "checks", "ratings",
-    "distinct_answers", "answer",
+    "run_id", "model", "runtime", "model_status", "model_reason", *(METRICS[k].column for k in MODEL_FIGURES),
+    "prompt", "passed", "error", "repeats", *(f"{METRICS[k].column}_median" for k in MEDIANS),
+    "checks_passed", "checks_total", "checks", "ratings", "distinct_answers", "answer",
 ]
 KNOWN_PROMPT_FIELDS = {"id", "text", "repeats", "min_pass_rate", "passed", "error", "stats", "checks", "samples", "ratings"}
 
 
-def write_csv(report: dict, path: Path) -> Path:
+def write_csv(view: RunView, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_csv(report), encoding="utf-8-sig")  # the BOM tells Excel it is UTF-8
+    path.write_text(render_csv(view), encoding="utf-8-sig")  # the BOM tells Excel it is UTF-8
     return path
 
 
-def render_csv(report: dict) -> str:
-    extras = _extra_columns(report)
+def render_csv(view: RunView) -> str:
+    extras = _extra_columns(view)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS[:-1] + extras + COLUMNS[-1:], lineterminator="\n")
     writer.writeheader()
-    names = labels(report["models"])
-    for model in report["models"]:
+    for model in view.models:
+        record = model.record
         base = {
-            "run_id": report["run_id"],
-            "model": names[model_key(model)],
-            "runtime": model.get("runtime", ""),
-            "model_status": model["status"],
-            "model_reason": model.get("reason") or "",
-            "ready_s": _round(model.get("ready_seconds"), 2),
-            "peak_rss_mb": _round(model.get("peak_rss_bytes") and model["peak_rss_bytes"] / MIB, 0),
+            "run_id": view.report.run_id,
+            "model": model.label,
+            "runtime": record.runtime,
+            "model_status": record.status,
+            "model_reason": record.reason or "",
+            **{METRICS[k].column: METRICS[k].shown(getattr(record, k)) for k in MODEL_FIGURES},
         }
-        prompts = model.get("prompts", [])
-        if not prompts:
+        if not record.prompts:
             writer.writerow(_safe(base))
-        for prompt in prompts:
-            writer.writerow(_safe({**base, **_prompt_columns(prompt), **{k: prompt.get(k, "") for k in extras}}))
+        for prompt in record.prompts:
+            fields = _scalars(prompt)
+            writer.writerow(_safe({**base, **_prompt_columns(prompt), **{k: fields.get(k, "") for k in extras}}))
     return buffer.getvalue()
 
 
-def _prompt_columns(prompt: dict) -> dict:
-    checks = prompt.get("checks", [])
-    answers = [s["response"] for s in prompt.get("samples", [])]
+def _prompt_columns(prompt: PromptResult) -> dict:
+    checks = prompt.checks
+    answers = [s.response for s in prompt.samples]
     return {
-        "prompt": prompt["id"],
-        "passed": prompt.get("passed"),
-        "error": prompt.get("error") or "",
-        "repeats": prompt.get("repeats"),
-        "ttft_ms_median": _round(prompt_median(prompt, "ttft_s"), 0, 1000),
-        "total_s_median": _round(prompt_median(prompt, "total_s"), 3),
-        "decode_tokens_per_s_median": _round(prompt_median(prompt, "decode_tokens_per_s"), 1),
-        "itl_p50_ms_median": _round(prompt_median(prompt, "itl_p50_s"), 1, 1000),
-        "output_tokens_median": prompt_median(prompt, "output_tokens"),
-        "checks_passed": sum(bool(c.get("passed")) for c in checks),
+        "prompt": prompt.id,
+        "passed": prompt.passed,
+        "error": prompt.error or "",
+        "repeats": prompt.repeats,
+        **{f"{METRICS[k].column}_median": METRICS[k].shown(prompt.median(k)) for k in MEDIANS},
+        "checks_passed": sum(c.passed for c in checks),
         "checks_total": len(checks),
-        "checks": "; ".join(f"{c['check']}: {'pass' if c.get('passed') else 'FAIL'} {c.get('pass_rate', 0):.0%}" for c in checks),
-        "ratings": describe_ratings(prompt.get("ratings") or []),
+        "checks": "; ".join(f"{c.check}: {'pass' if c.passed else 'FAIL'} {c.pass_rate:.0%}" for c in checks),
+        "ratings": describe_ratings(prompt.ratings),
         "distinct_answers": len(set(answers)),
         "answer": answers[0] if answers else "",
     }
 
 
-def _extra_columns(report: dict) -> list[str]:
-    """Scalar prompt fields this module does not know (a later report version's), kept as columns."""
-    found = {
-        key
-        for model in report["models"]
-        for prompt in model.get("prompts", [])
-        for key, value in prompt.items()
-        if key not in KNOWN_PROMPT_FIELDS and isinstance(value, (str, int, float, bool))
-    }
-    return sorted(found - set(COLUMNS))
+def _scalars(prompt: PromptResult) -> dict:
+    """The prompt record's fields that hold one value (not a list, a table or null)."""
+    return {k: v for k, v in prompt.model_dump().items() if isinstance(v, (str, int, float, bool))}
 
 
-def _round(value, digits: int, scale: float = 1):
-    return None if value is None else round(value * scale, digits) if digits else round(value * scale)
+def _extra_columns(view: RunView) -> list[str]:
+    """Scalar prompt fields the columns above do not cover (pass^k, a later version's), kept as columns."""
+    found = {key for model in view.models for prompt in model.record.prompts for key in _scalars(prompt)}
+    return sorted(found - KNOWN_PROMPT_FIELDS - set(COLUMNS))
 
 
 def _safe(row: dict) -> dict:

@@ -11,25 +11,17 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from bakeoff.decide.recommend import recommend
-from bakeoff.report.store import _atomic_write
+from bakeoff.decide.metrics import METRICS, change_text
+from bakeoff.report.store import atomic_write
 from bakeoff.show.charts import model_charts
-from bakeoff.show.comparison_table import FIGURES
-from bakeoff.show.summary import (
-    MIB,
-    describe_rating,
-    describe_ratings,
-    labels,
-    model_key,
-    prompt_ids,
-    prompt_median,
-)
+from bakeoff.show.summary import ModelView, RunView, describe_rating, describe_ratings, median_figure
 
 LATEST_HTML = "latest.html"
 
-# Fields of a prompt record this page shows in their own place; any other scalar field (added
-# by a later report version, e.g. pass^k) is listed as it is, so nothing recorded goes unseen.
-PROMPT_FIELDS = {"id", "text", "messages", "repeats", "min_pass_rate", "passed", "error", "stats", "checks", "samples", "ratings"}
+# The per-model figures of the models table, and how fields of a prompt record beyond those the
+# page shows in their own place are named (any other field is listed as it is: nothing recorded
+# goes unseen).
+MODEL_COLUMNS = ("ready_seconds", "load_seconds", "rss_after_load_bytes", "peak_rss_bytes", "cpu_seconds")
 FIELD_LABELS = {"attempt_pass_rate": "attempts passing every check", "pass_k": "pass^k"}
 
 _environment = Environment(
@@ -41,136 +33,90 @@ _environment = Environment(
 )
 
 
-def write_html(report: dict, reports_dir: Path, comparison: dict | None = None) -> Path:
+def write_html(view: RunView, reports_dir: Path, comparison: dict | None = None) -> Path:
     """Write `<run-id>.html` beside the JSON and the same page as `latest.html`."""
-    text = render_html(report, comparison)
+    text = render_html(view, comparison)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    path = reports_dir / f"{report['run_id']}.html"
-    _atomic_write(path, text)
-    _atomic_write(reports_dir / LATEST_HTML, text)
+    path = reports_dir / f"{view.report.run_id}.html"
+    atomic_write(path, text)
+    atomic_write(reports_dir / LATEST_HTML, text)
     return path
 
 
-def save_html(report: dict, path: Path, comparison: dict | None = None) -> Path:
+def save_html(view: RunView, path: Path, comparison: dict | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, render_html(report, comparison))
+    atomic_write(path, render_html(view, comparison))
     return path
 
 
-def render_html(report: dict, comparison: dict | None = None) -> str:
-    """The page for `report`; `comparison` is `Comparison.to_dict()` against a baseline, if any."""
-    models = report["models"]
-    names = labels(models)
-    ran = [m for m in models if m["status"] == "ran" and m.get("prompts")]
-    prompts = prompt_ids(report)
+def render_html(view: RunView, comparison: dict | None = None) -> str:
+    """The page for a run; `comparison` is `Comparison.to_dict()` against a baseline, if any."""
+    report = view.report
     return _environment.get_template("report.html.j2").render(
         report=report,
-        environment=report["environment"],
-        runtimes=_runtimes(report),
-        recommendation=recommend(report).text,
-        charts=model_charts(ran, [names[model_key(m)] for m in ran]),
-        models=[_model_row(m, names[model_key(m)]) for m in models],
-        matrix=_matrix(ran, names, prompts),
-        answers=[_answer(i, m, names[model_key(m)], p) for i, m in enumerate(ran) for p in m["prompts"]],
+        environment=report.environment,
+        runtimes=view.runtimes,
+        recommendation=view.recommendation,
+        charts=model_charts(view.answered),
+        model_columns=[f"{METRICS[k].label} {METRICS[k].unit}" for k in MODEL_COLUMNS],
+        models=[_model_row(m) for m in view.models],
+        matrix=_matrix(view),
+        answers=[_answer(view, i, p.id) for i, m in enumerate(view.answered) for p in m.record.prompts],
         comparison=_comparison(comparison) if comparison else None,
     )
 
 
-def _runtimes(report: dict) -> list[str]:
-    found = {name: version for name, version in report["environment"].get("runtimes", {}).items()}
-    for model in report["models"]:
-        if model.get("runtime_version") and not any(model["runtime"] in name for name in found):
-            found[model["runtime"]] = model["runtime_version"]
-    return [f"{name} {version}" for name, version in sorted(found.items())]
-
-
-def _prompt_text(models: list[dict], prompt_id: str) -> str:
-    return next(p.get("text", "") for m in models for p in m.get("prompts", []) if p["id"] == prompt_id)
-
-
-def _figure(value, scale: float = 1.0, fmt: str = "{:.1f}") -> str:
-    return "–" if value is None else fmt.format(value / scale)
-
-
-def _model_row(model: dict, label: str) -> dict:
-    prompts = model.get("prompts", [])
+def _model_row(model: ModelView) -> dict:
+    record = model.record
     return {
-        "label": label,
-        "runtime": model.get("runtime", ""),
-        "runtime_version": model.get("runtime_version") or "",
-        "status": model["status"],
-        # Reasons start with the model's name for pytest's own output; the page names it already.
-        "reason": (model.get("reason") or "").removeprefix(f"{model['name']}: "),
-        "ready": _figure(model.get("ready_seconds")),
-        "load": _figure(model.get("load_seconds")),
-        "rss_after_load": _figure(model.get("rss_after_load_bytes"), MIB, "{:.0f}"),
-        "peak_rss": _figure(model.get("peak_rss_bytes"), MIB, "{:.0f}"),
-        "cpu": _figure(model.get("cpu_seconds")),
-        "passed": f"{sum(bool(p.get('passed')) for p in prompts)}/{len(prompts)}" if prompts else "–",
-        "ratings": describe_ratings([r for p in prompts for r in p.get("ratings") or []]),
+        "label": model.label,
+        "runtime": model.runtime,
+        "status": record.status,
+        "reason": model.reason,
+        "figures": [METRICS[k].number(getattr(record, k), "–") for k in MODEL_COLUMNS],
+        "passed": model.passed.replace("-", "–"),
+        "ratings": describe_ratings(model.ratings),
     }
 
 
-def _anchor(model_index: int, prompt_id: str) -> str:
-    return f"answer-{model_index}-{prompt_id}"
-
-
-def _outcome(prompt: dict) -> str:
-    if prompt.get("error"):
-        return "error"
-    return "pass" if prompt.get("passed") else "fail"
-
-
-def _matrix(ran: list[dict], names: dict, prompt_order: list[str]) -> dict:
+def _matrix(view: RunView) -> dict:
     """Columns are models, rows are prompts; each cell links to its answers."""
     rows = []
-    for pid in prompt_order:
+    for pid in view.prompt_ids:
         cells = []
-        for index, model in enumerate(ran):
-            record = next((p for p in model["prompts"] if p["id"] == pid), None)
-            if record is None:
-                cells.append(None)
-                continue
-            checks = record.get("checks", [])
-            failed = [c["check"] for c in checks if not c.get("passed")]
-            cells.append(
-                {
-                    "outcome": _outcome(record),
-                    "checks": f"{len(checks) - len(failed)}/{len(checks)}",
-                    "href": "#" + _anchor(index, pid),
-                    "title": "failed: " + "; ".join(failed) if failed else (record.get("error") or "all checks passed"),
-                }
-            )
-        rows.append({"prompt": pid, "text": _prompt_text(ran, pid), "cells": cells})
-    return {"models": [names[model_key(m)] for m in ran], "rows": rows}
+        for index in range(len(view.answered)):
+            cell = view.cell(index, pid)
+            cells.append(cell and {
+                "outcome": cell.outcome,
+                "checks": cell.checks,
+                "href": "#" + cell.anchor,
+                "title": "failed: " + "; ".join(cell.failed_checks) if cell.failed_checks else (cell.prompt.error or "all checks passed"),
+            })
+        rows.append({"prompt": pid, "text": view.prompt_text(pid), "cells": cells})
+    return {"models": [m.label for m in view.answered], "rows": rows}
 
 
-def _answer(model_index: int, model: dict, label: str, prompt: dict) -> dict:
+def _answer(view: RunView, model_index: int, prompt_id: str) -> dict:
     """A model's answers to one prompt, identical answers (greedy decoding repeats itself) shown once."""
+    cell = view.cell(model_index, prompt_id)
+    prompt = cell.prompt
     groups: dict[str, dict] = {}
-    for index, sample in enumerate(prompt.get("samples", [])):
-        group = groups.setdefault(sample["response"], {"response": sample["response"], "samples": [], "checks": sample.get("checks", [])})
+    for index, sample in enumerate(prompt.samples):
+        group = groups.setdefault(sample.response, {"response": sample.response, "samples": [], "checks": sample.checks})
         group["samples"].append(index)
-    ratings = prompt.get("ratings") or []
     for group in groups.values():  # a rating covers the attempts (0-based) that gave one answer
-        group["ratings"] = [describe_rating(r) for r in ratings if set(r.get("samples", [])) & set(group["samples"])]
+        group["ratings"] = [describe_rating(r) for r in prompt.ratings if set(r.samples) & set(group["samples"])]
         group["samples"] = [index + 1 for index in group["samples"]]
+    extras = {k: v for k, v in prompt.model_dump(include=set(FIELD_LABELS)).items() if v is not None} | prompt.extras
     return {
-        "anchor": _anchor(model_index, prompt["id"]),
-        "model": label,
+        "anchor": cell.anchor,
+        "model": view.answered[model_index].label,
         "prompt": prompt,
-        "outcome": _outcome(prompt),
-        "checks": prompt.get("checks", []),
+        "outcome": cell.outcome,
         "groups": list(groups.values()),
-        "ttft": _figure(prompt_median(prompt, "ttft_s"), 0.001, "{:.0f} ms"),
-        "decode": _figure(prompt_median(prompt, "decode_tokens_per_s"), 1, "{:.1f} tokens/s"),
-        "ratings": [describe_rating(r) for r in ratings if not r.get("samples")],
-        "messages": prompt.get("messages") or [{"role": "user", "content": prompt["text"]}],
-        "extras": [
-            f"{FIELD_LABELS.get(k, k)} {_scalar(v)}"
-            for k, v in prompt.items()
-            if k not in PROMPT_FIELDS and isinstance(v, (str, int, float, bool))
-        ],
+        "ttft": median_figure(prompt, "ttft_s", "–"),
+        "decode": median_figure(prompt, "decode_tokens_per_s", "–"),
+        "extras": [f"{FIELD_LABELS.get(k, k)} {_scalar(v)}" for k, v in extras.items() if isinstance(v, (str, int, float, bool))],
     }
 
 
@@ -182,7 +128,7 @@ def _scalar(value) -> str:
     return str(value)
 
 
-# --- Against a baseline: `Comparison.to_dict()` from bakeoff.compare, shown as it is ----------
+# --- Against a baseline: `Comparison.to_dict()` from bakeoff.decide.compare, shown as it is -----
 
 VERDICT_CLASS = {"better": "better", "worse": "worse"}
 
@@ -204,34 +150,18 @@ def _comparison(data: dict) -> dict:
 
 
 def _comparison_row(row: dict) -> dict:
-    metric = row.get("metric", "")
+    metric = METRICS[row["metric"]]
     gate = row.get("gate") or {}
     return {
         "model": f"{row.get('model')} ({row.get('runtime')})",
         "prompt": row.get("prompt"),
-        "label": row.get("label", metric),
-        "baseline": _metric_figure(metric, row.get("baseline")),
-        "candidate": _metric_figure(metric, row.get("candidate")),
-        "change": _change(row),
+        "label": row.get("label", metric.label),
+        "baseline": metric.figure(row.get("baseline"), "–"),  # as the terminal shows it
+        "candidate": metric.figure(row.get("candidate"), "–"),
+        "change": "–" if row.get("change") is None else change_text(row["change"], row["change_kind"], row.get("low"), row.get("high")),
         "verdict": row.get("verdict", ""),
         "verdict_class": VERDICT_CLASS.get(row.get("verdict"), "same"),
         "gate": {True: "ok", False: "FAIL", None: ""}[gate.get("passed")] if gate else "",
         "gate_reason": gate.get("reason") or "",
         "note": row.get("note") or "",
     }
-
-
-def _metric_figure(metric: str, value) -> str:
-    return "–" if value is None else FIGURES.get(metric, "{:.2f}".format)(value)  # as the terminal shows it
-
-
-def _change(row: dict) -> str:
-    change = row.get("change")
-    if change is None:
-        return "–"
-    if row.get("change_kind") == "points":
-        return f"{change * 100:+.0f} points"
-    text = f"{change:+.1%}"
-    if row.get("low") is not None and row.get("high") is not None:
-        text += f" [{row['low']:+.0%}, {row['high']:+.0%}]"
-    return text

@@ -1,100 +1,152 @@
-"""Per-model figures from a report (pure functions, no I/O), shared by every way of showing a run.
+"""The view of a run: everything the terminal table, the HTML page and the CSV show, computed once
+from a report (pure functions, no I/O).
 
-Models are keyed by name and runtime: the same model may run on several runtimes in one report.
-Figures are medians over all of a model's samples, so every prompt weighs by its repeats.
+`run_view(report)` gives each model's display name, its medians over all samples (every prompt
+weighs by its repeats), its prompts passed and its mean ratings; the prompts in the order they
+first appear; each prompt's cell in the check matrix; the runtimes named once, by their display
+names; and the recommendation. Models are keyed by name and runtime: the same model may run on
+several runtimes in one report.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 
-MIB = 1024**2
+from bakeoff.decide.metrics import METRICS, SAMPLE_METRICS
+from bakeoff.decide.recommend import recommend
+from bakeoff.report.model import ModelRecord, PromptResult, Rating, Report
+from bakeoff.report.ratings import mean_scores
+
+# How people call each runtime (reports keep the runtime's key); a key not listed shows as it is.
+DISPLAY_NAMES = {
+    "foundry": "Foundry Local",
+    "llamacpp": "llama.cpp",
+    "foundry_cli": "Foundry Local (CLI)",
+    "ollama": "Ollama",
+    "endpoint": "OpenAI-compatible endpoint",
+}
+
+OUTCOME_MARKS = {"pass": "ok", "fail": "FAIL", "error": "ERROR"}
 
 
-def model_key(model: dict) -> tuple[str, str]:
-    return model["name"], model.get("runtime", "")
+def runtime_name(key: str) -> str:
+    return DISPLAY_NAMES.get(key, key)
 
 
-def labels(models: list[dict]) -> dict[tuple[str, str], str]:
-    """A display name per model: its name, plus its runtime where the name runs on several."""
-    names = Counter(name for name, _ in {model_key(m) for m in models})
-    return {
-        model_key(m): f"{m['name']} ({m.get('runtime')})" if names[m["name"]] > 1 else m["name"] for m in models
-    }
-
-
-def sample_values(model: dict, metric: str) -> list[float]:
-    return [s[metric] for p in model.get("prompts", []) for s in p.get("samples", []) if s.get(metric) is not None]
-
-
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+def outcome(prompt: PromptResult) -> str:
+    """"error", "pass" or "fail": how a prompt went for a model."""
+    if prompt.error:
+        return "error"
+    return "pass" if prompt.passed else "fail"
 
 
 @dataclass(frozen=True)
-class ModelSummary:
-    name: str
-    runtime: str
-    status: str
-    reason: str | None
-    ready_s: float | None
-    ttft_s: float | None  # medians over all samples
-    total_s: float | None
-    decode_tokens_per_s: float | None
-    peak_rss_bytes: int | None
-    prompts_passed: int
-    prompts: int
-    failed_prompts: tuple[str, ...]
+class Cell:
+    """One prompt of one model in the check matrix."""
+
+    model_index: int  # among the models that answered prompts
+    prompt: PromptResult
 
     @property
-    def passed_all(self) -> bool:
-        return self.prompts > 0 and self.prompts_passed == self.prompts
+    def outcome(self) -> str:
+        return outcome(self.prompt)
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return [c.check for c in self.prompt.checks if not c.passed]
+
+    @property
+    def checks(self) -> str:
+        """Checks passed of checks: "2/3"."""
+        total = len(self.prompt.checks)
+        return f"{total - len(self.failed_checks)}/{total}"
+
+    @property
+    def anchor(self) -> str:
+        return f"answer-{self.model_index}-{self.prompt.id}"
 
 
-def summarize_model(model: dict) -> ModelSummary:
-    prompts = model.get("prompts", [])
-    return ModelSummary(
-        name=model["name"],
-        runtime=model.get("runtime", ""),
-        status=model["status"],
-        reason=model.get("reason"),
-        ready_s=model.get("ready_seconds"),
-        ttft_s=median(sample_values(model, "ttft_s")),
-        total_s=median(sample_values(model, "total_s")),
-        decode_tokens_per_s=median(sample_values(model, "decode_tokens_per_s")),
-        peak_rss_bytes=model.get("peak_rss_bytes"),
-        prompts_passed=sum(bool(p.get("passed")) for p in prompts),
-        prompts=len(prompts),
-        failed_prompts=tuple(p["id"] for p in prompts if not p.get("passed")),
-    )
+@dataclass(frozen=True)
+class ModelView:
+    record: ModelRecord
+    label: str  # its name, with the runtime where the name runs on several
+
+    @cached_property
+    def medians(self) -> dict[str, float | None]:
+        return {metric: self.record.median(metric) for metric in SAMPLE_METRICS}
+
+    @property
+    def passed(self) -> str:
+        """Prompts passed of prompts: "3/4", or "-" for a model that answered none."""
+        prompts = self.record.prompts
+        return f"{self.record.prompts_passed}/{len(prompts)}" if prompts else "-"
+
+    @property
+    def reason(self) -> str:
+        """Why it did not run (or failed), without the model's name that pytest's own output needs."""
+        return (self.record.reason or "").removeprefix(f"{self.record.name}: ")
+
+    @property
+    def runtime(self) -> str:
+        return " ".join(filter(None, (runtime_name(self.record.runtime), self.record.runtime_version)))
+
+    @cached_property
+    def mean_scores(self) -> dict | None:
+        return mean_scores(self.record)
+
+    @property
+    def ratings(self) -> list[Rating]:
+        return [r for p in self.record.prompts for r in p.ratings]
 
 
-def prompt_ids(report: dict) -> list[str]:
-    """Every prompt any model answered, in the order they first appear."""
-    return list(dict.fromkeys(p["id"] for m in report["models"] for p in m.get("prompts", [])))
+@dataclass(frozen=True)
+class RunView:
+    report: Report
+    models: list[ModelView]  # every model, in report order
+    answered: list[ModelView]  # the models that ran and answered prompts
+    prompt_ids: list[str]  # every prompt any model answered, in the order they first appear
+    recommendation: str
+
+    def cell(self, model_index: int, prompt_id: str) -> Cell | None:
+        prompt = next((p for p in self.answered[model_index].record.prompts if p.id == prompt_id), None)
+        return None if prompt is None else Cell(model_index, prompt)
+
+    def prompt_text(self, prompt_id: str) -> str:
+        return next(p.text for m in self.answered for p in m.record.prompts if p.id == prompt_id)
+
+    @property
+    def runtimes(self) -> list[str]:
+        """Each runtime of the run once, by its display name, with its version."""
+        versions = dict(self.report.environment.runtimes)
+        for model in self.report.models:
+            if model.runtime_version:
+                versions.setdefault(model.runtime, model.runtime_version)
+        return sorted(f"{runtime_name(key)} {version}" for key, version in versions.items())
 
 
-def prompt_median(prompt: dict, metric: str) -> float | None:
-    """The median of one prompt's samples."""
-    return median([s[metric] for s in prompt.get("samples", []) if s.get(metric) is not None])
+def run_view(report: Report) -> RunView:
+    labels = report.labels
+    models = [ModelView(m, labels[m.key]) for m in report.models]
+    answered = [v for v in models if v.record.status == "ran" and v.record.prompts]
+    prompt_ids = list(dict.fromkeys(p.id for m in report.models for p in m.prompts))
+    return RunView(report, models, answered, prompt_ids, recommend(report).text)
 
 
-def rating_scores(rating: dict) -> dict[str, float]:
-    """A human rating's scores by criterion (accuracy, clarity, ...), whatever the criteria are."""
-    return {k: v for k, v in rating.items() if k != "samples" and isinstance(v, (int, float)) and not isinstance(v, bool)}
+def median_figure(prompt: PromptResult, metric: str, missing: str = "-") -> str:
+    """A prompt's median of a per-sample metric, with its unit."""
+    return METRICS[metric].figure(prompt.median(metric), missing)
 
 
-def describe_rating(rating: dict) -> str:
-    scores = ", ".join(f"{k} {v:g}" for k, v in rating_scores(rating).items())
-    return f"{scores} ({rating['rater']})" if rating.get("rater") else scores
+def describe_rating(rating: Rating) -> str:
+    scores = ", ".join(f"{k} {v:g}" for k, v in rating.scores.items())
+    return f"{scores} ({rating.rater})" if rating.rater else scores
 
 
-def describe_ratings(ratings: list[dict]) -> str:
+def describe_ratings(ratings: list[Rating]) -> str:
     """The mean of each criterion over some ratings, with how many there are; '' for none."""
     if not ratings:
         return ""
-    criteria = list(dict.fromkeys(k for r in ratings for k in rating_scores(r)))
-    means = ", ".join(f"{c} {statistics.fmean(rating_scores(r)[c] for r in ratings if c in rating_scores(r)):.1f}" for c in criteria)
+    means = ", ".join(f"{c} {statistics.fmean(r.scores[c] for r in ratings):.1f}" for c in ratings[0].scores)
     return f"{means} ({len(ratings)} rating{'s' if len(ratings) > 1 else ''})"

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import textwrap
 
-from bakeoff.decide.recommend import recommend
-from bakeoff.report.ratings import CRITERIA, mean_scores
-from bakeoff.show.summary import MIB, labels, model_key, prompt_ids, summarize_model
+from bakeoff.decide.metrics import METRICS
+from bakeoff.report.model import CRITERIA
+from bakeoff.show.summary import OUTCOME_MARKS, RunView
 
 WIDTH = 80
-FIGURES = f"{'status':<7} {'ready s':>7} {'TTFT ms':>7} {'tok/s':>6} {'peak MB':>7} {'passed':>7}"
+# The per-model columns: (metric, width); then the status before and the prompts passed after.
+COLUMNS = (("ready_seconds", 7), ("ttft_s", 7), ("decode_tokens_per_s", 6), ("peak_rss_bytes", 7))
+FIGURES = f"{'status':<7} " + " ".join(f"{METRICS[m].heading:>{w}}" for m, w in COLUMNS) + f" {'passed':>7}"
 CELL = 9  # narrowest matrix column: "FAIL 10/12"
-
-
-def _fmt(value, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)
 
 
 def _wrap(text: str, **indents) -> list[str]:
@@ -31,46 +29,41 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "~"
 
 
-def comparison_lines(report: dict) -> list[str]:
-    models = report["models"]
-    names = labels(models)
-    name_width = min(max([len("model"), *(len(n) for n in names.values())]), WIDTH - len(FIGURES) - 1)
+def run_lines(view: RunView) -> list[str]:
+    """The run in 80 columns: a row per model, the check matrix, ratings, what did not run, the advice."""
+    name_width = min(max([len("model"), *(len(m.label) for m in view.models)]), WIDTH - len(FIGURES) - 1)
     header = f"{'model':<{name_width}} {FIGURES}"
     lines = [header, "-" * len(header)]
     notes = []
-    for model in models:
-        s = summarize_model(model)
-        name = names[model_key(model)]
-        lines.append(
-            f"{_fit(name, name_width):<{name_width}} {s.status[:7]:<7} "
-            f"{_fmt(s.ready_s, '{:.1f}'):>7} "
-            f"{_fmt(s.ttft_s and s.ttft_s * 1000, '{:.0f}'):>7} "
-            f"{_fmt(s.decode_tokens_per_s, '{:.1f}'):>6} "
-            f"{_fmt(s.peak_rss_bytes and s.peak_rss_bytes / MIB, '{:.0f}'):>7} "
-            f"{(f'{s.prompts_passed}/{s.prompts}' if s.prompts else '-'):>7}"
-        )
-        if s.status != "ran" and s.reason:
-            named = s.reason if s.reason.startswith(model["name"]) else f"{name}: {s.reason}"
-            notes.append(named)
-    lines += check_matrix_lines(report)
-    lines += ratings_lines(report)
+    for model in view.models:
+        record = model.record
+        figures = " ".join(f"{METRICS[m].number(_figure_of(model, m)):>{w}}" for m, w in COLUMNS)
+        lines.append(f"{_fit(model.label, name_width):<{name_width}} {record.status[:7]:<7} {figures} {model.passed:>7}")
+        if record.status != "ran" and record.reason:
+            notes.append(record.reason if record.reason.startswith(record.name) else f"{model.label}: {record.reason}")
+    lines += check_matrix_lines(view)
+    lines += ratings_lines(view)
     if notes:
         lines += ["", "not run:"]
         lines += [line for note in notes for line in _wrap(note, initial_indent="  ", subsequent_indent="    ")]
-    lines += [""] + _wrap(recommend(report).text)
+    lines += [""] + _wrap(view.recommendation)
     return lines
 
 
-def check_matrix_lines(report: dict) -> list[str]:
+def _figure_of(model, metric: str) -> float | None:
+    """A model's figure: its own for a per-model metric, its median over all samples otherwise."""
+    return getattr(model.record, metric) if METRICS[metric].per == "model" else model.medians[metric]
+
+
+def check_matrix_lines(view: RunView) -> list[str]:
     """Prompts down, models across: each cell is the prompt's outcome and its checks passed.
 
     Models are named in the header when they all fit in 80 columns, else numbered with a key.
     """
-    ran = [m for m in report["models"] if m["status"] == "ran" and m.get("prompts")]
-    prompts = prompt_ids(report)
+    prompts, ran = view.prompt_ids, view.answered
     if not ran or not prompts:
         return []
-    names = [labels(report["models"])[model_key(m)] for m in ran]
+    names = [m.label for m in ran]
     prompt_width = min(max(len("prompt"), *(len(p) for p in prompts)), 30)
     cell = max(CELL, *(len(n) for n in names))
     key = []
@@ -84,15 +77,14 @@ def check_matrix_lines(report: dict) -> list[str]:
         block = range(start, min(start + per_block, len(ran)))
         lines += ["", f"{'prompt':<{prompt_width}}" + "".join(f" {names[i]:>{cell}}" for i in block)]
         for pid in prompts:
-            cells = "".join(f" {_cell(ran[i], pid):>{cell}}" for i in block)
+            cells = "".join(f" {_cell(view, i, pid):>{cell}}" for i in block)
             lines.append(f"{_fit(pid, prompt_width):<{prompt_width}}{cells}")
     return lines + key
 
 
-def ratings_lines(report: dict) -> list[str]:
+def ratings_lines(view: RunView) -> list[str]:
     """Mean human scores (1-5) per model, from `bakeoff rate`; nothing when no answer is rated."""
-    rows = [(labels(report["models"])[model_key(m)], mean_scores(m)) for m in report["models"]]
-    rows = [(name, means) for name, means in rows if means]
+    rows = [(m.label, m.mean_scores) for m in view.models if m.mean_scores]
     if not rows:
         return []
     name_width = min(max(len("rated (mean 1-5)"), *(len(n) for n, _ in rows)), 28)
@@ -102,12 +94,10 @@ def ratings_lines(report: dict) -> list[str]:
     return lines
 
 
-def _cell(model: dict, prompt_id: str) -> str:
-    record = next((p for p in model["prompts"] if p["id"] == prompt_id), None)
-    if record is None:
+def _cell(view: RunView, model_index: int, prompt_id: str) -> str:
+    cell = view.cell(model_index, prompt_id)
+    if cell is None:
         return "-"
-    if record.get("error"):
-        return "ERROR"
-    checks = record.get("checks", [])
-    passed = sum(bool(c.get("passed")) for c in checks)
-    return f"{'ok' if record.get('passed') else 'FAIL'} {passed}/{len(checks)}"
+    if cell.outcome == "error":
+        return OUTCOME_MARKS["error"]
+    return f"{OUTCOME_MARKS[cell.outcome]} {cell.checks}"

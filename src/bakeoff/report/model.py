@@ -1,0 +1,297 @@
+"""The run report as typed data (pydantic v2): what a run stores, with the field names of its JSON.
+
+Every record is validated when it is made, when a field is assigned and again before a report is
+written (`Report.checked()`), so a report with NaN or infinity, a negative duration, byte or token
+count, a pass rate outside [0, 1] or the same model twice on one runtime never reaches a file,
+and is refused when read. The JSON Schema, schemas/report.schema.json, is generated from these
+classes (`json_schema()`; `python -m bakeoff.report.model` rewrites it) and a test keeps the two
+equal. Reading older versions is `bakeoff.report.migrate`'s job.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA = "bakeoff.report/2"
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "report.schema.json"
+
+Seconds = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]  # bytes, tokens, samples, starts
+Share = Annotated[float, Field(ge=0, le=1)]
+Score = Annotated[int, Field(ge=1, le=5, json_schema_extra={"criterion": True})]
+
+
+class Record(BaseModel):
+    """A part of the report: finite numbers only, fields checked on assignment, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
+
+    def update(self, **fields: Any) -> None:
+        """Set several fields at once, each validated."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+class OpenRecord(Record):
+    """A record whose writer lives outside this package (a measured sample, a prompt's outcome):
+    a field this version does not know is kept and shown as it is, never dropped."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Stat(Record):
+    """A metric's summary over a prompt's samples."""
+
+    n: Count
+    median: float
+    mean: float
+    min: float
+    max: float
+    stdev: Annotated[float, Field(ge=0)]
+    p95: float
+
+
+class AttemptCheck(Record):
+    """One check on one attempt (sample)."""
+
+    check: str
+    passed: bool
+    detail: str
+
+
+class CheckResult(Record):
+    """One check over all of a prompt's attempts."""
+
+    check: str
+    pass_rate: Share
+    passes: Count | None = None
+    attempts: Count | None = None
+    pass_k: bool | None = Field(None, description="pass^k: the check passed in every one of the k attempts")
+    passed: bool
+
+
+class SampleRecord(OpenRecord):
+    """One attempt at a prompt: the answer, what the request measured (`bakeoff.measure.client.Sample`)
+    and its checks. Times are seconds from sending the request."""
+
+    response: str
+    ttft_s: Seconds
+    total_s: Seconds
+    output_tokens: Count
+    prompt_tokens: Count | None = None
+    tokens_counted_by: str | None = None
+    decode_tokens_per_s: Seconds | None = None
+    itl_p50_s: Seconds | None = None
+    itl_p95_s: Seconds | None = None
+    finish_reason: str | None = None
+    server_timings: dict[str, float | None] | None = Field(
+        None,
+        description="the server's own figures for this request, as it sent them (llama-server: prompt_n, "
+        "prompt_ms, predicted_n, predicted_ms, predicted_per_second, ...)",
+    )
+    passed: bool | None = Field(None, description="this attempt passed every check")
+    checks: list[AttemptCheck]
+
+
+class Rating(Record):
+    """A person's 1-5 scores for one distinct answer, covering the attempts that gave it."""
+
+    samples: list[Count] = Field(min_length=1, description="0-based indices into `samples`")
+    accuracy: Score
+    clarity: Score
+    completeness: Score
+    rater: str | None = None
+    rated_at: str
+
+    @property
+    def scores(self) -> dict[str, int]:
+        return {criterion: getattr(self, criterion) for criterion in CRITERIA}
+
+    @property
+    def score(self) -> float:
+        """The mean of the criteria: what comparisons call the human score."""
+        return sum(self.scores.values()) / len(CRITERIA)
+
+
+# The criteria of a human rating, in order: Rating's fields that are 1-5 scores.
+CRITERIA: tuple[str, ...] = tuple(
+    name for name, info in Rating.model_fields.items() if (info.json_schema_extra or {}).get("criterion")
+)
+
+
+class Message(Record):
+    role: str
+    content: str
+
+
+class PromptResult(OpenRecord):
+    """A model's outcome on one prompt: its attempts, their checks and statistics, human ratings."""
+
+    id: str
+    text: str
+    repeats: Count
+    min_pass_rate: Share | None = None
+    messages: list[Message] = Field([], description="the conversation sent: system message, earlier turns, then `text`")
+    tasks: list[str] = Field([], description="model tasks the prompt is for; empty: every model")
+    response_format: Literal["json_object", "json_schema"] | None = None
+    passed: bool
+    attempt_pass_rate: Share | None = Field(None, description="share of attempts that passed every check")
+    pass_k: bool | None = Field(None, description="pass^k: every one of the k attempts passed every check")
+    error: str | None = None
+    ratings: list[Rating] = Field([], description="human scores from `bakeoff rate`, one per distinct answer")
+    stats: dict[str, Stat | None] = {}
+    checks: list[CheckResult]
+    samples: list[SampleRecord]
+
+    @model_validator(mode="after")
+    def _ratings_name_real_attempts(self) -> PromptResult:
+        for rating in self.ratings:
+            if any(index >= len(self.samples) for index in rating.samples):
+                raise ValueError(f"a rating names attempt {max(rating.samples)}; there are {len(self.samples)}")
+        return self
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Fields this version does not know (see OpenRecord)."""
+        return dict(self.model_extra or {})
+
+    @property
+    def conversation(self) -> list[Message]:
+        """The messages sent; a report that does not keep them asked `text` alone."""
+        return self.messages or [Message(role="user", content=self.text)]
+
+    def values(self, metric: str) -> list[float]:
+        """A per-sample metric's values, from the samples that have one."""
+        return [value for s in self.samples if (value := getattr(s, metric, None)) is not None]
+
+    def median(self, metric: str) -> float | None:
+        return _median(self.values(metric))
+
+    @property
+    def human_score(self) -> float | None:
+        """The mean human score, each rating weighing by the attempts it covers; None when unrated."""
+        weights = [len(r.samples) for r in self.ratings]
+        if not weights:
+            return None
+        return sum(r.score * w for r, w in zip(self.ratings, weights)) / sum(weights)
+
+
+class ModelRecord(Record):
+    """One model on one runtime in a run: whether it ran (or why not), its per-model figures and prompts."""
+
+    name: str
+    task: str
+    family: str
+    runtime: str = Field(description="the runtime's key: foundry, llamacpp, foundry_cli, ollama, endpoint")
+    status: Literal["ran", "skipped", "failed", "not_run"]
+    reason: str | None = None
+    runtime_version: str | None = None
+    model_id: str | None = None
+    weights_sha256: str | None = None
+    starts: Count = 0
+    ready_seconds: Seconds | None = None
+    load_seconds: Seconds | None = None
+    rss_after_load_bytes: Count | None = None
+    peak_rss_bytes: Count | None = None
+    cpu_seconds: Seconds | None = None
+    memory_note: str | None = Field(None, description="why memory and CPU were not measured (then null, never zero)")
+    prompts: list[PromptResult] = []
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies a model in a report, and across reports: its name and its runtime."""
+        return self.name, self.runtime
+
+    def values(self, metric: str) -> list[float]:
+        """A per-sample metric's values over all the model's prompts."""
+        return [value for prompt in self.prompts for value in prompt.values(metric)]
+
+    def median(self, metric: str) -> float | None:
+        """The median over all the model's samples, so every prompt weighs by its repeats."""
+        return _median(self.values(metric))
+
+    @property
+    def failed_prompts(self) -> list[str]:
+        return [p.id for p in self.prompts if not p.passed]
+
+    @property
+    def prompts_passed(self) -> int:
+        return len(self.prompts) - len(self.failed_prompts)
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+class Environment(Record):
+    """The machine and runtimes a run was taken on."""
+
+    cpu: str
+    cpu_count: Count
+    ram_gb: Annotated[float, Field(ge=0)]
+    os: str
+    python: str
+    bakeoff_version: str
+    runtimes: dict[str, str] = Field({}, description="runtime version by the runtime's key (as models' `runtime`)")
+
+
+class Report(Record):
+    """One run: where and when, and every model it selected."""
+
+    model_config = ConfigDict(title="bakeoff run report, version 2", populate_by_name=True)
+
+    schema_: Literal["bakeoff.report/2"] = Field(SCHEMA, alias="schema")
+    run_id: str
+    status: Literal["complete", "incomplete"]
+    incomplete_reason: str | None = None
+    started_at: str
+    finished_at: str | None
+    registry: str | None = None
+    prompts_file: str | None = None
+    environment: Environment
+    models: list[ModelRecord]
+
+    @property
+    def labels(self) -> dict[tuple[str, str], str]:
+        """A display name per model key: its name, plus its runtime where the name runs on several."""
+        names = Counter(name for name, _ in {m.key for m in self.models})
+        return {m.key: f"{m.name} ({m.runtime})" if names[m.name] > 1 else m.name for m in self.models}
+
+    @model_validator(mode="after")
+    def _one_record_per_model(self) -> Report:
+        keys = [m.key for m in self.models]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"model {key[0]} on runtime {key[1]} is in the report twice")
+        return self
+
+    def checked(self) -> Report:
+        """Validated again as a whole: lists appended to in place are checked only here."""
+        return Report.model_validate(self.to_data())
+
+    def to_data(self) -> dict:
+        """The report as JSON-ready plain data, with the JSON's field names."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.checked().to_data(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a report, as schemas/report.schema.json holds it."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "bakeoff/report.schema.json",
+        **Report.model_json_schema(by_alias=True),
+    }
+
+
+if __name__ == "__main__":
+    SCHEMA_FILE.write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
+    print(SCHEMA_FILE)
