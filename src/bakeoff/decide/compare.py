@@ -11,7 +11,7 @@ nothing here reads files. Metrics, their labels and which way is better come fro
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from bakeoff.decide.gates import GateOutcome, gate_for, judge_gate
 from bakeoff.decide.metrics import METRICS, TIMING_METRICS, change_text
@@ -89,17 +89,8 @@ class Comparison:
         return bool(self.model_failures or self.failed_gates())
 
     def to_dict(self) -> dict:
-        return {
-            "baseline_run": self.baseline_run,
-            "candidate_run": self.candidate_run,
-            "failed": self.failed,
-            "like_for_like": self.like_for_like,
-            "warnings": self.warnings,
-            "notes": self.notes,
-            "model_failures": self.model_failures,
-            "rows": [row.to_dict() for row in self.rows],
-            "recommendation": recommendation(self),
-        }
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rows"}
+        return {**plain, "failed": self.failed, "rows": [row.to_dict() for row in self.rows], "recommendation": recommendation(self)}
 
 
 def compare_reports(baseline: Report, candidate: Report, settings: Settings | None = None) -> Comparison:
