@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import textwrap
 
-from bakeoff.decide.metrics import METRICS
 from bakeoff.decide.compare import (
     BETTER,
     NOT_COMPARED,
@@ -16,6 +15,7 @@ from bakeoff.decide.compare import (
     recommendation,
     switch_recommendation,
 )
+from bakeoff.decide.metrics import METRICS
 
 WIDTH = 80  # an 80-column CI log
 MARKS = {BETTER: "better", WORSE: "WORSE", SAME: "no change", NOT_COMPARED: "not compared"}

@@ -14,7 +14,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bakeoff.decide.metrics import METRICS, change_text
 from bakeoff.report.store import atomic_write
 from bakeoff.show.charts import model_charts
-from bakeoff.show.summary import ModelView, RunView, describe_rating, describe_ratings, median_figure
+from bakeoff.show.summary import (
+    ModelView,
+    RunView,
+    describe_rating,
+    describe_ratings,
+    median_figure,
+)
 
 LATEST_HTML = "latest.html"
 
