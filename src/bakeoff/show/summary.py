@@ -23,7 +23,7 @@ from bakeoff.report.ratings import mean_scores
 DISPLAY_NAMES = {
     "foundry": "Foundry Local",
     "llamacpp": "llama.cpp",
-    "foundry_cli": "Foundry Local (CLI)",
+    "foundry_cli": "Foundry Local CLI",
     "ollama": "Ollama",
     "endpoint": "OpenAI-compatible endpoint",
 }
