@@ -7,7 +7,7 @@ import pytest
 from .conftest import REPO
 
 from bakeoff.decide.checks import CheckSpec, run_check
-from bakeoff.decide.evaluation import judge
+from bakeoff.decide.evaluation import verdict_for
 from bakeoff.inputs.prompts import Prompt, load_prompts, response_format
 from bakeoff.measure.client import ChatClient
 
@@ -30,7 +30,7 @@ def shipped():
 
 def ask_once(client, prompt: Prompt):
     prompt = replace(prompt, repeats=1)
-    return judge(prompt, [client.chat(prompt.messages, **prompt.request_options)])
+    return verdict_for(prompt, [client.chat(prompt.messages, **prompt.request_options)])
 
 
 def test_arithmetic_passes_its_equals_check(client, shipped):

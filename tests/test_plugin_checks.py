@@ -19,12 +19,12 @@ def shouts(answer: str, min_exclamations: int = 1) -> Outcome:
 
 JUDGE_TEST = '''
 from bakeoff.measure.client import Sample
-from bakeoff.decide.evaluation import judge
+from bakeoff.decide.evaluation import verdict_for
 
 
 def test_judge(prompt):
     samples = [Sample(text, 0.1, 0.5, 3, 5, "server usage", 10.0, 0.1, 0.1, "stop") for text in ["Hi!!", "Hi."]]
-    verdict = judge(prompt, samples)
+    verdict = verdict_for(prompt, samples)
     assert [c["check"] for c in verdict.check_records] == ["shouts: {'min_exclamations': 2}", "contains: 'hi'"]
     assert verdict.check_records[0]["pass_rate"] == 0.5 and verdict.check_records[0]["pass_k"] is False
     assert verdict.sample_records[1]["checks"][0] == {
@@ -65,7 +65,7 @@ def test_an_unknown_check_stops_the_run_before_any_model_starts(eval_project):
     result = pytester.runpytest_subprocess()
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: *prompts.yaml: prompt 0 (p): field 'checks.0': unknown check 'shoutz'*"])
-    assert "ran" not in result.stdout.str()
+    assert "AssertionError" not in result.stdout.str()  # the test body never ran
 
 
 def test_prompts_go_only_to_models_of_their_tasks(eval_project):

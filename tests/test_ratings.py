@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bakeoff.decide.checks import CheckSpec
-from bakeoff.decide.evaluation import judge
+from bakeoff.decide.evaluation import verdict_for
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.measure.client import Sample
 from bakeoff.report import ratings
@@ -20,7 +20,7 @@ from bakeoff.show.summary import run_view
 def prompt_record(prompt_id: str, responses: list[str]) -> dict:
     prompt = Prompt(prompt_id, f"question {prompt_id}?", None, (CheckSpec("contains", "yes"),), len(responses), 32, 0.0, 1.0)
     samples = [Sample(r, 0.4, 1.0, 5, 10, "server usage", 20.0, 0.05, 0.06, "stop") for r in responses]
-    verdict = judge(prompt, samples)
+    verdict = verdict_for(prompt, samples)
     return {
         "id": prompt.id, "text": prompt.text, "messages": prompt.messages, "repeats": prompt.repeats,
         "min_pass_rate": 1.0, "passed": verdict.passed, "error": None, "stats": verdict.stats,

@@ -8,31 +8,23 @@ prompts.yaml; `evaluate` times a model x prompt with pytest-benchmark and record
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 
-from bakeoff import runtimes
 from bakeoff.decide.compare import Comparison, compare_reports
-from bakeoff.decide.evaluation import Verdict, judge
-from bakeoff.inputs.settings import load_settings
+from bakeoff.decide.evaluation import Verdict, verdict_for
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt, load_prompts
-from bakeoff.inputs.registry import ModelEntry, load_registry, ram_shortfall
-from bakeoff.measure.client import ChatClient
-from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
-from bakeoff.report.model import PromptResult
+from bakeoff.inputs.registry import ModelEntry, load_registry
+from bakeoff.inputs.settings import load_settings
+from bakeoff.report.model import Report
 from bakeoff.report.store import RunReport, load_report
-from bakeoff.runtimes import ModelUnavailable
 from bakeoff.runtimes.process import stop_all
+from bakeoff.session import ModelFailed, ModelRun, ModelSkipped, RunningModel
 from bakeoff.show import comparison_table, table
 from bakeoff.show.summary import run_view
-from bakeoff.weights import cache
-from bakeoff.weights.pull import needs_fetch, prepare
 
 STATE = pytest.StashKey["Bakeoff"]()
 
@@ -112,8 +104,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[STATE]
     stop_all()
-    if not state.report.report.models:
-        return  # no model evaluated in this session: nothing to report
+    if state.input_error is not None or not state.report.report.models:
+        return  # stopped by bad input, or no model selected in this session: nothing to report
     state.report_path = state.finish_report(exitstatus)
     if state.baseline is not None:
         state.comparison = compare_reports(state.baseline, state.report.report, state.settings)
@@ -140,19 +132,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             terminalreporter.write_line(line)
 
 
-@dataclass
-class RunningModel:
-    entry: ModelEntry
-    url: str
-    model_id: str
-    pid: int | None  # None when there is no process to measure (an endpoint given without one)
-    client: ChatClient
-
-    @property
-    def name(self) -> str:
-        return self.entry.name
-
-
 class Bakeoff:
     """Per-session state: what was loaded, the report being built, where it goes."""
 
@@ -165,12 +144,13 @@ class Bakeoff:
         self.entries: list[ModelEntry] | None = None
         self.prompts: list[Prompt] | None = None
         self.input_error: str | None = None
+        self.runs: dict[tuple[str, str], ModelRun] = {}
         self.report = RunReport(self.registry_path, self.prompts_path)
         self.report_path: Path | None = None
         self.html_path: Path | None = None
         self.html_error: str | None = None
         self.baseline_path = config.getoption("bakeoff_baseline")
-        self.baseline: dict | None = None
+        self.baseline: Report | None = None
         self.settings = None
         self.comparison: Comparison | None = None
 
@@ -213,86 +193,18 @@ class Bakeoff:
         except Exception as exc:  # noqa: BLE001 - the JSON report is saved; say why the page is missing
             self.html_error = f"not written: {type(exc).__name__}: {exc}"
 
-    @contextlib.contextmanager
-    def running(self, entry: ModelEntry):
-        record = self.report.model(entry)
-        record.update(status="skipped", reason=ram_shortfall(entry))
-        if record.reason:
-            pytest.skip(record.reason)
-        runtime_missing = runtimes.unavailable_reason(entry.runtime)
-        if runtime_missing:
-            record.reason = f"{entry.label}: {runtime_missing}"
-            pytest.skip(record.reason)
-        if (entry.needs_compile and not cache.is_pulled(entry)) or needs_fetch(entry):
-            with self._terminal_output():
-                self._fail_on_error(record, lambda: prepare(entry, progress=self._progress))
-        record.weights_sha256 = (cache.read_manifest(entry) or {}).get("gguf_sha256") or entry.source.get("sha256")
-
-        log_path = cache.cache_root() / "logs" / f"serve-{entry.name}-{entry.runtime}-{self.report.run_id}.log"
-        server = runtimes.launch(entry, self.registry_path, log_path)
-        try:
-            ready = server.start()
-        except ModelUnavailable as exc:
-            record.reason = str(exc)
-            pytest.skip(record.reason)
-        except BakeoffError as exc:
-            self._fail(record, str(exc))
-        record.starts += 1
-        api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
-        client = ChatClient(ready.url, ready.model_id, api_key=api_key)
-        try:
-            # No process to watch (a remote endpoint given without a pid): memory is not measured, never zero.
-            sampler = MemorySampler(ready.pid).start() if ready.pid else None
-            record.update(
-                status="ran",
-                reason=None,
-                model_id=ready.model_id,
-                runtime_version=ready.runtime_version,
-                ready_seconds=ready.ready_seconds,
-                load_seconds=ready.load_seconds,
-                rss_after_load_bytes=sampler.sample() if sampler else None,
-                memory_note=None if sampler else "not measured: no server process to watch (give source.pid)",
+    def model_run(self, entry: ModelEntry) -> ModelRun:
+        """The run of `entry` in this session, made on first use."""
+        if entry.key not in self.runs:
+            self.runs[entry.key] = ModelRun(
+                self.report,
+                entry,
+                registry_path=self.registry_path,
+                reports_dir=self.reports_dir,
+                progress=self._progress,
+                foreground=self._terminal_output,
             )
-            self.report.note_runtime(ready.runtime, ready.runtime_version)
-            yield RunningModel(entry, ready.url, ready.model_id, ready.pid, client)
-            if not server.alive():
-                record.update(status="failed", reason=f"server exited during the tests: {server.log_tail()}")
-            record.cpu_seconds = _cpu_seconds(ready.pid) if ready.pid else None
-            record.peak_rss_bytes = sampler.stop() if sampler else None
-        finally:
-            client.close()
-            server.stop()
-            self.report.save(self.reports_dir)
-
-    def record_prompt(self, entry: ModelEntry, prompt: Prompt, verdict: Verdict | None, error: str | None) -> None:
-        self.report.model(entry).prompts.append(
-            PromptResult(
-                id=prompt.id,
-                text=prompt.text,
-                repeats=prompt.repeats,
-                min_pass_rate=prompt.min_pass_rate,
-                messages=prompt.messages,
-                tasks=list(prompt.tasks),
-                response_format=prompt.response_format,
-                passed=bool(verdict and verdict.passed and not error),
-                attempt_pass_rate=verdict.attempt_pass_rate if verdict else None,
-                pass_k=verdict.pass_k if verdict else None,
-                error=error,
-                stats=verdict.stats if verdict else {},
-                checks=verdict.check_records if verdict else [],
-                samples=verdict.sample_records if verdict else [],
-            )
-        )
-
-    def _fail_on_error(self, record: dict, action) -> None:
-        try:
-            action()
-        except BakeoffError as exc:
-            self._fail(record, str(exc))
-
-    def _fail(self, record: dict, reason: str):
-        record.update(status="failed", reason=reason)
-        pytest.fail(reason, pytrace=False)
+        return self.runs[entry.key]
 
     def _progress(self, line: str) -> None:
         print(f"bakeoff: {line}", file=sys.stderr, flush=True)
@@ -305,19 +217,17 @@ class Bakeoff:
             yield
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        return tree_cpu_seconds(psutil.Process(pid))
-    except psutil.NoSuchProcess:
-        return None
-
-
 @pytest.fixture(scope="session")
 def model(request: pytest.FixtureRequest):
     """A model served and ready, started once per session; its tests run back to back."""
-    state = request.config.stash[STATE]
-    with state.running(request.param) as running:
-        yield running
+    run = request.config.stash[STATE].model_run(request.param)
+    try:
+        with run.serving() as running:
+            yield running
+    except ModelSkipped as skipped:
+        pytest.skip(str(skipped))
+    except ModelFailed as failed:
+        pytest.fail(str(failed), pytrace=False)
 
 
 @pytest.fixture
@@ -335,14 +245,14 @@ def evaluate(request: pytest.FixtureRequest, benchmark):
         try:
             benchmark.pedantic(one_request, rounds=prompt.repeats, iterations=1, warmup_rounds=0)
         except Exception as exc:
-            verdict = judge(prompt, samples) if samples else None
-            state.record_prompt(model.entry, prompt, verdict, error=f"{type(exc).__name__}: {exc}")
+            verdict = verdict_for(prompt, samples) if samples else None
+            state.model_run(model.entry).record_prompt(prompt, verdict, error=f"{type(exc).__name__}: {exc}")
             raise
-        verdict = judge(prompt, samples)
+        verdict = verdict_for(prompt, samples)
         benchmark.extra_info.update(
             {f"{metric}_median": stat["median"] for metric, stat in verdict.stats.items() if stat}
         )
-        state.record_prompt(model.entry, prompt, verdict, error=None)
+        state.model_run(model.entry).record_prompt(prompt, verdict, error=None)
         return verdict
 
     return run

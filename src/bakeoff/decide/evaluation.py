@@ -22,7 +22,7 @@ class Verdict:
     pass_k: bool  # pass^k: every one of the k attempts passed every check
 
 
-def judge(prompt: Prompt, samples: list[Sample]) -> Verdict:
+def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
     """Run every check on every attempt; a check passes when its pass rate reaches min_pass_rate."""
     per_sample = [[run_check(spec, s.response, s) for spec in prompt.checks] for s in samples]
     sample_records = [

@@ -1,0 +1,187 @@
+"""Running one model x runtime for a session, with no pytest in it.
+
+`ModelRun` owns one model's record in the run report while the model is prepared, served and
+measured, and moves its status explicitly:
+
+    not_run -> skipped   it cannot run here (too little RAM, runtime missing, model unavailable)
+    not_run -> failed    preparing, starting or measuring it crashed: the reason says how
+    not_run -> ran       served and measured; -> failed if the server died during its tests
+
+A crash is never recorded as a skip. The pytest plugin turns `ModelSkipped` and `ModelFailed`
+into pytest's skip and fail; this module knows nothing of pytest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from bakeoff import runtimes
+from bakeoff.decide.evaluation import Verdict
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.prompts import Prompt
+from bakeoff.inputs.registry import ModelEntry, ram_shortfall
+from bakeoff.measure.client import ChatClient
+from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
+from bakeoff.report.model import ModelRecord, PromptResult
+from bakeoff.report.store import RunReport
+from bakeoff.weights import cache
+
+
+class ModelSkipped(Exception):
+    """The model cannot run on this machine; the record says why. Not a failure."""
+
+
+class ModelFailed(Exception):
+    """Preparing, starting or measuring the model went wrong; the record says how."""
+
+
+@dataclass
+class RunningModel:
+    entry: ModelEntry
+    url: str
+    model_id: str
+    pid: int | None  # None when there is no process to measure (an endpoint given without one)
+    client: ChatClient
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+
+class ModelRun:
+    """One model x runtime in a session: its record in `report`, saved to `reports_dir` as it changes."""
+
+    def __init__(
+        self,
+        report: RunReport,
+        entry: ModelEntry,
+        *,
+        registry_path: Path,
+        reports_dir: Path,
+        progress: Callable[[str], None],
+        foreground: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    ):
+        self.report = report
+        self.entry = entry
+        self.record: ModelRecord = report.model(entry)
+        self.registry_path = registry_path
+        self.reports_dir = reports_dir
+        self.progress = progress
+        self.foreground = foreground  # lets a long first-use step show its progress on the terminal
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[RunningModel]:
+        """The model served and measured until the block ends; then stopped and recorded."""
+        runtime = runtimes.get(self.entry.runtime)
+        self._skip_unless_it_can_run(runtime)
+        server = None
+        try:
+            with self._failing_on_crash("preparing"):
+                if runtime.needs_prepare(self.entry):
+                    with self.foreground():
+                        runtime.prepare(self.entry, self.progress)
+                self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get("gguf_sha256") or self.entry.source.get("sha256")
+            with self._failing_on_crash("starting"):
+                server = runtime.launch(self.entry, self.registry_path, self._log_path())
+                try:
+                    ready = server.start()
+                except runtimes.ModelUnavailable as exc:
+                    self._skip(str(exc))
+                self.record.starts += 1
+                api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
+                client = ChatClient(ready.url, ready.model_id, api_key=api_key)
+            yield from self._measured(server, ready, client)
+        finally:
+            if server is not None:
+                server.stop()
+            self.report.save(self.reports_dir)
+
+    def _measured(self, server: runtimes.Server, ready: runtimes.ReadyInfo, client: ChatClient) -> Iterator[RunningModel]:
+        try:
+            with self._failing_on_crash("measuring"):
+                # No process to watch (a remote endpoint given without a pid): memory is not measured, never zero.
+                sampler = MemorySampler(ready.pid).start() if ready.pid else None
+                self.record.update(
+                    status="ran",
+                    reason=None,
+                    model_id=ready.model_id,
+                    runtime_version=ready.runtime_version,
+                    ready_seconds=ready.ready_seconds,
+                    load_seconds=ready.load_seconds,
+                    rss_after_load_bytes=sampler.sample() if sampler else None,
+                    memory_note=None if sampler else "not measured: no server process to watch (give source.pid)",
+                )
+                self.report.note_runtime(self.entry.runtime, ready.runtime_version)
+            yield RunningModel(self.entry, ready.url, ready.model_id, ready.pid, client)
+            if not server.alive():
+                self.record.update(status="failed", reason=f"server exited during the tests: {server.log_tail()}")
+            self.record.cpu_seconds = _cpu_seconds(ready.pid) if ready.pid else None
+            self.record.peak_rss_bytes = sampler.stop() if sampler else None
+        finally:
+            client.close()
+
+    def record_prompt(self, prompt: Prompt, verdict: Verdict | None, error: str | None) -> None:
+        """One prompt's outcome; `verdict` is None when the prompt failed before any answer."""
+        self.record.prompts.append(
+            PromptResult(
+                id=prompt.id,
+                text=prompt.text,
+                repeats=prompt.repeats,
+                min_pass_rate=prompt.min_pass_rate,
+                messages=prompt.messages,
+                tasks=list(prompt.tasks),
+                response_format=prompt.response_format,
+                passed=bool(verdict and verdict.passed and not error),
+                attempt_pass_rate=verdict.attempt_pass_rate if verdict else None,
+                pass_k=verdict.pass_k if verdict else None,
+                error=error,
+                stats=verdict.stats if verdict else {},
+                checks=verdict.check_records if verdict else [],
+                samples=verdict.sample_records if verdict else [],
+            )
+        )
+        self.report.save(self.reports_dir)
+
+    def _skip_unless_it_can_run(self, runtime: runtimes.Runtime) -> None:
+        too_big = ram_shortfall(self.entry)
+        if too_big:
+            self._skip(too_big)
+        missing = runtime.unavailable_reason()
+        if missing:
+            self._skip(f"{self.entry.label}: {missing}")
+
+    def _skip(self, reason: str):
+        self.record.update(status="skipped", reason=reason)
+        raise ModelSkipped(reason)
+
+    @contextlib.contextmanager
+    def _failing_on_crash(self, stage: str) -> Iterator[None]:
+        """Any error in `stage` fails the model with its reason; a skip passes through."""
+        try:
+            yield
+        except (ModelSkipped, ModelFailed):
+            raise
+        except BakeoffError as exc:
+            self._fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - an unexpected crash is recorded, never lost as a skip
+            self._fail(f"{self.entry.label}: crashed while {stage}: {type(exc).__name__}: {exc}")
+
+    def _fail(self, reason: str):
+        self.record.update(status="failed", reason=reason)
+        raise ModelFailed(reason)
+
+    def _log_path(self) -> Path:
+        return cache.serve_log_path(self.entry, self.report.run_id)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        return tree_cpu_seconds(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return None
