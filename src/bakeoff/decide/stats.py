@@ -7,7 +7,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.stats
 
 
 def summarize(values: list[float | None]) -> dict | None:
@@ -60,6 +59,8 @@ def ratio_of_medians(strata: list[tuple[list[float], list[float]]], *, confidenc
     weigh alike, and the bootstrap resamples within each stratum. None when a stratum has fewer
     than two samples on a side or a value that is not positive.
     """
+    import scipy.stats  # loaded on first use: `bakeoff serve` and `import bakeoff` stay light
+
     usable = [(np.asarray(b, float), np.asarray(c, float)) for b, c in strata]
     if not usable or any(len(b) < 2 or len(c) < 2 or (b <= 0).any() or (c <= 0).any() for b, c in usable):
         return None
@@ -99,6 +100,8 @@ class ProportionChange:
 
 
 def compare_proportions(base_passed: int, base_total: int, cand_passed: int, cand_total: int) -> ProportionChange | None:
+    import scipy.stats  # loaded on first use: `bakeoff serve` and `import bakeoff` stay light
+
     if base_total == 0 or cand_total == 0:
         return None
     table = [[base_passed, base_total - base_passed], [cand_passed, cand_total - cand_passed]]
@@ -109,6 +112,8 @@ def compare_proportions(base_passed: int, base_total: int, cand_passed: int, can
 
 def paired_p_value(base: list[float], candidate: list[float]) -> float | None:
     """Wilcoxon's signed-rank test on pairs (one per prompt); None with fewer than two pairs."""
+    import scipy.stats  # loaded on first use: `bakeoff serve` and `import bakeoff` stay light
+
     differences = [c - b for b, c in zip(base, candidate)]
     if len(differences) < 2:
         return None
