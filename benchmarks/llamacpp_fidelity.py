@@ -26,7 +26,6 @@ from pathlib import Path
 from bakeoff import runtimes
 from bakeoff.inputs.registry import find, load_registry
 from bakeoff.measure.client import ChatClient
-from bakeoff.weights.pull import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 DECODE_BAR = 0.03
@@ -54,13 +53,14 @@ def main() -> int:
     args = parser.parse_args()
 
     entry = find(load_registry(ROOT / "models.json"), args.model)
-    reason = runtimes.unavailable_reason(entry.runtime)
+    runtime = runtimes.get(entry.runtime)
+    reason = runtime.unavailable_reason()
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 2
-    prepare(entry, progress=lambda line: print(line, file=sys.stderr))
+    runtime.prepare(entry, progress=lambda line: print(line, file=sys.stderr))
     with tempfile.TemporaryDirectory() as tmp:
-        server = runtimes.launch(entry, ROOT / "models.json", Path(tmp) / "serve.log")
+        server = runtime.launch(entry, ROOT / "models.json", Path(tmp) / "serve.log")
         ready = server.start()
         client = ChatClient(ready.url, ready.model_id)
         try:

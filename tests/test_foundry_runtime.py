@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bakeoff.inputs.registry import default_model, load_registry
-from bakeoff.runtimes import foundry
+from bakeoff.runtimes import ReadyInfo, foundry
 from bakeoff.weights import cache
 
 REGISTRY = Path(__file__).resolve().parents[1] / "models.json"
@@ -58,17 +58,17 @@ def test_catalog_endpoint_lists_the_pulled_model_for_get_and_post(entry, tmp_pat
 @pytest.mark.integration
 def test_serves_the_pulled_default_model_until_stopped(default_model_pulled):
     entry = default_model_pulled
-    announced: dict = {}
+    announced: list[ReadyInfo] = []
     is_ready, stop = threading.Event(), threading.Event()
     failures: list[BaseException] = []
 
-    def on_ready(info: dict) -> None:
-        announced.update(info)
+    def on_ready(info: ReadyInfo) -> None:
+        announced.append(info)
         is_ready.set()
 
     def run() -> None:
         try:
-            foundry.serve(entry, ready=on_ready, stop_event=stop)
+            foundry.FoundryRuntime().serve(entry, 0, ready=on_ready, stop_event=stop)
         except BaseException as exc:
             failures.append(exc)
         finally:
@@ -79,14 +79,15 @@ def test_serves_the_pulled_default_model_until_stopped(default_model_pulled):
     try:
         assert is_ready.wait(READY_TIMEOUT_S), f"not ready after {READY_TIMEOUT_S} s"
         assert not failures, failures
-        assert announced["url"].startswith("http://127.0.0.1:")
-        assert announced["model_id"] == cache.foundry_model_id(entry)
-        assert announced["runtime"] == "foundry-local" and announced["runtime_version"]
+        [ready] = announced
+        assert ready.url.startswith("http://127.0.0.1:") and ready.load_seconds > 0
+        assert ready.model_id == cache.foundry_model_id(entry)
+        assert ready.runtime == "foundry-local" and ready.runtime_version
 
         response = httpx.post(
-            f"{announced['url']}/v1/chat/completions",
+            f"{ready.url}/v1/chat/completions",
             json={
-                "model": announced["model_id"],
+                "model": ready.model_id,
                 "messages": [{"role": "user", "content": "Write a Python function that returns the sum of two numbers."}],
                 "max_tokens": 64,
             },
@@ -101,4 +102,4 @@ def test_serves_the_pulled_default_model_until_stopped(default_model_pulled):
         server.join(STOP_TIMEOUT_S)
     assert not server.is_alive(), f"still serving {STOP_TIMEOUT_S} s after the stop request"
     assert not failures, failures
-    assert not port_is_open(announced["url"])
+    assert not port_is_open(ready.url)

@@ -22,14 +22,14 @@ from bakeoff.inputs.registry import find, load_registry
 from bakeoff.measure.client import ChatClient
 from bakeoff.runtimes.process import ServerProcess, serve_argv
 from bakeoff.weights import cache
-from bakeoff.weights.pull import gguf_cache_path, prepare, pull
+from bakeoff.weights.pull import pull
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def llama_server_installed():
-    reason = runtimes.unavailable_reason("llamacpp")
+    reason = runtimes.get("llamacpp").unavailable_reason()
     assert reason is None, reason
 
 
@@ -37,7 +37,7 @@ def llama_server_installed():
 def served_default_gguf(llama_server_installed, tmp_path_factory):
     """The default model's GGUF on llama-server, through `bakeoff serve NAME --runtime llamacpp`."""
     entry = find(load_registry(REGISTRY), "qwen2.5-coder-0.5b@llamacpp")
-    prepare(entry, progress=lambda line: print(line, file=sys.stderr))
+    runtimes.get("llamacpp").prepare(entry, progress=lambda line: print(line, file=sys.stderr))
     server = ServerProcess(serve_argv(entry.name, REGISTRY, runtime="llamacpp"), tmp_path_factory.mktemp("llama") / "serve.log")
     ready = server.start()
     yield server, ready
@@ -67,7 +67,7 @@ def test_llama_server_serves_the_gguf_on_loopback_with_its_own_timings(served_de
 
 def test_stopping_leaves_no_llama_server_behind(llama_server_installed, tmp_path):
     entry = find(load_registry(REGISTRY), "qwen2.5-coder-0.5b@llamacpp")
-    prepare(entry, progress=print)
+    runtimes.get("llamacpp").prepare(entry, progress=print)
     server = ServerProcess(serve_argv(entry.name, REGISTRY, runtime="llamacpp"), tmp_path / "serve.log")
     ready = server.start()
     llama = psutil.Process(ready.pid)
@@ -79,7 +79,7 @@ def test_stopping_leaves_no_llama_server_behind(llama_server_installed, tmp_path
 
 
 def test_a_local_gguf_file_is_served_with_the_entry_context_and_threads(llama_server_installed, tmp_path):
-    default_gguf = gguf_cache_path(find(load_registry(REGISTRY), "qwen2.5-coder-0.5b@llamacpp"))
+    default_gguf = cache.gguf_path(find(load_registry(REGISTRY), "qwen2.5-coder-0.5b@llamacpp"))
     assert default_gguf.exists()
     registry = tmp_path / "models.json"
     registry.write_text(json.dumps([
@@ -100,7 +100,7 @@ def test_the_second_model_answers_on_llama_server(llama_server_installed, tmp_pa
     """Qwen2.5-Coder-1.5B-Instruct: 22 PyPI packages, verified, served as GGUF."""
     entry = find(load_registry(REGISTRY), "qwen2.5-coder-1.5b")
     assert entry.runtime == "llamacpp"
-    path = prepare(entry, progress=print)
+    path = runtimes.get("llamacpp").prepare(entry, progress=print)
     assert path.stat().st_size == entry.source["size"] == 1117320768
     server = ServerProcess(serve_argv(entry.name, REGISTRY), tmp_path / "serve.log")
     ready = server.start()
@@ -129,7 +129,7 @@ def test_an_architecture_the_compiler_cannot_handle_is_named_in_one_line(default
         {"name": "my-gpt2", "task": "chat", "min_ram_gb": 1, "notes": "", "source": {"type": "hf-folder", "path": str(folder)}},
     ]))  # fmt: skip
     # The shared build environment, but this model's files in a cache of its own.
-    build_env = cache.cache_root() / "build-env"
+    build_env = cache.build_env_dir()
     monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "build-env").symlink_to(build_env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import zipfile
@@ -144,6 +145,28 @@ def test_a_verified_gguf_is_reused_without_downloading(cache_root, entry, fake_d
 
     assert pull.fetch_gguf(entry, progress=lambda line: None) == gguf_path
     assert fake_download == []
+
+
+def test_a_gguf_is_hashed_once_then_only_statted(cache_root, entry, fake_download, monkeypatch):
+    gguf_path = pull.fetch_gguf(entry, progress=lambda line: None)
+    record = json.loads(cache.gguf_verified_path(entry).read_text())
+    assert record == {"size": len(WEIGHTS), "sha256": entry.source["sha256"], "mtime_ns": gguf_path.stat().st_mtime_ns}
+    monkeypatch.setattr(pull, "file_digest", lambda path: pytest.fail("hashed again"))
+
+    assert pull.verified_gguf(entry) == pull.fetch_gguf(entry, progress=lambda line: None) == gguf_path
+    assert len(fake_download) == 1
+
+
+def test_a_gguf_changed_after_its_check_is_checked_again(cache_root, entry, fake_download):
+    gguf_path = pull.fetch_gguf(entry, progress=lambda line: None)
+    checked = gguf_path.stat().st_mtime_ns
+    gguf_path.write_bytes(WEIGHTS[:-1] + b"!")  # same size, another mtime
+    os.utime(gguf_path, ns=(checked, checked + 10**9))
+
+    assert pull.verified_gguf(entry) is None
+    pull.fetch_gguf(entry, progress=lambda line: None)
+    assert gguf_path.read_bytes() == WEIGHTS and len(fake_download) == 2
+    assert pull.verified_gguf(entry) == gguf_path
 
 
 def test_a_corrupt_cached_gguf_is_downloaded_again(cache_root, entry, fake_download):

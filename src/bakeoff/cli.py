@@ -10,16 +10,11 @@ import sys
 import threading
 from pathlib import Path
 
-from bakeoff import runtimes
-from bakeoff.decide.compare import compare_reports, compare_switch
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.registry import find, load_registry
-from bakeoff.inputs.settings import load_settings
-from bakeoff.report.store import LATEST, atomic_write, load_report
-from bakeoff.runtimes import ModelUnavailable, discovery, servers
-from bakeoff.show import comparison_table
-from bakeoff.weights import cache
-from bakeoff.weights.pull import prepare, pull
+from bakeoff.report.store import LATEST
+
+# Each command imports what it needs: `bakeoff serve` starts every model server, and its start-up
+# time counts in ready_seconds; statistics (scipy) and charts (matplotlib) load only where used.
 
 EXIT_ERROR = 2
 EXIT_UNAVAILABLE = 3
@@ -64,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     cache_cmd = commands.add_parser("cache", help="the model cache")
     cache_actions = cache_cmd.add_subparsers(required=True, metavar="ACTION")
     cache_actions.add_parser("location", help="print the cache directory").set_defaults(handler=cmd_cache_location)
-    cache_actions.add_parser("list", help="list pulled models").set_defaults(handler=cmd_cache_list)
-    clean_cmd = cache_actions.add_parser("clean", help="remove one model, or the whole cache")
+    cache_actions.add_parser("list", help="list everything in the cache, with sizes").set_defaults(handler=cmd_cache_list)
+    clean_cmd = cache_actions.add_parser("clean", help="remove one model's files (compiled, GGUF, partials), or the whole cache")
     clean_cmd.add_argument("name", nargs="?")
     clean_cmd.set_defaults(handler=cmd_cache_clean)
     add_comparison_commands(commands, registry_option)
@@ -82,33 +77,42 @@ def _progress(line: str) -> None:
 
 
 def cmd_pull(args) -> None:
+    from bakeoff import runtimes
+    from bakeoff.inputs.registry import find, load_registry
+    from bakeoff.weights.pull import check_pullable
+
     entries = load_registry(args.models)
     entry = find(entries, args.name)
     if "@" not in args.name:  # NAME alone: compile it if any of its runtimes needs that
         entry = next((e for e in entries if e.name == entry.name and e.needs_compile), entry)
-    print(prepare(entry, progress=_progress))
+    path = runtimes.get(entry.runtime).prepare(entry, progress=_progress)
+    if path is None:
+        check_pullable(entry)  # says why there is nothing to pull
+    print(path)
 
 
 def cmd_serve(args) -> int:
+    from bakeoff import runtimes
+    from bakeoff.inputs.registry import find, load_registry
+    from bakeoff.runtimes import ModelUnavailable, ReadyInfo, servers
+
     entry = find(load_registry(args.models), args.name, args.runtime)
-    if entry.runtime == "endpoint":
-        raise BakeoffError(f"{entry.label}: an endpoint runtime serves itself; bakeoff has nothing to start")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     _stop_when_orphaned(stop)
 
-    def announce(info: dict) -> None:
-        servers.record(entry, info)
-        print(json.dumps({"event": "ready", **info}), flush=True)
+    def announce(info: ReadyInfo) -> None:
+        servers.record(entry, info)  # before the ready line, so `bakeoff ps` lists a server once it is ready
+        print(json.dumps(info.event()), flush=True)
 
     try:
-        reason = runtimes.unavailable_reason(entry.runtime)
+        runtime = runtimes.get(entry.runtime)
+        reason = runtime.unavailable_reason()
         if reason:
             raise ModelUnavailable(f"{entry.label}: {reason}")
-        if entry.needs_compile and not cache.is_pulled(entry):
-            pull(entry, progress=_progress)
-        runtimes.module(entry.runtime).serve(entry, port=args.port, ready=announce, stop_event=stop)
+        runtime.prepare(entry, progress=_progress)
+        runtime.serve(entry, args.port, ready=announce, stop_event=stop)
     except ModelUnavailable as exc:
         print(json.dumps({"event": "unavailable", "reason": str(exc)}), flush=True)
         return EXIT_UNAVAILABLE
@@ -118,10 +122,15 @@ def cmd_serve(args) -> int:
 
 
 def cmd_models(args) -> None:
+    from bakeoff.inputs.registry import load_registry
+    from bakeoff.runtimes import discovery
+
     print("\n".join(discovery.models_lines(discovery.model_rows(load_registry(args.models)))))
 
 
 def cmd_ps(args) -> None:
+    from bakeoff.runtimes import discovery, servers
+
     print("\n".join(discovery.ps_lines(servers.running())))
 
 
@@ -138,23 +147,33 @@ def _stop_when_orphaned(stop: threading.Event) -> None:
 
 
 def cmd_cache_location(args) -> None:
+    from bakeoff.weights import cache
+
     print(cache.cache_root())
 
 
 def cmd_cache_list(args) -> None:
-    models = cache.pulled_models()
-    if not models:
-        print(f"no models pulled into {cache.cache_root()}")
-    for model in models:
-        print(f"{model['name']:<28} {model['bytes'] / 1024**2:>8.0f} MB  {model['model_id']}  {model['path']}")
+    from bakeoff.weights import cache
+
+    items = cache.contents()
+    if not items:
+        print(f"nothing in {cache.cache_root()}")
+        return
+    width = max(len(item.model or "-") for item in items)
+    for item in items:
+        print(f"{item.kind:<26} {item.model or '-':<{width}} {item.bytes / 1000**2:>9.1f} MB  {item.path}")
+    print(f"{'total':<26} {'':<{width}} {sum(item.bytes for item in items) / 1000**2:>9.1f} MB  {cache.cache_root()}")
 
 
 def cmd_cache_clean(args) -> None:
+    from bakeoff.weights import cache
+
     removed = cache.clean(args.name)
     for path in removed:
         print(f"removed {path}")
     if not removed:
-        print("nothing to remove")
+        known = ", ".join(cache.model_names()) or "none"
+        print(f"nothing cached for {args.name} (models in the cache: {known})" if args.name else "nothing to remove")
 
 
 # --- Comparing runs and gating on them (exit 0: gates held, 1: a gate failed, 2: bad input) ---
@@ -192,6 +211,11 @@ def add_comparison_commands(commands, registry_option) -> None:
 
 
 def cmd_compare(args) -> int:
+    from bakeoff.decide.compare import compare_reports
+    from bakeoff.inputs.settings import load_settings
+    from bakeoff.report.store import load_report
+    from bakeoff.show import comparison_table
+
     settings = load_settings(args.config)
     comparison = compare_reports(load_report(args.baseline), load_report(args.candidate), settings)
     if args.json:
@@ -202,6 +226,9 @@ def cmd_compare(args) -> int:
 
 
 def cmd_baseline_promote(args) -> None:
+    from bakeoff.inputs.settings import load_settings
+    from bakeoff.report.store import atomic_write, load_report
+
     report = load_report(args.report)
     if report.status != "complete" and not args.force:
         raise BakeoffError(f"{args.report}: incomplete run ({report.incomplete_reason}); promote it anyway with --force")
@@ -212,6 +239,12 @@ def cmd_baseline_promote(args) -> None:
 
 
 def cmd_gate(args) -> int:
+    from bakeoff.decide.compare import compare_switch
+    from bakeoff.inputs.registry import load_registry
+    from bakeoff.inputs.settings import load_settings
+    from bakeoff.report.store import load_report
+    from bakeoff.show import comparison_table
+
     settings = load_settings(args.config)
     reports = [load_report(path) for path in args.reports or [Path("reports") / LATEST]]
     to_name = args.to_model.partition("@")[0]
@@ -243,6 +276,9 @@ def add_report_command(commands) -> None:
 
 
 def cmd_report(args) -> None:
+    from bakeoff.decide.compare import compare_reports
+    from bakeoff.inputs.settings import load_settings
+    from bakeoff.report.store import load_report
     from bakeoff.show import (
         csv_report,
         html_report,  # matplotlib loads only for this command
@@ -266,6 +302,7 @@ def cmd_report(args) -> None:
 
 def cmd_rate(args) -> None:
     from bakeoff.report import ratings
+    from bakeoff.report.store import load_report
     from bakeoff.show import table
     from bakeoff.show.summary import run_view
 

@@ -13,7 +13,7 @@ from bakeoff.inputs.validation import read_document, validate
 GIB = 1024**3
 
 
-RUNTIMES = ("foundry", "llamacpp", "foundry_cli", "ollama", "endpoint")
+# The runtimes a model may name are bakeoff.runtimes.NAMES (models.schema.json, tested equal).
 # Sources that `bakeoff pull` compiles into an ONNX model for Foundry Local's native runtime.
 COMPILED_SOURCES = ("pypi-gguf", "gguf-file", "hf-folder")
 

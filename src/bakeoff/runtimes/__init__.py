@@ -1,69 +1,54 @@
-"""Runtimes that serve a model behind an OpenAI-compatible API, all behind one small interface.
+"""Runtimes that serve a model behind an OpenAI-compatible API, all behind one interface (`base.Runtime`).
 
-The pytest plugin talks only to `unavailable_reason(runtime)` and `launch(entry, ...)`, which
-returns a `Server`: `start()` waits until it is ready and returns a ReadyInfo (endpoint, model id,
-the process to measure), `alive()`, `log_tail()`, `stop()`. A fixture never knows which runtime
-it drives.
+This module is the registry of runtimes: their keys (the `runtime` values models.json accepts),
+display names, and classes, loaded on first use by `get(name)`. A caller drives any of them the
+same way:
 
-Runtimes that start a process (foundry, llamacpp, foundry_cli, ollama) run inside
-`bakeoff serve NAME --runtime R`, which calls the module's `serve(entry, port, *, ready,
-stop_event)` and prints one JSON line when ready; `ServerProcess` reads that line and stops the
-whole process group. The `endpoint` runtime starts nothing: it checks an existing server.
-Every runtime module also offers `runtime_available()`: None, or why it cannot run here.
-Importing this package loads no runtime.
+    runtime = runtimes.get(entry.runtime)
+    runtime.unavailable_reason()           # None, or why it cannot run here (checked once per process)
+    runtime.prepare(entry, progress)       # fetch/compile weights unless they are on disk already
+    server = runtime.launch(entry, registry_path, log_path)
+    ready = server.start()                 # ReadyInfo; raises ModelUnavailable (skip) or BakeoffError
+    server.alive(); server.log_tail(); server.stop()
+
+Runtimes that start a process serve inside `bakeoff serve NAME --runtime R` (`Runtime.serve`, which
+prints one JSON line when ready) and are launched as a `process.ServerProcess`; the `endpoint`
+runtime starts nothing and checks an existing server. Importing this package loads no runtime
+module or SDK. Never imports deciding, storing or showing.
 """
 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from functools import cache
 
 from bakeoff.errors import BakeoffError
+from bakeoff.runtimes.base import ModelUnavailable, ReadyInfo, Runtime, Server
 
-if TYPE_CHECKING:
-    from bakeoff.inputs.registry import ModelEntry
-    from bakeoff.runtimes.process import ReadyInfo
+__all__ = ["DISPLAY_NAMES", "NAMES", "ModelUnavailable", "ReadyInfo", "Runtime", "Server", "display_name", "get"]
 
-MODULES = {
-    "foundry": "foundry",
-    "llamacpp": "llamacpp",
-    "foundry_cli": "foundry_cli",
-    "ollama": "ollama",
-    "endpoint": "endpoint",
+# key -> (module, class, display name). The models.json schema's runtime list must equal the keys.
+_REGISTRY = {
+    "foundry": ("foundry", "FoundryRuntime", "Foundry Local"),
+    "llamacpp": ("llamacpp", "LlamaCppRuntime", "llama.cpp"),
+    "foundry_cli": ("foundry_cli", "FoundryCliRuntime", "Foundry Local CLI"),
+    "ollama": ("ollama", "OllamaRuntime", "Ollama"),
+    "endpoint": ("endpoint", "EndpointRuntime", "OpenAI-compatible endpoint"),
 }
+NAMES = tuple(_REGISTRY)
+DISPLAY_NAMES: dict[str, str] = {key: display for key, (_, _, display) in _REGISTRY.items()}
 
 
-class ModelUnavailable(BakeoffError):
-    """The model cannot run here (for example not cached and its catalog unreachable): skip, not fail."""
+def display_name(key: str) -> str:
+    """How people call a runtime ("llama.cpp" for llamacpp); an unknown key as it is."""
+    return DISPLAY_NAMES.get(key, key)
 
 
-class Server(Protocol):
-    def start(self) -> ReadyInfo: ...
-    def alive(self) -> bool: ...
-    def log_tail(self, lines: int = 3) -> str: ...
-    def stop(self) -> int | None: ...
-
-
-def module(runtime: str) -> ModuleType:
+@cache
+def get(name: str) -> Runtime:
+    """The runtime called `name`, one instance per process (so availability is checked once)."""
     try:
-        return importlib.import_module(f".{MODULES[runtime]}", __name__)
+        module_name, class_name, _ = _REGISTRY[name]
     except KeyError:
-        raise BakeoffError(f"unknown runtime {runtime!r}; known: {', '.join(MODULES)}") from None
-
-
-def unavailable_reason(runtime: str) -> str | None:
-    """None when `runtime` can run on this machine, else why not (a skip reason, never a failure)."""
-    return module(runtime).runtime_available()
-
-
-def launch(entry: ModelEntry, registry_path: Path, log_path: Path) -> Server:
-    """The server for `entry`, not yet started."""
-    if entry.runtime == "endpoint":
-        from bakeoff.runtimes.endpoint import EndpointServer
-
-        return EndpointServer(entry)
-    from bakeoff.runtimes.process import ServerProcess, serve_argv
-
-    return ServerProcess(serve_argv(entry.name, registry_path, runtime=entry.runtime), log_path)
+        raise BakeoffError(f"unknown runtime {name!r}; known: {', '.join(NAMES)}") from None
+    return getattr(importlib.import_module(f".{module_name}", __name__), class_name)()

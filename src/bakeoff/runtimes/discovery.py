@@ -8,7 +8,6 @@ from pathlib import Path
 from bakeoff import runtimes
 from bakeoff.inputs.registry import ModelEntry, machine_ram_gb
 from bakeoff.weights import cache
-from bakeoff.weights.pull import gguf_cache_path
 
 MB = 1000**2
 
@@ -30,10 +29,10 @@ def _pulled(entry: ModelEntry) -> tuple[str, int | None]:
     source_type = entry.source.get("type")
     if entry.needs_compile:
         if cache.is_pulled(entry):
-            return "yes", cache.directory_size(cache.model_dir(entry))
+            return "yes", cache.size_on_disk(cache.model_dir(entry))
         return "no", entry.source.get("size")
     if source_type == "pypi-gguf":
-        path = gguf_cache_path(entry)
+        path = cache.gguf_path(entry)
         return ("yes", path.stat().st_size) if path.exists() else ("no", entry.source.get("size"))
     if source_type == "gguf-file":
         path = Path(entry.source["path"]).expanduser()
@@ -45,7 +44,7 @@ def _pulled(entry: ModelEntry) -> tuple[str, int | None]:
 
 def model_rows(entries: list[ModelEntry]) -> list[ModelRow]:
     ram = machine_ram_gb()
-    reasons = {runtime: runtimes.unavailable_reason(runtime) for runtime in {e.runtime for e in entries}}
+    reasons = {runtime: runtimes.get(runtime).unavailable_reason() for runtime in {e.runtime for e in entries}}
     rows = []
     for entry in entries:
         pulled, size = _pulled(entry)

@@ -1,30 +1,28 @@
 """An OpenAI-compatible server that is already running (vLLM, LM Studio, a remote machine).
 
-Nothing to start or stop: `start()` checks that the server answers and lists the model. The API
-key is read from the environment variable the entry names, sent as a bearer token, and never
-stored: the report holds at most the variable's name. Memory is measured only when the entry
-gives the server's pid (a server on this machine); otherwise it is reported as not measured.
+Nothing to start or stop: `launch` returns an `EndpointServer` whose `start()` checks that the
+server answers and lists the model, and `bakeoff serve` refuses it. The API key is read from the
+environment variable the entry names, sent as a bearer token, and never stored: the report holds
+at most the variable's name. Memory is measured only when the entry gives the server's pid (a
+server on this machine); otherwise it is reported as not measured.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import psutil
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
-from bakeoff.runtimes import ModelUnavailable
-from bakeoff.runtimes.process import ReadyInfo
+from bakeoff.runtimes.base import ModelUnavailable, ReadyInfo, Runtime
 
-RUNTIME = "endpoint"
 CHECK_TIMEOUT_S = 10.0
-
-
-def runtime_available() -> str | None:
-    return None  # nothing to install: whether the server answers is a matter for each entry
 
 
 def root_url(base_url: str) -> str:
@@ -33,8 +31,24 @@ def root_url(base_url: str) -> str:
     return base[: -len("/v1")] if base.endswith("/v1") else base
 
 
+class EndpointRuntime(Runtime):
+    name = "endpoint"
+    reported_as = "endpoint"
+    source_types = ("openai-endpoint",)
+
+    def _why_unavailable(self) -> str | None:
+        return None  # nothing to install: whether the server answers is a matter for each entry
+
+    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+        raise BakeoffError(f"{entry.label}: an endpoint runtime serves itself; bakeoff has nothing to start")
+
+    def launch(self, entry: ModelEntry, registry_path: Path, log_path: Path) -> EndpointServer:
+        return EndpointServer(self, entry)
+
+
 class EndpointServer:
-    def __init__(self, entry: ModelEntry):
+    def __init__(self, runtime: EndpointRuntime, entry: ModelEntry):
+        self.runtime = runtime
         self.entry = entry
         self.source = entry.source
 
@@ -49,6 +63,7 @@ class EndpointServer:
 
     def start(self) -> ReadyInfo:
         started = time.perf_counter()
+        self.runtime.check_source(self.entry)
         url = root_url(self.source["base_url"])
         key = self.api_key()
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -70,7 +85,7 @@ class EndpointServer:
             url=url,
             pid=pid,
             model_id=self.source["model"],
-            runtime=RUNTIME,
+            runtime=self.runtime.reported_as,
             runtime_version=response.headers.get("server", "unknown"),
             load_seconds=None,
             ready_seconds=time.perf_counter() - started,

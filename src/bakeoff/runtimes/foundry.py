@@ -5,7 +5,7 @@ is listed by a tiny catalog endpoint of our own, which also keeps the public cat
 4.5 s of retries when offline) out of the way. A Foundry catalog model goes through the public
 catalog and is downloaded on first use.
 
-The SDK is imported only when serving, so that `runtime_available()` can report why it won't load.
+The SDK is imported only when serving, so that `unavailable_reason()` can report why it won't load.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,11 +25,16 @@ from urllib.parse import urlsplit
 import httpx
 
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.registry import ModelEntry
-from bakeoff.runtimes import ModelUnavailable
-from bakeoff.weights import cache
+from bakeoff.inputs.registry import COMPILED_SOURCES, ModelEntry
+from bakeoff.runtimes.base import (
+    ModelUnavailable,
+    Progress,
+    ReadyInfo,
+    Runtime,
+    progress,
+)
+from bakeoff.weights import cache, pull
 
-RUNTIME = "foundry-local"
 SDK_DISTRIBUTION = "foundry-local-sdk"
 LOOPBACK = "127.0.0.1"
 # Foundry Local accepts a catalog URL only if its path ends like this.
@@ -40,71 +44,73 @@ MAX_OUTPUT_TOKENS = 2048
 PROGRESS_STEP_PERCENT = 10
 
 
-def runtime_available() -> str | None:
-    """None when Foundry Local's SDK and native runtime load, else the reason they don't."""
-    try:
-        import foundry_local_sdk  # noqa: F401
-    except Exception as exc:  # a missing package, a native library that fails to load, ...
-        return f"foundry-local-sdk does not load: {type(exc).__name__}: {exc}"
-    return None
+class FoundryRuntime(Runtime):
+    name = "foundry"
+    reported_as = "foundry-local"
+    source_types = (*COMPILED_SOURCES, "foundry-catalog")
 
+    def _why_unavailable(self) -> str | None:
+        """None when Foundry Local's SDK and native runtime load, else the reason they don't."""
+        try:
+            import foundry_local_sdk  # noqa: F401
+        except Exception as exc:  # a missing package, a native library that fails to load, ...
+            return f"foundry-local-sdk does not load: {type(exc).__name__}: {exc}"
+        return None
 
-def serve(
-    entry: ModelEntry,
-    port: int = 0,
-    *,
-    ready: Callable[[dict], None],
-    stop_event: threading.Event,
-) -> None:
-    """Serve `entry` on http://127.0.0.1:PORT until `stop_event` is set, then unload and stop.
+    def needs_prepare(self, entry: ModelEntry) -> bool:
+        return entry.needs_compile and not cache.is_pulled(entry)
 
-    `ready` is called once, with the endpoint, when the model is loaded and listed. Raises
-    ModelUnavailable when the model cannot run here, BakeoffError on any other failure.
-    """
-    from foundry_local_sdk import FoundryLocalException
+    def prepare(self, entry: ModelEntry, progress: Progress) -> Path | None:
+        """The compiled model's directory, compiled first unless it is pulled; None for a catalog
+        model, which Foundry Local downloads itself when serving."""
+        if not entry.needs_compile:
+            return None
+        return pull.pull(entry, progress) if self.needs_prepare(entry) else cache.model_dir(entry)
 
-    try:
-        _serve(entry, port, ready, stop_event)
-    except FoundryLocalException as exc:
-        raise BakeoffError(f"{entry.name}: Foundry Local: {exc}") from exc
+    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+        """Serve `entry` on http://127.0.0.1:PORT until `stop_event` is set, then unload and stop."""
+        self.check_source(entry)
+        from foundry_local_sdk import FoundryLocalException
 
+        try:
+            self._serve(entry, port, ready, stop_event)
+        except FoundryLocalException as exc:
+            raise BakeoffError(f"{entry.name}: Foundry Local: {exc}") from exc
 
-def _serve(entry: ModelEntry, port: int, ready: Callable[[dict], None], stop_event: threading.Event) -> None:
-    with ExitStack() as cleanup:  # unwinds in reverse: stop the web service, unload, close, catalog
-        manager = _start_manager(entry, port, cleanup)
-        if entry.needs_compile:
-            model = _pulled_model(manager, entry)
-        else:
-            model = _catalog_model(manager, entry)
-            if not model.is_cached and not _download(model, stop_event):
+    def _serve(self, entry: ModelEntry, port: int, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+        with ExitStack() as cleanup:  # unwinds in reverse: stop the web service, unload, close, catalog
+            started = time.perf_counter()
+            manager = _start_manager(entry, port, cleanup)
+            if entry.needs_compile:
+                model = _pulled_model(manager, entry)
+            else:
+                model = _catalog_model(manager, entry)
+                if not model.is_cached:
+                    if not _download(model, stop_event):
+                        return
+                    started = time.perf_counter()  # the download is not the runtime's load time
+
+            load_started = time.perf_counter()
+            model.load()
+            loaded = time.perf_counter()
+            cleanup.callback(model.unload)
+            if stop_event.is_set():  # a signal that came during the load, which defers Python's handlers
                 return
-
-        _progress(f"loading {model.id} into Foundry Local")
-        load_started = time.perf_counter()
-        model.load()
-        load_seconds = time.perf_counter() - load_started
-        cleanup.callback(model.unload)
-        if stop_event.is_set():  # a signal that came during the load, which defers Python's handlers
-            return
-        # Started after loading, so that stopping it (and with it any request in flight) comes
-        # before the unload, which fails while a request still uses the model.
-        manager.start_web_service()
-        cleanup.callback(manager.stop_web_service)
-        base_url = manager.urls[0].rstrip("/")
-        _check_listed(base_url, model.id)
-        _progress(f"loaded in {load_seconds:.1f} s; serving at {base_url} until stopped")
-        ready(
-            {
-                "url": base_url,
-                "pid": os.getpid(),
-                "model_id": model.id,
-                "runtime": RUNTIME,
-                "runtime_version": importlib.metadata.version(SDK_DISTRIBUTION),
-                "load_seconds": round(load_seconds, 3),
-            }
-        )
-        stop_event.wait()
-        _progress("stopping")
+            # Started after loading, so that stopping it (and with it any request in flight) comes
+            # before the unload, which fails while a request still uses the model.
+            manager.start_web_service()
+            cleanup.callback(manager.stop_web_service)
+            serving = time.perf_counter()
+            base_url = manager.urls[0].rstrip("/")
+            _check_listed(base_url, model.id)
+            progress(
+                f"{model.id}: runtime started in {load_started - started:.2f} s, model loaded in {loaded - load_started:.2f} s, "
+                f"web service in {serving - loaded:.2f} s, listed in {time.perf_counter() - serving:.2f} s; serving at {base_url}"
+            )
+            version = importlib.metadata.version(SDK_DISTRIBUTION)
+            ready(ReadyInfo(base_url, os.getpid(), model.id, self.reported_as, version, load_seconds=round(serving - started, 3)))
+            stop_event.wait()
+            progress("stopping")
 
 
 def _start_manager(entry: ModelEntry, port: int, cleanup: ExitStack):
@@ -117,7 +123,7 @@ def _start_manager(entry: ModelEntry, port: int, cleanup: ExitStack):
         catalog = cleanup.enter_context(CatalogEndpoint([catalog_record(entry)]))
         config = _configuration(port, cache.foundry_cache_dir(), [(catalog.url, None)])
     elif source_type == "foundry-catalog":
-        config = _configuration(port, catalog_models_dir(), None)
+        config = _configuration(port, cache.catalog_models_dir(), None)
     else:
         raise BakeoffError(f"{entry.name}: the foundry runtime cannot serve a model of source type {source_type!r}")
     FoundryLocalManager.initialize(config)
@@ -129,7 +135,7 @@ def _start_manager(entry: ModelEntry, port: int, cleanup: ExitStack):
 def _configuration(port: int, model_cache_dir: Path, catalog_urls: list[tuple[str, str | None]] | None):
     from foundry_local_sdk import Configuration
 
-    app_dir = cache.cache_root() / "foundry-app"
+    app_dir = cache.foundry_app_dir()
     return Configuration(
         app_name="bakeoff",
         app_data_dir=str(app_dir),
@@ -139,15 +145,6 @@ def _configuration(port: int, model_cache_dir: Path, catalog_urls: list[tuple[st
         catalog_urls=catalog_urls,  # None: the public Foundry catalog
         disable_nonessential_telemetry=True,
     )
-
-
-def catalog_models_dir() -> Path:
-    """Foundry Local's model cache for catalog models, apart from the one for compiled models.
-
-    Foundry Local keeps the last catalog listing it saw in its cache directory, and needs it to
-    find a downloaded model offline. Our own catalog would overwrite the public one's listing there.
-    """
-    return cache.cache_root() / "foundry-catalog"
 
 
 def _pulled_model(manager, entry: ModelEntry):
@@ -175,24 +172,24 @@ def _download(model, stop_event: threading.Event) -> bool:
     """Download a catalog model with progress on stderr; False when a stop request cancelled it."""
     from foundry_local_sdk import FoundryLocalException
 
-    _progress(f"downloading {model.id} from the Foundry catalog")
+    progress(f"downloading {model.id} from the Foundry catalog")
     reported = -PROGRESS_STEP_PERCENT
 
     def report(percent: float) -> None:
         nonlocal reported
         if percent >= reported + PROGRESS_STEP_PERCENT:
             reported = percent // PROGRESS_STEP_PERCENT * PROGRESS_STEP_PERCENT
-            _progress(f"  {model.id}: {percent:.0f}%")
+            progress(f"  {model.id}: {percent:.0f}%")
 
     started = time.perf_counter()
     try:
         model.download(report, cancel_event=stop_event)
     except FoundryLocalException:
         if stop_event.is_set():
-            _progress("download cancelled")
+            progress("download cancelled")
             return False
         raise
-    _progress(f"downloaded {model.id} in {time.perf_counter() - started:.0f} s")
+    progress(f"downloaded {model.id} in {time.perf_counter() - started:.0f} s")
     return True
 
 
@@ -202,10 +199,6 @@ def _check_listed(base_url: str, model_id: str) -> None:
     listed = [model["id"] for model in response.json()["data"]]
     if model_id not in listed:
         raise BakeoffError(f"Foundry Local at {base_url} loaded {model_id} but does not list it (lists: {listed})")
-
-
-def _progress(line: str) -> None:
-    print(f"bakeoff: {line}", file=sys.stderr, flush=True)
 
 
 # The catalog of our own

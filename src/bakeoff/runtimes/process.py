@@ -10,35 +10,20 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import selectors
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from bakeoff.errors import BakeoffError
-from bakeoff.runtimes import ModelUnavailable
+from bakeoff.runtimes.base import ModelUnavailable, ReadyInfo
+from bakeoff.runtimes.spawn import terminate
 
 READY_TIMEOUT_S = 600.0
 STOP_TIMEOUT_S = 20.0
 
 _live: set["ServerProcess"] = set()
-
-
-@dataclass
-class ReadyInfo:
-    url: str
-    pid: int | None  # the process whose memory and CPU are measured; None when there is none to measure
-    model_id: str
-    runtime: str
-    runtime_version: str
-    load_seconds: float | None
-    ready_seconds: float
-    # The environment variable holding the API key, never the key itself: it must not reach a report.
-    api_key_env: str | None = None
 
 
 class ServerProcess:
@@ -65,15 +50,7 @@ class ServerProcess:
         if event.get("event") == "unavailable":
             self.stop()
             raise ModelUnavailable(event["reason"])
-        return ReadyInfo(
-            url=event["url"],
-            pid=event["pid"],
-            model_id=event["model_id"],
-            runtime=event["runtime"],
-            runtime_version=event["runtime_version"],
-            load_seconds=event.get("load_seconds"),
-            ready_seconds=time.perf_counter() - started,
-        )
+        return ReadyInfo.from_event(event, ready_seconds=time.perf_counter() - started)
 
     def _read_event_line(self, timeout_s: float) -> str:
         deadline = time.monotonic() + timeout_s
@@ -111,26 +88,10 @@ class ServerProcess:
         if self.proc is None:
             return None
         try:
-            if self.proc.poll() is None:
-                _signal_group(self.proc.pid, signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout_s)
-                except subprocess.TimeoutExpired:
-                    _signal_group(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(5)
-            # Grandchildren may outlive a server that exited by itself.
-            _signal_group(self.proc.pid, signal.SIGKILL)
+            return terminate(self.proc, timeout_s, group=True)
         finally:
             self.proc.stdout.close()
             _live.discard(self)
-        return self.proc.returncode
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def stop_all() -> None:

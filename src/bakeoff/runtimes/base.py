@@ -1,0 +1,154 @@
+"""The interface every runtime implements, and the types it hands back.
+
+A runtime (`Runtime`) says whether it can run here, prepares a model's files, serves a model on
+the child side (inside `bakeoff serve`) and launches that child on the parent side. The parent
+only ever sees a `Server` and the `ReadyInfo` it returns, whichever runtime it drives.
+
+Light on purpose: `bakeoff.runtimes` re-exports this module, and importing that must load no
+runtime module or SDK. Never imports deciding, storing or showing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from bakeoff.errors import BakeoffError
+
+if TYPE_CHECKING:
+    from bakeoff.inputs.registry import ModelEntry
+
+Progress = Callable[[str], None]
+
+
+class ModelUnavailable(BakeoffError):
+    """The model cannot run here (for example not cached and its catalog unreachable): skip, not fail."""
+
+
+@dataclass
+class ReadyInfo:
+    """A model being served: announced by the child once it answers, completed by the parent."""
+
+    url: str
+    pid: int | None  # the process whose memory and CPU are measured; None when there is none to measure
+    model_id: str
+    runtime: str  # the runtime as reports name it, e.g. "foundry-local", "llama.cpp"
+    runtime_version: str
+    # From starting the runtime until it serves the model, as the runtime itself took it.
+    load_seconds: float | None = None
+    # From spawning `bakeoff serve` until its ready line, measured by the parent.
+    ready_seconds: float | None = None
+    # The environment variable holding the API key, never the key itself: it must not reach a report.
+    api_key_env: str | None = None
+
+    def event(self) -> dict:
+        """The ready line `bakeoff serve` prints."""
+        fields = asdict(self)
+        del fields["ready_seconds"]  # the parent measures it
+        return {"event": "ready", **fields}
+
+    @classmethod
+    def from_event(cls, event: dict, ready_seconds: float) -> ReadyInfo:
+        return cls(
+            url=event["url"],
+            pid=event.get("pid"),
+            model_id=event["model_id"],
+            runtime=event["runtime"],
+            runtime_version=event["runtime_version"],
+            load_seconds=event.get("load_seconds"),
+            ready_seconds=ready_seconds,
+            api_key_env=event.get("api_key_env"),
+        )
+
+
+class Server(Protocol):
+    """A model server on the parent side: `start()` waits until it is ready."""
+
+    def start(self) -> ReadyInfo: ...
+    def alive(self) -> bool: ...
+    def log_tail(self, lines: int = 3) -> str: ...
+    def stop(self) -> int | None: ...
+
+
+class Runtime:
+    """One runtime. Subclasses set `name`, `reported_as` and `source_types` and implement
+    `_why_unavailable` and `serve`; `prepare` and `launch` have defaults most runtimes keep."""
+
+    name: ClassVar[str]  # the key in models.json: foundry, llamacpp, foundry_cli, ollama, endpoint
+    reported_as: ClassVar[str]  # ReadyInfo.runtime: how reports name it
+    source_types: ClassVar[tuple[str, ...]]  # the models.json source types it serves
+
+    def __init__(self) -> None:
+        self._reason: tuple[str | None] | None = None
+
+    @property
+    def display_name(self) -> str:
+        from bakeoff.runtimes import DISPLAY_NAMES
+
+        return DISPLAY_NAMES[self.name]
+
+    def unavailable_reason(self) -> str | None:
+        """None when this runtime can run here, else why not (a skip reason, never a failure).
+
+        Checked once per process: finding a runtime can mean importing an SDK or running a binary.
+        """
+        if self._reason is None:
+            self._reason = (self._why_unavailable(),)
+        return self._reason[0]
+
+    def _why_unavailable(self) -> str | None:
+        raise NotImplementedError
+
+    def needs_prepare(self, entry: ModelEntry) -> bool:
+        """True when `prepare` has work to do (fetching or compiling); the one place that decides it."""
+        return False
+
+    def prepare(self, entry: ModelEntry, progress: Progress) -> Path | None:
+        """Get onto disk what `entry` is served from (fetched, verified, compiled) unless it is there
+        already; returns those files, or None when the runtime fetches what it needs itself."""
+        return None
+
+    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+        """Child side: serve `entry` on 127.0.0.1:`port` (0: any free port) until `stop_event` is set.
+
+        `ready` is called once, when the model answers. Raises ModelUnavailable when the model
+        cannot run here, BakeoffError on any other failure.
+        """
+        raise NotImplementedError
+
+    def launch(self, entry: ModelEntry, registry_path: Path, log_path: Path) -> Server:
+        """Parent side: the server for `entry`, not yet started: `bakeoff serve` in a process of its own."""
+        from bakeoff.runtimes.process import ServerProcess, serve_argv
+
+        return ServerProcess(serve_argv(entry.name, registry_path, runtime=entry.runtime), log_path)
+
+    def check_source(self, entry: ModelEntry) -> None:
+        source_type = entry.source.get("type")
+        if source_type not in self.source_types:
+            raise BakeoffError(
+                f"{entry.label}: the {self.name} runtime serves sources of type {', '.join(map(repr, self.source_types))}, "
+                f"not {source_type!r}"
+            )
+
+
+class ProgramRuntime(Runtime):
+    """A runtime driven through a program on PATH (`program`); `missing` says so when it is not there."""
+
+    program: ClassVar[str]
+    missing: ClassVar[str]
+
+    def _why_unavailable(self) -> str | None:
+        return None if shutil.which(self.program) else self.missing
+
+    def program_path(self) -> str:
+        return shutil.which(self.program)
+
+
+def progress(line: str) -> None:
+    """A progress line in the server log (a child's stderr)."""
+    print(f"bakeoff: {line}", file=sys.stderr, flush=True)
