@@ -15,14 +15,13 @@ import json
 import os
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
-
-import httpx
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import COMPILED_SOURCES, ModelEntry
@@ -194,9 +193,9 @@ def _download(model, stop_event: threading.Event) -> bool:
 
 
 def _check_listed(base_url: str, model_id: str) -> None:
-    response = httpx.get(f"{base_url}/v1/models", timeout=10)
-    response.raise_for_status()
-    listed = [model["id"] for model in response.json()["data"]]
+    # The standard library's client: httpx would add its import time to every start.
+    with urllib.request.urlopen(f"{base_url}/v1/models", timeout=10) as response:
+        listed = [model["id"] for model in json.load(response)["data"]]
     if model_id not in listed:
         raise BakeoffError(f"Foundry Local at {base_url} loaded {model_id} but does not list it (lists: {listed})")
 
