@@ -8,7 +8,6 @@ run, which must fail the session with the regression summary, while pytest-bench
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -16,9 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from .conftest import REGISTRY, REPO
 
-from bakeoff.report.store import load_report
+from bakeoff.report.model import Report
+from bakeoff.report.store import load_report, rewrite_report
+
+from .conftest import REGISTRY, REPO
 
 pytestmark = pytest.mark.integration
 
@@ -39,18 +40,18 @@ def pytest_evals(tmp_path: Path, reports: str, *args: str) -> subprocess.Complet
     )
 
 
-def made_faster(report: dict, factor: float) -> dict:
+def made_faster(report: Report, factor: float) -> Report:
     """The same report with every timing figure `factor` times better."""
-    better = copy.deepcopy(report)
-    better["run_id"] = "better-baseline"
-    for model in better["models"]:
-        for prompt in model["prompts"]:
-            for sample in prompt["samples"]:
+    better = report.model_copy(deep=True)
+    better.run_id = "better-baseline"
+    for model in better.models:
+        for prompt in model.prompts:
+            for sample in prompt.samples:
                 for key in ("ttft_s", "total_s", "itl_p50_s", "itl_p95_s"):
-                    if sample.get(key) is not None:
-                        sample[key] /= factor
-                if sample.get("decode_tokens_per_s") is not None:
-                    sample["decode_tokens_per_s"] *= factor
+                    if getattr(sample, key) is not None:
+                        setattr(sample, key, getattr(sample, key) / factor)
+                if sample.decode_tokens_per_s is not None:
+                    sample.decode_tokens_per_s *= factor
     return better
 
 
@@ -72,7 +73,7 @@ def test_a_run_slower_than_its_baseline_fails_the_session(default_model_pulled, 
     assert len(saved["benchmarks"]) == len(PROMPTS)
     assert all("ttft_s_median" in b["extra_info"] for b in saved["benchmarks"])
     baseline = tmp_path / "baseline.json"
-    baseline.write_text(json.dumps(made_faster(load_report(tmp_path / "first" / "latest.json"), 2.0)))
+    rewrite_report(made_faster(load_report(tmp_path / "first" / "latest.json"), 2.0), baseline)
 
     second = pytest_evals(tmp_path, "second", "--bakeoff-baseline", str(baseline), "--benchmark-compare")
     out = second.stdout
@@ -92,4 +93,4 @@ def test_a_run_slower_than_its_baseline_fails_the_session(default_model_pulled, 
     summary = out.rstrip().splitlines()[:-1]  # without pytest's final line
     last_paragraph = summary[len(summary) - summary[::-1].index(""):]  # wrapped to 80 columns
     assert last_paragraph[0].startswith("Do not accept this run")
-    assert load_report(tmp_path / "second" / "latest.json")["status"] == "complete"
+    assert load_report(tmp_path / "second" / "latest.json").status == "complete"

@@ -6,8 +6,6 @@ models.json and prompts.yaml, with the reports written to a temporary directory.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,11 +15,12 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from .conftest import REGISTRY, REPO
 
 from bakeoff.report.store import load_report
 from bakeoff.runtimes.process import ServerProcess, serve_argv
 from bakeoff.weights import cache
+
+from .conftest import REGISTRY, REPO
 
 pytestmark = pytest.mark.integration
 
@@ -77,30 +76,30 @@ def test_default_evals_answer_every_prompt_and_skip_what_cannot_run(default_mode
     assert "compiling" not in result.stderr.lower() and "downloading" not in result.stderr.lower()
 
     report = load_report(tmp_path / "latest.json")
-    assert report["status"] == "complete"
-    env = report["environment"]
-    assert env["ram_gb"] > 0 and env["cpu"] and env["python"] and env["runtimes"]["foundry-local"]
-    by_key = {(m["name"], m["runtime"]): m for m in report["models"]}
+    assert report.status == "complete"
+    env = report.environment
+    assert env.ram_gb > 0 and env.cpu and env.python and env.runtimes["foundry"]
+    by_key = {m.key: m for m in report.models}
     default = by_key[default_model_pulled.key]
-    assert default["status"] == "ran" and default["starts"] == 1
-    assert default["weights_sha256"] == default_model_pulled.source["sha256"]
-    assert default["ready_seconds"] > 0 and default["rss_after_load_bytes"] > 0
-    assert default["peak_rss_bytes"] >= default["rss_after_load_bytes"] and default["cpu_seconds"] > 0
+    assert default.status == "ran" and default.starts == 1
+    assert default.weights_sha256 == default_model_pulled.source["sha256"]
+    assert default.ready_seconds > 0 and default.rss_after_load_bytes > 0
+    assert default.peak_rss_bytes >= default.rss_after_load_bytes and default.cpu_seconds > 0
 
-    prompt_ids = [p["id"] for p in default["prompts"]]
+    prompt_ids = [p.id for p in default.prompts]
     assert len(prompt_ids) == len(set(prompt_ids)) >= 8
-    for record in default["prompts"]:
-        assert record["passed"], record["id"]
-        assert len(record["samples"]) == record["repeats"]
-        for sample in record["samples"]:
-            assert sample["response"].strip()
-            assert sample["ttft_s"] > 0 and sample["decode_tokens_per_s"] > 0 and sample["output_tokens"] > 0
+    for record in default.prompts:
+        assert record.passed, record.id
+        assert len(record.samples) == record.repeats
+        for sample in record.samples:
+            assert sample.response.strip()
+            assert sample.ttft_s > 0 and sample.decode_tokens_per_s > 0 and sample.output_tokens > 0
 
     # Every other model is accounted for: skipped with its reason, never silently dropped.
     for key, record in by_key.items():
         if key != default_model_pulled.key:
-            assert record["status"] == "skipped" and record["reason"], record
-            assert unwrapped(record["reason"]) in unwrapped(result.stdout)  # the table wraps long reasons
+            assert record.status == "skipped" and record.reason, record
+            assert unwrapped(record.reason) in unwrapped(result.stdout)  # the table wraps long reasons
     assert "bakeoff: model comparison" in result.stdout
 
 
@@ -109,12 +108,12 @@ def test_selecting_phi_skips_every_phi_model_with_its_reason(tmp_path):
 
     assert result.returncode == 0, result.stdout[-4000:]
     report = load_report(tmp_path / "latest.json")
-    phi_models = [m for m in report["models"] if m["family"] == "phi"]
-    assert {m["name"] for m in phi_models} == {"phi-4-mini", "phi-4"}
+    phi_models = [m for m in report.models if m.family == "phi"]
+    assert {m.name for m in phi_models} == {"phi-4-mini", "phi-4"}
     for record in phi_models:
-        assert record["status"] == "skipped" and record["reason"]
-        assert record["reason"] in result.stdout  # in pytest's skip summary and in the table's "not run"
-    assert all(m["family"] == "phi" for m in report["models"])
+        assert record.status == "skipped" and record.reason
+        assert record.reason in result.stdout  # in pytest's skip summary and in the table's "not run"
+    assert all(m.family == "phi" for m in report.models)
 
 
 def test_ctrl_c_mid_run_keeps_an_incomplete_report_and_leaves_no_server(default_model_pulled, tmp_path):
@@ -141,7 +140,7 @@ def test_ctrl_c_mid_run_keeps_an_incomplete_report_and_leaves_no_server(default_
     gone, alive = psutil.wait_procs(server_tree, timeout=10)
     assert not alive, f"orphan server processes: {alive}"
     report = load_report(tmp_path / "latest.json")
-    assert report["status"] == "incomplete" and report["incomplete_reason"] == "interrupted"
+    assert report.status == "incomplete" and report.incomplete_reason == "interrupted"
     assert "INCOMPLETE" in output
 
 
