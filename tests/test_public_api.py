@@ -1,6 +1,8 @@
 """`import bakeoff` offers exactly what `__all__` lists, and no module reaches into another's privates."""
 
 import re
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -10,9 +12,17 @@ SRC = Path(bakeoff.__file__).parent
 
 
 def test_the_public_namespace_is_exactly_all():
+    assert set(bakeoff._HOMES) == set(bakeoff.__all__) == set(dir(bakeoff))
+    for name in bakeoff.__all__:
+        assert getattr(bakeoff, name).__name__ == name  # every documented name resolves to itself
     public = {name for name, value in vars(bakeoff).items() if not name.startswith("_") and not isinstance(value, types.ModuleType)}
-    assert public == set(bakeoff.__all__)
-    assert all(hasattr(bakeoff, name) for name in bakeoff.__all__)
+    assert public <= set(bakeoff.__all__)
+
+
+def test_importing_bakeoff_loads_no_stage_until_a_name_is_used():
+    code = "import sys, bakeoff; print(sorted(m for m in sys.modules if m.startswith('bakeoff.')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
 
 
 def test_no_module_imports_a_private_name_of_another():

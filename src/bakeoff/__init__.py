@@ -1,6 +1,6 @@
 """bakeoff: a pytest harness that starts local language models, measures them and checks answers.
 
-The public API; everything else lives in the stage packages (inputs, weights, runtimes, measure,
+The public API (each name loaded on first use); everything else lives in the stage packages (inputs, weights, runtimes, measure,
 decide, report, show) and may change. A check of your own, in a project's conftest.py:
 
     from bakeoff import Outcome, check
@@ -12,15 +12,31 @@ decide, report, show) and may change. A check of your own, in a project's confte
 Reports from Python: `compare_reports(load_report(a), load_report(b), load_settings(path))`.
 """
 
-from bakeoff.decide.checks import Outcome, check
-from bakeoff.decide.compare import Comparison, compare_reports, compare_switch, recommendation, switch_recommendation
-from bakeoff.errors import BakeoffError
-from bakeoff.inputs.prompts import Prompt, load_prompts
-from bakeoff.inputs.registry import ModelEntry, load_registry
-from bakeoff.inputs.settings import Settings, load_settings
-from bakeoff.measure.client import ChatClient, Sample
-from bakeoff.report.model import Report
-from bakeoff.report.store import load_report
+import importlib
+
+# Where each public name lives. Loaded on first use, not at import: every `bakeoff serve` imports
+# this package, and importing these eagerly (pydantic, numpy, jsonschema: 0.23 s) would land in
+# every model's measured time to ready.
+_HOMES = {
+    "BakeoffError": "bakeoff.errors",
+    "ChatClient": "bakeoff.measure.client",
+    "Comparison": "bakeoff.decide.compare",
+    "ModelEntry": "bakeoff.inputs.registry",
+    "Outcome": "bakeoff.decide.checks",
+    "Prompt": "bakeoff.inputs.prompts",
+    "Report": "bakeoff.report.model",
+    "Sample": "bakeoff.measure.client",
+    "Settings": "bakeoff.inputs.settings",
+    "check": "bakeoff.decide.checks",
+    "compare_reports": "bakeoff.decide.compare",
+    "compare_switch": "bakeoff.decide.compare",
+    "load_prompts": "bakeoff.inputs.prompts",
+    "load_registry": "bakeoff.inputs.registry",
+    "load_report": "bakeoff.report.store",
+    "load_settings": "bakeoff.inputs.settings",
+    "recommendation": "bakeoff.decide.compare",
+    "switch_recommendation": "bakeoff.decide.compare",
+}
 
 __all__ = [
     "BakeoffError",
@@ -42,3 +58,15 @@ __all__ = [
     "recommendation",
     "switch_recommendation",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'bakeoff' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value  # found once, then an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from bakeoff.errors import BakeoffError
-from bakeoff.report.store import LATEST
+from bakeoff.report import LATEST
 
 # Each command imports what it needs: `bakeoff serve` starts every model server, and its start-up
 # time counts in ready_seconds; statistics (scipy) and charts (matplotlib) load only where used.

@@ -21,10 +21,9 @@ from pydantic import ValidationError
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import GIB, ModelEntry
+from bakeoff.report import LATEST
 from bakeoff.report.migrate import migrate, runtime_key
 from bakeoff.report.model import Environment, ModelRecord, Report
-
-LATEST = "latest.json"
 
 
 def now_iso() -> str:
