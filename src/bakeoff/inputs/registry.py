@@ -16,6 +16,8 @@ GIB = 1024**3
 # The runtimes a model may name are bakeoff.runtimes.NAMES (models.schema.json, tested equal).
 # Sources that `bakeoff pull` compiles into an ONNX model for Foundry Local's native runtime.
 COMPILED_SOURCES = ("pypi-gguf", "gguf-file", "hf-folder")
+# What `bakeoff pull` compiles to unless an entry's "precision" says otherwise.
+DEFAULT_PRECISION = "int4"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class ModelEntry:
     primary: bool = True
     ctx_size: int | None = None
     threads: int | None = None
+    # The ONNX precision a compiled model is built in (int4, int8, fp32); part of what makes it pulled.
+    precision: str = DEFAULT_PRECISION
 
     @property
     def label(self) -> str:
@@ -108,6 +112,7 @@ def load_registry(path: Path) -> list[ModelEntry]:
                     primary=position == 0 and not any(e.name == item["name"] for e in entries),
                     ctx_size=item.get("ctx_size"),
                     threads=item.get("threads"),
+                    precision=item.get("precision", DEFAULT_PRECISION),
                 )
             )
     return entries

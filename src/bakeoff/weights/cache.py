@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.registry import ModelEntry
+from bakeoff.inputs.registry import DEFAULT_PRECISION, ModelEntry
 
 MANIFEST = "bakeoff-model.json"
 PUBLISHER = "bakeoff"
@@ -159,7 +159,9 @@ def read_manifest(entry: ModelEntry) -> dict | None:
 
 
 def is_pulled(entry: ModelEntry) -> bool:
-    return read_manifest(entry) is not None
+    """Compiled and finished, in the precision models.json asks for now (another one compiles again)."""
+    manifest = read_manifest(entry)
+    return manifest is not None and manifest.get("precision", DEFAULT_PRECISION) == entry.precision
 
 
 def size_on_disk(path: Path) -> int:

