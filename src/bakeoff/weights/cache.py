@@ -15,6 +15,7 @@ Under `cache_root()` (`$BAKEOFF_CACHE`, else `$XDG_CACHE_HOME/bakeoff`, else `~/
     foundry-app/                   Foundry Local's app data and logs
     foundry-catalog/               Foundry Local's model cache for catalog models
     logs/                          `bakeoff serve` logs of pytest runs
+    logs/pull-NAME.log             the tools' output during NAME's last pull
     servers/                       the servers `bakeoff ps` lists
     pull.lock                      one pull at a time
 
@@ -119,6 +120,11 @@ def wheels_dir() -> Path:
 
 def logs_dir() -> Path:
     return cache_root() / "logs"
+
+
+def pull_log_path(entry: ModelEntry) -> Path:
+    """The tools' output (pip, the converter, the ONNX builder) during the last pull of `entry`."""
+    return logs_dir() / f"pull-{entry.name}.log"
 
 
 def serve_log_path(entry: ModelEntry, run_id: str) -> Path:
@@ -238,6 +244,7 @@ def model_files(name: str) -> list[Path]:
         ggufs / f"{name}.gguf",
         ggufs / f"{name}.gguf{VERIFIED_SUFFIX}",
         ggufs / f"{name}.gguf{PARTIAL_SUFFIX}",
+        logs_dir() / f"pull-{name}.log",
         *downloads_dir().glob(f"{temp_prefix(name)}*"),
         *work_dir().glob(f"{temp_prefix(name)}*"),
     ]

