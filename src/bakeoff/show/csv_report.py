@@ -2,7 +2,8 @@
 one row with its reason), with the metrics, check outcomes, ratings and the answer.
 
 Answers are untrusted text: a cell that a spreadsheet would read as a formula (starting with
-=, +, -, @ or a control character) is prefixed with an apostrophe, so it shows as text.
+=, +, -, @ or a control character, also after leading spaces or tabs, which spreadsheets skip) is
+prefixed with an apostrophe, so it shows as text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from bakeoff.decide.metrics import METRICS
 from bakeoff.report.model import PromptResult
 from bakeoff.show.summary import RunView, describe_ratings
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Skipped by spreadsheets before they look for a formula: spaces, tabs and other blanks.
+LEADING_BLANKS = " \t\r\n\x0b\x0c\u00a0\u3000"
+FULLWIDTH_STARTS = ("\uff1d", "\uff0b", "\uff0d", "\uff20")  # ＝ ＋ － ＠
 
 MODEL_FIGURES = ("ready_seconds", "peak_rss_bytes")  # per model
 MEDIANS = ("ttft_s", "total_s", "decode_tokens_per_s", "itl_p50_s", "output_tokens")  # per prompt, over its samples
@@ -86,4 +90,9 @@ def _extra_columns(view: RunView) -> list[str]:
 
 
 def _safe(row: dict) -> dict:
-    return {k: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for k, v in row.items()}
+    return {k: "'" + v if isinstance(v, str) and _formula_like(v) else v for k, v in row.items()}
+
+
+def _formula_like(text: str) -> bool:
+    first = text.lstrip(LEADING_BLANKS)[:1]
+    return text.startswith(FORMULA_STARTS) or (first != "" and (first in FORMULA_STARTS or first in FULLWIDTH_STARTS)) or (text[:1] != "" and ord(text[0]) < 0x20)

@@ -130,7 +130,8 @@ def run_view(report: Report) -> RunView:
     labels = report.labels
     models = [ModelView(m, labels[m.key]) for m in report.models]
     answered = [v for v in models if v.record.status == "ran" and v.record.prompts]
-    prompt_ids = list(dict.fromkeys(p.id for m in report.models for p in m.prompts))
+    # From the models that answered: a failed model's prompts (a server that stopped answering) are not in the matrix.
+    prompt_ids = list(dict.fromkeys(p.id for m in answered for p in m.record.prompts))
     return RunView(report, models, answered, prompt_ids, recommend(report).text)
 
 
