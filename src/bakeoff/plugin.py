@@ -8,7 +8,9 @@ prompts.yaml; `evaluate` times a model x prompt with pytest-benchmark and record
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,9 @@ from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt, load_prompts
 from bakeoff.inputs.registry import ModelEntry, load_registry
 from bakeoff.inputs.settings import load_settings
+from bakeoff.measure.client import Limits, ServerFault
 from bakeoff.report.model import Report
-from bakeoff.report.store import RunReport, load_report
+from bakeoff.report.store import RunReport, load_report, publish_latest_html
 from bakeoff.runtimes.process import stop_all
 from bakeoff.session import ModelFailed, ModelRun, ModelSkipped, RunningModel
 from bakeoff.show import comparison_table, table
@@ -39,6 +42,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="REPORT",
         help="compare the run with this report at the end and fail the session when a gate in [tool.bakeoff] fails",
     )
+    group.addoption(
+        "--bakeoff-limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a bound on every request (bakeoff.measure.client.Limits: first_token_s, stall_s, decode_tokens_per_s, "
+        "length_factor, max_request_s, ...); repeat for several",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,12 +57,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     try:
         state.load_baseline()
+        state.limits = Limits.parse(config.getoption("bakeoff_limit") or [])
     except BakeoffError as exc:
         raise pytest.UsageError(str(exc)) from None
+    state.handle_sigterm()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     stop_all()
+    config.stash[STATE].restore_sigterm()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -100,12 +114,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             state.report.model(callspec.params["model"])
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.config.stash[STATE].tests_ran = True
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[STATE]
+    state.finishing = True  # a SIGTERM from here on is noted, not raised: the report is being written
     stop_all()
-    if state.input_error is not None or not state.report.report.models:
-        return  # stopped by bad input, or no model selected in this session: nothing to report
+    if state.input_error is not None or not state.report.report.models or not (state.runs or state.tests_ran):
+        # Stopped by bad input, no model selected, or nothing run at all (--collect-only): nothing
+        # to report, and the last run's latest.json is left as it is.
+        return
     state.report_path = state.finish_report(exitstatus)
     if state.baseline is not None:
         state.comparison = compare_reports(state.baseline, state.report.report, state.settings)
@@ -153,6 +174,11 @@ class Bakeoff:
         self.baseline: Report | None = None
         self.settings = None
         self.comparison: Comparison | None = None
+        self.limits: Limits | None = None
+        self.tests_ran = False  # a test started: a session that stops before its models still reports why
+        self.terminated = False  # SIGTERM came: the run stops as on Ctrl-C, its report says so
+        self.finishing = False
+        self._previous_sigterm = None
 
     def load_baseline(self) -> None:
         if self.baseline_path:
@@ -172,7 +198,9 @@ class Bakeoff:
 
     def finish_report(self, exitstatus: int) -> Path:
         not_run = [m.name for m in self.report.report.models if m.status == "not_run"]
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
+        if self.terminated:
+            reason = "terminated (SIGTERM)"
+        elif exitstatus == pytest.ExitCode.INTERRUPTED:
             reason = "interrupted"
         elif not_run:
             reason = f"models not run: {', '.join(not_run)}"
@@ -188,8 +216,11 @@ class Bakeoff:
         )
 
         comparison = self.comparison.to_dict() if self.comparison is not None else None
+        report = self.report.report
         try:
-            self.html_path = html_report.write_html(run_view(self.report.report), self.reports_dir, comparison)
+            self.html_path = html_report.save_html(run_view(report), self.reports_dir / f"{report.run_id}.html", comparison)
+            # latest.html only beside a latest.json of this run (another run may have written it since).
+            publish_latest_html(report, self.reports_dir, self.html_path)
         except Exception as exc:  # noqa: BLE001 - the JSON report is saved; say why the page is missing
             self.html_error = f"not written: {type(exc).__name__}: {exc}"
 
@@ -203,8 +234,30 @@ class Bakeoff:
                 reports_dir=self.reports_dir,
                 progress=self._progress,
                 foreground=self._terminal_output,
+                limits=self.limits,
             )
         return self.runs[entry.key]
+
+    def handle_sigterm(self) -> None:
+        """SIGTERM (what CI's timeout and `timeout` send) stops the run as Ctrl-C does: the servers are
+        stopped and the report is written, incomplete, "terminated". Left alone when another handler
+        is installed, or pytest does not run in the main thread."""
+        if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def on_sigterm(signum, frame):
+            if self.terminated or self.finishing:
+                self.terminated = True
+                return
+            self.terminated = True
+            raise KeyboardInterrupt("SIGTERM")
+
+        self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+
+    def restore_sigterm(self) -> None:
+        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
 
     def _progress(self, line: str) -> None:
         print(f"bakeoff: {line}", file=sys.stderr, flush=True)
@@ -237,17 +290,27 @@ def evaluate(request: pytest.FixtureRequest, benchmark):
 
     def run(model: RunningModel, prompt: Prompt) -> Verdict:
         samples = []
+        model_run = state.model_run(model.entry)
+        if model_run.gave_up:  # the server stopped answering earlier: do not wait on it again
+            model_run.record_prompt(prompt, None, error=f"not asked: {model_run.gave_up}")
+            pytest.fail(f"not asked: {model_run.gave_up}", pytrace=False)
 
         def one_request():
             samples.append(model.client.chat(prompt.messages, **prompt.request_options))
 
         benchmark.group = model.entry.label
+        fault_line = None
         try:
             benchmark.pedantic(one_request, rounds=prompt.repeats, iterations=1, warmup_rounds=0)
+        except ServerFault as fault:
+            fault_line = model_run.server_fault(fault)
+            model_run.record_prompt(prompt, verdict_for(prompt, samples) if samples else None, error=str(fault))
         except Exception as exc:
             verdict = verdict_for(prompt, samples) if samples else None
             state.model_run(model.entry).record_prompt(prompt, verdict, error=f"{type(exc).__name__}: {exc}")
             raise
+        if fault_line is not None:  # outside the except: one line, no chained traceback
+            pytest.fail(fault_line, pytrace=False)
         verdict = verdict_for(prompt, samples)
         benchmark.extra_info.update(
             {f"{metric}_median": stat["median"] for metric, stat in verdict.stats.items() if stat}

@@ -5,7 +5,9 @@ measured, and moves its status explicitly:
 
     not_run -> skipped   it cannot run here (too little RAM, runtime missing, model unavailable)
     not_run -> failed    preparing, starting or measuring it crashed: the reason says how
-    not_run -> ran       served and measured; -> failed if the server died during its tests
+    not_run -> ran       served and measured; -> failed if the server died during its tests, or
+                         did not answer a request properly (`server_fault`: a timeout, a stall,
+                         a cut-off or malformed stream, a bad figure), so it is never recommended
 
 A crash is never recorded as a skip. The pytest plugin turns `ModelSkipped` and `ModelFailed`
 into pytest's skip and fail; this module knows nothing of pytest.
@@ -26,8 +28,9 @@ from bakeoff.decide.evaluation import Verdict
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.registry import ModelEntry, ram_shortfall
-from bakeoff.measure.client import ChatClient
+from bakeoff.measure.client import ChatClient, Limits, ServerFault
 from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
+from bakeoff.measure.redact import redact
 from bakeoff.report.model import ModelRecord, PromptResult
 from bakeoff.report.store import RunReport
 from bakeoff.weights import cache
@@ -66,6 +69,7 @@ class ModelRun:
         reports_dir: Path,
         progress: Callable[[str], None],
         foreground: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+        limits: Limits | None = None,
     ):
         self.report = report
         self.entry = entry
@@ -74,6 +78,10 @@ class ModelRun:
         self.reports_dir = reports_dir
         self.progress = progress
         self.foreground = foreground  # lets a long first-use step show its progress on the terminal
+        self.limits = limits  # bounds on every request (None: the client's defaults)
+        self.server: runtimes.Server | None = None
+        self.secrets: tuple[str | None, ...] = ()  # kept out of every reason and error recorded
+        self.gave_up: str | None = None  # set when the server stopped answering: later prompts fail at once
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[RunningModel]:
@@ -88,14 +96,15 @@ class ModelRun:
                         runtime.prepare(self.entry, self.progress)
                 self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get("gguf_sha256") or self.entry.source.get("sha256")
             with self._failing_on_crash("starting"):
-                server = runtime.launch(self.entry, self.registry_path, self._log_path())
+                server = self.server = runtime.launch(self.entry, self.registry_path, self._log_path())
                 try:
                     ready = server.start()
                 except runtimes.ModelUnavailable as exc:
                     self._skip(str(exc))
                 self.record.starts += 1
                 api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
-                client = ChatClient(ready.url, ready.model_id, api_key=api_key)
+                self.secrets = (api_key,)
+                client = ChatClient(ready.url, ready.model_id, api_key=api_key, limits=self.limits)
             yield from self._measured(server, ready, client)
         finally:
             if server is not None:
@@ -140,13 +149,29 @@ class ModelRun:
                 passed=bool(verdict and verdict.passed and not error),
                 attempt_pass_rate=verdict.attempt_pass_rate if verdict else None,
                 pass_k=verdict.pass_k if verdict else None,
-                error=error,
+                error=redact(error, self.secrets) if error else None,
                 stats=verdict.stats if verdict else {},
                 checks=verdict.check_records if verdict else [],
                 samples=verdict.sample_records if verdict else [],
             )
         )
         self.report.save(self.reports_dir)
+
+    def server_fault(self, fault: ServerFault) -> str:
+        """A request the server did not answer properly. The model is failed with what happened
+        and its server's log tail (its figures cannot be trusted, so it is never recommended); when
+        it stopped answering (or exited), its remaining prompts fail at once instead of each
+        waiting. Returns the one line to show."""
+        server = self.server
+        exited = server is not None and not server.alive()
+        tail = server.log_tail() if server is not None else "(no server)"
+        line = redact(f"{self.entry.label}: {fault}{'; the server exited' if exited else ''}; server log: {tail}", self.secrets)
+        if self.record.status != "failed":
+            self.record.update(status="failed", reason=line)
+        if (fault.unresponsive or exited) and self.gave_up is None:
+            self.gave_up = line
+        self.report.save(self.reports_dir)
+        return line
 
     def _skip_unless_it_can_run(self, runtime: runtimes.Runtime) -> None:
         too_big = ram_shortfall(self.entry)
@@ -155,6 +180,9 @@ class ModelRun:
         missing = runtime.unavailable_reason()
         if missing:
             self._skip(f"{self.entry.label}: {missing}")
+        cannot = runtime.model_unavailable_reason(self.entry)
+        if cannot:
+            self._skip(cannot)
 
     def _skip(self, reason: str):
         self.record.update(status="skipped", reason=reason)
@@ -173,6 +201,7 @@ class ModelRun:
             self._fail(f"{self.entry.label}: crashed while {stage}: {type(exc).__name__}: {exc}")
 
     def _fail(self, reason: str):
+        reason = redact(reason, self.secrets)
         self.record.update(status="failed", reason=reason)
         raise ModelFailed(reason)
 

@@ -6,6 +6,8 @@ The report's shape is `bakeoff.report.model`; older versions are brought up to i
 
 from __future__ import annotations
 
+import contextlib
+import html
 import json
 import os
 import platform
@@ -15,6 +17,11 @@ import tempfile
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the pair is still written in one order
+    fcntl = None
 
 import psutil
 from pydantic import ValidationError
@@ -105,14 +112,61 @@ class RunReport:
         return write_report(self.report, reports_dir)
 
 
+LATEST_HTML = "latest.html"  # beside latest.json, always about the same run
+
+
 def write_report(report: Report, reports_dir: Path) -> Path:
-    """Write `<run-id>.json` and point `latest.json` at the same content, each atomically."""
+    """Write `<run-id>.json` and point `latest.json` at the same content, each atomically.
+
+    `latest.html` is kept about the same run as `latest.json`: while this run is written, it is a
+    short page saying so (the full page comes with `publish_latest_html` at the end), so two runs
+    in one project never leave the two describing different runs."""
     text = _checked_json(report, f"report {report.run_id}")
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / f"{report.run_id}.json"
     atomic_write(path, text)
-    atomic_write(reports_dir / LATEST, text)
+    with _latest_lock(reports_dir):
+        atomic_write(reports_dir / LATEST, text)
+        atomic_write(reports_dir / LATEST_HTML, _placeholder_page(report))
     return path
+
+
+def publish_latest_html(report: Report, reports_dir: Path, page: Path) -> bool:
+    """Copy the run's page to `latest.html` if `latest.json` still holds this run; False otherwise."""
+    with _latest_lock(reports_dir):
+        try:
+            latest_run = json.loads((reports_dir / LATEST).read_text()).get("run_id")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            latest_run = None
+        if latest_run != report.run_id:
+            return False
+        atomic_write(reports_dir / LATEST_HTML, Path(page).read_text(encoding="utf-8"))
+        return True
+
+
+@contextlib.contextmanager
+def _latest_lock(reports_dir: Path):
+    """Held while `latest.json` and `latest.html` change, so another run cannot interleave its pair."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(reports_dir, os.O_RDONLY)  # the folder itself is the lock: no file of its own is left
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _placeholder_page(report: Report) -> str:
+    run = html.escape(report.run_id)
+    state = "complete" if report.status == "complete" else f"incomplete: {report.incomplete_reason or 'unknown'}"
+    return (
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+        f"<meta name=\"bakeoff-run-id\" content=\"{run}\"><title>bakeoff run {run}</title></head>\n"
+        f"<body><h1>bakeoff run {run}</h1><p>Status: {html.escape(state)}. Its page is written when the run ends; "
+        f"until then its report is <a href=\"{run}.json\">{run}.json</a> (the same as latest.json).</p></body></html>\n"
+    )
 
 
 def rewrite_report(report: Report, path: Path) -> None:
