@@ -3,6 +3,8 @@
 Integration tests use the real default model: `default_model_pulled` pulls it into the
 bakeoff cache on first use (a few minutes, once per machine), and `served_default_model` serves
 it through `bakeoff serve`, the same command line the plugin uses, once per test session.
+`llama_server_ready` finds llama-server or builds it into the cache (about 6 minutes, once per
+machine) through the llama.cpp runtime's prepare step, as `pytest evals` does.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.inputs.registry import ModelEntry, default_model, load_registry
+from bakeoff import runtimes
+from bakeoff.inputs.registry import ModelEntry, default_model, find, load_registry
 from bakeoff.runtimes.process import ReadyInfo, ServerProcess, serve_argv
 from bakeoff.weights import cache
 from bakeoff.weights.pull import pull
@@ -47,6 +50,22 @@ def served_default_model(default_model_pulled, tmp_path_factory) -> ReadyInfo:
     ready = server.start()
     yield ready
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def llama_server_ready(pytestconfig) -> ModelEntry:
+    """The default model's llama.cpp entry, prepared: llama-server found or built into the cache
+    (progress on the terminal, through pytest's capture, as the session shows it) and the GGUF fetched."""
+    runtime = runtimes.get("llamacpp")
+    reason = runtime.unavailable_reason()
+    assert reason is None, reason  # CI must prove the runtime works: fail, never skip
+    entry = find(load_registry(REGISTRY), "qwen2.5-coder-0.5b@llamacpp")
+    if runtime.needs_prepare(entry):
+        capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            runtime.prepare(entry, progress=lambda line: print(f"bakeoff: {line}", file=sys.stderr, flush=True))
+    assert runtime.binary() is not None
+    return entry
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -103,3 +104,58 @@ def test_serves_the_pulled_default_model_until_stopped(default_model_pulled):
     assert not server.is_alive(), f"still serving {STOP_TIMEOUT_S} s after the stop request"
     assert not failures, failures
     assert not port_is_open(ready.url)
+
+
+@pytest.mark.integration
+def test_a_plain_openai_client_calls_the_model_by_its_registry_name(served_default_model, default_model_pulled):
+    """No bakeoff code on the client side: httpx and the name from models.json, through `bakeoff serve`."""
+    name = default_model_pulled.name
+    with httpx.Client(base_url=f"{served_default_model.url}/v1", timeout=120) as client:
+        listed = [model["id"] for model in client.get("/models").json()["data"]]
+        answer = client.post(
+            "/chat/completions",
+            json={"model": name, "messages": [{"role": "user", "content": "What is 2 + 3? Answer with the number only."}], "max_tokens": 8},
+        )
+        with client.stream(
+            "POST", "/chat/completions", json={"model": name, "stream": True, "max_tokens": 8, "messages": [{"role": "user", "content": "Say hi."}]}
+        ) as streamed:
+            events = [line for line in streamed.iter_lines() if line.startswith("data: ")]
+        unknown = client.post("/chat/completions", json={"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]})
+    assert name in listed and served_default_model.model_id in listed
+    assert answer.status_code == 200, answer.text
+    assert "5" in answer.json()["choices"][0]["message"]["content"]
+    assert streamed.status_code == 200 and events[-1] == "data: [DONE]" and len(events) > 2
+    assert unknown.status_code == 404  # any other name is Foundry Local's to answer, as before
+
+
+def test_a_catalog_model_is_skipped_in_the_parent_with_one_probe(monkeypatch, tmp_path):
+    """Offline, every catalog model not on disk is skipped with the one answer of one quick probe."""
+    monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path))
+    monkeypatch.setattr(foundry, "CATALOG_HOST", "catalog.invalid")  # never resolves, online or not
+    foundry.catalog_unreachable.cache_clear()
+    probes = []
+    real_probe = foundry.socket.create_connection
+    monkeypatch.setattr(foundry.socket, "create_connection", lambda *a, **k: probes.append(a) or real_probe(*a, **k))
+    runtime = foundry.FoundryRuntime()
+    entries = [e for e in load_registry(REGISTRY) if e.source.get("type") == "foundry-catalog"]
+    assert len(entries) >= 2
+    started = time.perf_counter()
+    reasons = [runtime.model_unavailable_reason(e) for e in entries]
+    took = time.perf_counter() - started
+    foundry.catalog_unreachable.cache_clear()
+    assert len(probes) == 1 and took < foundry.CATALOG_PROBE_TIMEOUT_S + 0.5
+    for entry, reason in zip(entries, reasons):
+        assert reason.startswith(f"{entry.name}: not in the local Foundry cache and the Foundry catalog is unreachable (offline?): catalog.invalid")
+    # A compiled model never needs the catalog.
+    assert runtime.model_unavailable_reason(default_model(load_registry(REGISTRY))) is None
+
+
+def test_a_catalog_model_on_disk_is_left_to_foundry_local(monkeypatch, tmp_path):
+    monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path))
+    monkeypatch.setattr(foundry, "catalog_unreachable", lambda: "offline")
+    [phi] = [e for e in load_registry(REGISTRY) if e.name == "phi-4-mini"]
+    assert foundry.FoundryRuntime().model_unavailable_reason(phi) is not None
+    model_dir = cache.catalog_models_dir() / "Microsoft" / "Phi-4-mini-instruct-generic-cpu-4"
+    model_dir.mkdir(parents=True)
+    (model_dir / "inference_model.json").write_text(json.dumps({"Name": "Phi-4-mini-instruct-generic-cpu:4", "Alias": "phi-4-mini"}))
+    assert foundry.FoundryRuntime().model_unavailable_reason(phi) is None

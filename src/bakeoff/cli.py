@@ -111,6 +111,9 @@ def cmd_serve(args) -> int:
         reason = runtime.unavailable_reason()
         if reason:
             raise ModelUnavailable(f"{entry.label}: {reason}")
+        reason = runtime.model_unavailable_reason(entry)
+        if reason:
+            raise ModelUnavailable(reason)
         runtime.prepare(entry, progress=_progress)
         runtime.serve(entry, args.port, ready=announce, stop_event=stop)
     except ModelUnavailable as exc:

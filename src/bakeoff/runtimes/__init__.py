@@ -6,6 +6,7 @@ same way:
 
     runtime = runtimes.get(entry.runtime)
     runtime.unavailable_reason()           # None, or why it cannot run here (checked once per process)
+    runtime.model_unavailable_reason(entry)  # None, or why this model cannot (e.g. its catalog is unreachable)
     runtime.prepare(entry, progress)       # fetch/compile weights unless they are on disk already
     server = runtime.launch(entry, registry_path, log_path)
     ready = server.start()                 # ReadyInfo; raises ModelUnavailable (skip) or BakeoffError

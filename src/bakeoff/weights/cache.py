@@ -11,7 +11,9 @@ Under `cache_root()` (`$BAKEOFF_CACHE`, else `$XDG_CACHE_HOME/bakeoff`, else `~/
     gguf/NAME.gguf.partial         a GGUF being assembled
     downloads/, work/              a pull's temporary files (NAME+*)
     build-env/                     the compiler's build environment (torch, transformers, ...)
-    wheels/                        built wheels (the llama-server wheel from .ci/llama-server)
+    wheels/                        built wheels (llama-server's, built on first use)
+    llama-server/                  the environment llama-server's wheel is installed into
+    llama-server.lock              one llama-server set-up at a time
     foundry-app/                   Foundry Local's app data and logs
     foundry-catalog/               Foundry Local's model cache for catalog models
     logs/                          `bakeoff serve` logs of pytest runs
@@ -47,6 +49,8 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 TOP_LEVEL = {
     "build-env": "compiler build environment",
     "wheels": "built wheels",
+    "llama-server": "llama-server environment",
+    "llama-server.lock": "llama-server set-up lock",
     "foundry-app": "Foundry Local app data",
     "foundry-catalog": "Foundry catalog models",
     "logs": "serve logs",
@@ -116,6 +120,19 @@ def build_env_dir() -> Path:
 
 def wheels_dir() -> Path:
     return cache_root() / "wheels"
+
+
+def llama_server_env_dir() -> Path:
+    """The environment bakeoff installs its llama-server wheel into, apart from the user's."""
+    return cache_root() / "llama-server"
+
+
+def llama_server_lock_path() -> Path:
+    return cache_root() / "llama-server.lock"
+
+
+def llama_server_build_log() -> Path:
+    return logs_dir() / "llama-server-build.log"
 
 
 def logs_dir() -> Path:
