@@ -168,6 +168,7 @@ async def _pass_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                 writer.write(trailer + b"\r\n")
                 await writer.drain()
                 return True
+            before_read()
             writer.write(line + await reader.readexactly(size + 2))  # one write per chunk: an SSE event
             await writer.drain()
     length = head.length
