@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -60,6 +61,7 @@ class FaultServer:
     models: tuple[str, ...] = (MODEL,)
     requests: list = field(default_factory=list)  # the JSON bodies of the chat requests
     headers_seen: list = field(default_factory=list)  # the headers of every request
+    request_times: list = field(default_factory=list)  # time.monotonic() at each chat request
 
     def __post_init__(self):
         self.script = [f if isinstance(f, Fault) else Fault(f) for f in self.script]
@@ -103,6 +105,7 @@ def _handler(owner: FaultServer):
             owner.headers_seen.append(dict(self.headers))
             with owner._lock:
                 owner.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                owner.request_times.append(time.monotonic())
             fault = owner.next_fault()
             try:
                 getattr(self, f"fault_{fault.kind}")(fault)
