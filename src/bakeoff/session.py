@@ -104,7 +104,7 @@ class ModelRun:
                 self.record.starts += 1
                 api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
                 self.secrets = (api_key,)
-                client = ChatClient(ready.url, ready.model_id, api_key=api_key, limits=self.limits)
+                client = ChatClient(ready.measured_url or ready.url, ready.model_id, api_key=api_key, limits=self.limits)
             yield from self._measured(server, ready, client)
         finally:
             if server is not None:

@@ -38,6 +38,11 @@ class ModelEntry:
     threads: int | None = None
     # The ONNX precision a compiled model is built in (int4, int8, fp32); part of what makes it pulled.
     precision: str = DEFAULT_PRECISION
+    # False: a model under trial; its failed checks are recorded and shown, and its tests xfail
+    # instead of failing the run (a bake-off that includes a weak model still exits 0).
+    must_pass_checks: bool = True
+    # False: left out of a plain `pytest evals`; `-m`/`-k` that pick it run it.
+    selected_by_default: bool = True
 
     @property
     def label(self) -> str:
@@ -113,6 +118,8 @@ def load_registry(path: Path) -> list[ModelEntry]:
                     ctx_size=item.get("ctx_size"),
                     threads=item.get("threads"),
                     precision=item.get("precision", DEFAULT_PRECISION),
+                    must_pass_checks=item.get("must_pass_checks", True),
+                    selected_by_default=item.get("selected_by_default", True),
                 )
             )
     return entries

@@ -45,6 +45,9 @@ class ReadyInfo:
     ready_seconds: float | None = None
     # The environment variable holding the API key, never the key itself: it must not reach a report.
     api_key_env: str | None = None
+    # The runtime's own endpoint when `url` is a relay in front of it (Foundry Local, so that the
+    # registry name works): bakeoff measures here, so the relay's hop is never in a figure.
+    measured_url: str | None = None
 
     def event(self) -> dict:
         """The ready line `bakeoff serve` prints."""
@@ -63,6 +66,7 @@ class ReadyInfo:
             load_seconds=event.get("load_seconds"),
             ready_seconds=ready_seconds,
             api_key_env=event.get("api_key_env"),
+            measured_url=event.get("measured_url"),
         )
 
 

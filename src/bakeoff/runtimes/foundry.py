@@ -132,7 +132,8 @@ class FoundryRuntime(Runtime):
                 f"as {model.id} or {entry.name} (Foundry Local's own web service: {foundry_url})"
             )
             version = importlib.metadata.version(SDK_DISTRIBUTION)
-            ready(ReadyInfo(base_url, os.getpid(), model.id, self.reported_as, version, load_seconds=round(self.sdk_load_seconds + serving - started, 3)))
+            load_seconds = round(self.sdk_load_seconds + serving - started, 3)
+            ready(ReadyInfo(base_url, os.getpid(), model.id, self.reported_as, version, load_seconds, measured_url=foundry_url))
             stop_event.wait()
             progress("stopping")
 
