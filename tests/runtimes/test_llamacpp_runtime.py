@@ -16,7 +16,7 @@ import sys
 import httpx
 import psutil
 import pytest
-from .conftest import REGISTRY, REPO
+from ..conftest import REGISTRY, REPO
 
 from bakeoff import runtimes
 from bakeoff.errors import BakeoffError
@@ -162,7 +162,7 @@ def test_an_architecture_the_compiler_cannot_handle_is_named_in_one_line(default
 
 def test_evals_start_each_model_x_runtime_once_and_compare_them_all(default_model_pulled, llama_server_installed, tmp_path):
     """Both models, both runtimes, in one `pytest evals` run (two prompts, to stay lean)."""
-    from .test_end_to_end import pytest_evals
+    from ..test_end_to_end import pytest_evals
 
     result = pytest_evals(tmp_path, "-m", "qwen2_5_coder_0_5b or qwen2_5_coder_1_5b", "-k", "arithmetic or capital-city-json")
 

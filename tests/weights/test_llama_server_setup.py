@@ -30,7 +30,7 @@ from bakeoff.runtimes.llamacpp import LlamaCppRuntime
 from bakeoff.session import ModelRun, ModelSkipped
 from bakeoff.weights import cache, llama_server
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 FAKE_INIT = """
 from pathlib import Path

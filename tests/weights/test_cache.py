@@ -12,7 +12,7 @@ from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.weights import cache
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def entry(name: str, runtime: str = "foundry") -> ModelEntry:

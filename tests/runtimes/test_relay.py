@@ -13,7 +13,7 @@ import pytest
 
 from bakeoff.runtimes.relay import Relay, add_to_listing, rewrite_model
 
-from .fake_openai import chunk, serve_stream
+from ..fake_openai import chunk, serve_stream
 
 NAME, MODEL_ID = "qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-bakeoff-cpu:1"
 

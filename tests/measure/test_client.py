@@ -1,7 +1,7 @@
 """The measuring client against a scripted SSE stream: parsing, token counts and timing arithmetic."""
 
 import pytest
-from .fake_openai import chunk, serve_stream
+from ..fake_openai import chunk, serve_stream
 
 from bakeoff.errors import BakeoffError
 from bakeoff.measure.client import ChatClient

@@ -15,7 +15,7 @@ from bakeoff.inputs.registry import default_model, load_registry
 from bakeoff.runtimes import ReadyInfo, foundry
 from bakeoff.weights import cache
 
-REGISTRY = Path(__file__).resolve().parents[1] / "models.json"
+REGISTRY = Path(__file__).resolve().parents[2] / "models.json"
 READY_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 30
 

@@ -4,7 +4,7 @@ their checks, structured output is honoured, and a check made to fail says why."
 from dataclasses import replace
 
 import pytest
-from .conftest import REPO
+from ..conftest import REPO
 
 from bakeoff.decide.checks import CheckSpec, run_check
 from bakeoff.decide.evaluation import verdict_for

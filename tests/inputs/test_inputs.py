@@ -9,7 +9,7 @@ from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import load_prompts
 from bakeoff.inputs.registry import default_model, load_registry, ram_shortfall
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_registry_is_valid_and_readable_by_the_course_script():

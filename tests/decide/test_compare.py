@@ -2,7 +2,7 @@
 
 import json
 
-from .synthetic_reports import model, prompt, report, samples, simple_report
+from ..synthetic_reports import model, prompt, report, samples, simple_report
 
 from bakeoff.decide.compare import (
     BETTER,

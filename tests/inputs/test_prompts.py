@@ -9,7 +9,7 @@ from bakeoff.decide.checks import known_kinds
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import load_prompts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(tmp_path, text):

@@ -8,7 +8,7 @@ import json
 from html.parser import HTMLParser
 
 import pytest
-from .synthetic_reports import model, prompt, report, samples
+from ..synthetic_reports import model, prompt, report, samples
 
 from bakeoff.cli import main
 from bakeoff.decide.compare import compare_reports

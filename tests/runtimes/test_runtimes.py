@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from .fake_openai import chunk, serve_stream
+from ..fake_openai import chunk, serve_stream
 
 from bakeoff import runtimes
 from bakeoff.errors import BakeoffError
@@ -25,8 +25,8 @@ from bakeoff.runtimes import ModelUnavailable, servers
 from bakeoff.runtimes.foundry_cli import _legacy_status, parse_legacy_model_list
 from bakeoff.runtimes.process import ServerProcess, serve_argv
 
-STANDINS = Path(__file__).resolve().parent / "standins"
-ROOT = Path(__file__).resolve().parents[1]
+STANDINS = Path(__file__).resolve().parents[1] / "standins"
+ROOT = Path(__file__).resolve().parents[2]
 pytest_plugins = ["pytester"]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .conftest import REGISTRY, REPO
+from ..conftest import REGISTRY, REPO
 
 pytestmark = pytest.mark.integration
 

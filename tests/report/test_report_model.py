@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from .synthetic_reports import simple_report
+from ..synthetic_reports import simple_report
 
 from bakeoff.decide.compare import compare_reports
 from bakeoff.decide.metrics import GATED_METRICS
@@ -23,8 +23,8 @@ from bakeoff.show.html_report import render_html
 from bakeoff.show.summary import run_view
 from bakeoff.show.table import run_lines
 
-ROOT = Path(__file__).resolve().parents[1]
-V1 = Path(__file__).parent / "data" / "report_v1.json"  # written by the version-1 plugin (an endpoint run)
+ROOT = Path(__file__).resolve().parents[2]
+V1 = Path(__file__).parents[1] / "data" / "report_v1.json"  # written by the version-1 plugin (an endpoint run)
 
 
 def test_a_version_1_report_loads_compares_and_renders():
