@@ -28,10 +28,13 @@ that looks good. Never imports runtimes, deciding, storing or showing.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -290,3 +293,16 @@ def clean(name: str | None = None) -> list[Path]:
             continue
         removed.append(target)
     return removed
+
+
+@contextmanager
+def exclusive(lock_path: Path, progress: Callable[[str], None], waiting: str) -> Iterator[None]:
+    """Hold `lock_path` (a file lock) for the block; says `waiting` while another process holds it."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(waiting)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

