@@ -132,7 +132,7 @@ def overall_ratio(comparison, metric: str) -> float | None:
 def analyse(out: Path, rounds: int) -> None:
     from bakeoff.decide.compare import compare_reports
     from bakeoff.decide.metrics import TIMING_METRICS
-from bakeoff.inputs.settings import load_settings
+    from bakeoff.inputs.settings import load_settings
     from bakeoff.report.store import load_report
 
     settings = load_settings(REPO / "pyproject.toml")

@@ -2,7 +2,6 @@
 and shown as an 80-column table."""
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -21,7 +21,7 @@ from bakeoff import runtimes
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import find, load_registry
 from bakeoff.measure.client import ChatClient
-from bakeoff.runtimes import ModelUnavailable, servers
+from bakeoff.runtimes import servers
 from bakeoff.runtimes.foundry_cli import _legacy_status, parse_legacy_model_list
 from bakeoff.runtimes.process import ServerProcess, serve_argv
 
