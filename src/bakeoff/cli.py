@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("name")
     serve_cmd.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
     serve_cmd.add_argument("--runtime", help="one of the model's runtimes (default: its first)")
+    # The entry as a parent bakeoff already validated it (see runtimes.process.serve_argv).
+    serve_cmd.add_argument("--entry-json", help=argparse.SUPPRESS)
     registry_option(serve_cmd)
     serve_cmd.set_defaults(handler=cmd_serve)
 
@@ -93,10 +95,13 @@ def cmd_pull(args) -> None:
 
 def cmd_serve(args) -> int:
     from bakeoff import runtimes
-    from bakeoff.inputs.registry import find, load_registry
+    from bakeoff.inputs.registry import ModelEntry, find, load_registry
     from bakeoff.runtimes import ModelUnavailable, ReadyInfo, servers
 
-    entry = find(load_registry(args.models), args.name, args.runtime)
+    if args.entry_json:
+        entry = ModelEntry(**json.loads(args.entry_json))
+    else:
+        entry = find(load_registry(args.models), args.name, args.runtime)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -8,14 +8,12 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
-import yaml
-
 from bakeoff.errors import BakeoffError
 
 
 def read_document(path: Path, syntax: str):
     """The parsed content of a JSON or YAML (`syntax`) file; BakeoffError with one line otherwise."""
+    import yaml  # here, not at the top: a `bakeoff serve` handed its entry never reads a file
     try:
         text = path.read_text(encoding="utf-8")
         return json.loads(text) if syntax == "JSON" else yaml.safe_load(text)
@@ -46,6 +44,8 @@ def validate(instance, schema_name: str, *, where: str, locate) -> None:
     `locate(path)` splits the path of the bad value into a readable entry name and the field path
     inside that entry.
     """
+    import jsonschema  # 55 ms: only for what reads and checks a file
+
     validator = jsonschema.Draft202012Validator(schema(schema_name))
     error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
     if error is None:

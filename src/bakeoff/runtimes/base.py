@@ -135,7 +135,7 @@ class Runtime:
         """Parent side: the server for `entry`, not yet started: `bakeoff serve` in a process of its own."""
         from bakeoff.runtimes.process import ServerProcess, serve_argv
 
-        return ServerProcess(serve_argv(entry.name, registry_path, runtime=entry.runtime), log_path)
+        return ServerProcess(serve_argv(entry.name, registry_path, runtime=entry.runtime, entry=entry), log_path)
 
     def check_source(self, entry: ModelEntry) -> None:
         source_type = entry.source.get("type")

@@ -9,14 +9,19 @@ that a failed or interrupted run stops them all (the server also exits when its 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import selectors
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bakeoff.errors import BakeoffError
+
+if TYPE_CHECKING:
+    from bakeoff.inputs.registry import ModelEntry
 from bakeoff.runtimes.base import ModelUnavailable, ReadyInfo
 from bakeoff.runtimes.spawn import terminate
 
@@ -102,6 +107,12 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
-def serve_argv(model_name: str, registry_path: Path, port: int = 0, runtime: str | None = None) -> list[str]:
+def serve_argv(model_name: str, registry_path: Path, port: int = 0, runtime: str | None = None, entry: ModelEntry | None = None) -> list[str]:
+    """`bakeoff serve` for a model; given the `entry` the parent already validated, the child
+    takes it as it is instead of reading and checking models.json again (its start is timed)."""
     argv = [sys.executable, "-m", "bakeoff", "serve", model_name, "--port", str(port), "--models", str(registry_path)]
-    return argv + ["--runtime", runtime] if runtime else argv
+    if runtime:
+        argv += ["--runtime", runtime]
+    if entry is not None:
+        argv += ["--entry-json", json.dumps(dataclasses.asdict(entry))]
+    return argv
