@@ -120,6 +120,12 @@ def test_selecting_phi_skips_every_phi_model_with_its_reason(tmp_path):
     assert all(m.family == "phi" for m in report.models)
 
 
+def ctrl_c_as_on_a_terminal() -> None:
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then
+    # never turns it into KeyboardInterrupt; pytest on a terminal has it at its default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_mid_run_keeps_an_incomplete_report_and_leaves_no_server(default_model_pulled, tmp_path):
     runner = subprocess.Popen(
         [sys.executable, "-m", "pytest", "evals", "-m", "qwen", "-p", "no:cacheprovider", "--bakeoff-reports", str(tmp_path)],
@@ -127,6 +133,7 @@ def test_ctrl_c_mid_run_keeps_an_incomplete_report_and_leaves_no_server(default_
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=ctrl_c_as_on_a_terminal,
     )
     try:
         parent = psutil.Process(runner.pid)
