@@ -37,18 +37,10 @@ sys.path.insert(0, str(REPO))
 
 from bakeoff.errors import BakeoffError  # noqa: E402
 from bakeoff.report.store import load_report  # noqa: E402
-from tests.fault_server import Fault, FaultServer  # noqa: E402
+from tests.fault_server import PROMPTS, TEST, Fault, FaultServer  # noqa: E402
 
 BAR_S = 60.0
 KEY = "sk-fault-matrix-secret-0123456789"
-PROMPTS = """
-defaults: {repeats: 1, max_tokens: 64}
-prompts:
-  - {id: first, text: 'Capital of France?', checks: [{contains: Paris}]}
-  - {id: second, text: 'Capital of France, again?', checks: [{contains: Paris}]}
-  - {id: third, text: 'And once more?', checks: [{contains: Paris}]}
-"""
-TEST = "def test_prompt(model, prompt, evaluate):\n    assert evaluate(model, prompt).passed\n"
 SERVER_FAULTS = {
     "hang before headers": Fault("hang"),
     "stall after 1st token": Fault("stall"),

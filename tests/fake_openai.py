@@ -8,14 +8,7 @@ import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
-def chunk(content=None, finish=None, usage=None):
-    body = {"object": "chat.completion.chunk", "choices": []}
-    if content is not None or finish is not None:
-        body["choices"] = [{"index": 0, "delta": {"content": content} if content is not None else {}, "finish_reason": finish}]
-    if usage is not None:
-        body["usage"] = usage
-    return body
+from .fault_server import answer_model_list
 
 
 @contextmanager
@@ -35,12 +28,7 @@ def serve_stream(
         def do_GET(self):
             if headers_seen is not None:
                 headers_seen.append(dict(self.headers))
-            body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in models]}).encode()
-            self.send_response(200 if self.path == "/v1/models" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_model_list(self, models)
 
         def do_POST(self):
             if headers_seen is not None:

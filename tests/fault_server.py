@@ -30,6 +30,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL = "served-model"
+# A project whose second prompt meets the fault: what tests/test_faults.py and
+# benchmarks/fault_matrix.py run with `pytest evals`.
+PROMPTS = """
+defaults: {repeats: 1, max_tokens: 64}
+prompts:
+  - {id: first, text: 'Capital of France?', checks: [{contains: Paris}]}
+  - {id: second, text: 'Capital of France, again?', checks: [{contains: Paris}]}
+  - {id: third, text: 'And once more?', checks: [{contains: Paris}]}
+"""
+TEST = "def test_prompt(model, prompt, evaluate):\n    assert evaluate(model, prompt).passed\n"
+
 FAULTS = ("ok", "stall", "drip", "endless", "cutoff", "garbage", "list_chunk", "bad_tokens", "hang", "http_error", "refuse")
 
 
@@ -40,6 +51,16 @@ def chunk(content=None, finish=None, usage=None) -> dict:
     if usage is not None:
         body["usage"] = usage
     return body
+
+
+def answer_model_list(handler: BaseHTTPRequestHandler, models) -> None:
+    """`GET /v1/models` as an OpenAI-compatible server answers it; any other path is 404."""
+    body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in models]}).encode()
+    handler.send_response(200 if handler.path == "/v1/models" else 404)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 @dataclass
@@ -94,12 +115,7 @@ def _handler(owner: FaultServer):
 
         def do_GET(self):
             owner.headers_seen.append(dict(self.headers))
-            body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in owner.models]}).encode()
-            self.send_response(200 if self.path == "/v1/models" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_model_list(self, owner.models)
 
         def do_POST(self):
             owner.headers_seen.append(dict(self.headers))

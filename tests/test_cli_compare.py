@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from .synthetic_reports import model, prompt, report, samples, simple_report
 
 from bakeoff.cli import main
+
+from .synthetic_reports import model, prompt, report, samples, simple_report
 
 
 def save(tmp_path, name, data) -> str:

@@ -26,7 +26,7 @@ from bakeoff.report.store import load_report
 from bakeoff.show.csv_report import render_csv
 from bakeoff.show.summary import run_view
 
-from .fault_server import Fault, FaultServer, chunk
+from .fault_server import PROMPTS, TEST, Fault, FaultServer, chunk
 
 SECRET = "sk-fault-test-do-not-leak-0123456789"
 FAST = Limits(first_token_s=1.0, stall_s=0.5, decode_tokens_per_s=10, decode_slack_s=0.3)
@@ -225,14 +225,6 @@ def test_latest_html_follows_latest_json_even_when_another_run_writes_in_between
 
 # --- Real `pytest evals` runs of endpoint models on fault servers ---
 
-PROMPTS = """
-defaults: {repeats: 1, max_tokens: 64}
-prompts:
-  - {id: first, text: 'Capital of France?', checks: [{contains: Paris}]}
-  - {id: second, text: 'Capital of France, again?', checks: [{contains: Paris}]}
-  - {id: third, text: 'And once more?', checks: [{contains: Paris}]}
-"""
-TEST = "def test_prompt(model, prompt, evaluate):\n    assert evaluate(model, prompt).passed\n"
 
 
 def endpoint_model(name: str, url: str, **source) -> dict:

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from .synthetic_reports import simple_report
-
 from bakeoff.report.store import environment
+
+from .synthetic_reports import simple_report
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]

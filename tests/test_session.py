@@ -13,7 +13,8 @@ from bakeoff.inputs.registry import ModelEntry
 from bakeoff.report.store import RunReport
 from bakeoff.session import ModelFailed, ModelRun, ModelSkipped
 
-from .fake_openai import chunk, serve_stream
+from .fake_openai import serve_stream
+from .fault_server import chunk
 
 STREAM = [(0.0, chunk(content="Paris")), (0.0, chunk(finish="stop")), (0.0, "data: [DONE]")]
 

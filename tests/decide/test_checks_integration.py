@@ -4,12 +4,13 @@ their checks, structured output is honoured, and a check made to fail says why."
 from dataclasses import replace
 
 import pytest
-from ..conftest import REPO
 
 from bakeoff.decide.checks import CheckSpec, run_check
 from bakeoff.decide.evaluation import verdict_for
 from bakeoff.inputs.prompts import Prompt, load_prompts, response_format
 from bakeoff.measure.client import ChatClient
+
+from ..conftest import REPO
 
 pytestmark = pytest.mark.integration
 

@@ -2,8 +2,6 @@
 
 import json
 
-from ..synthetic_reports import model, prompt, report, samples, simple_report
-
 from bakeoff.decide.compare import (
     BETTER,
     SAME,
@@ -13,6 +11,8 @@ from bakeoff.decide.compare import (
     recommendation,
 )
 from bakeoff.inputs.settings import Gate, Settings
+
+from ..synthetic_reports import model, prompt, report, samples, simple_report
 
 
 def row(comparison, metric, prompt_id=None):

@@ -3,8 +3,8 @@
 import pytest
 
 from bakeoff.decide.gates import gate_for
-from bakeoff.inputs.settings import DEFAULT_GATES, Gate, load_settings
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.settings import DEFAULT_GATES, Gate, load_settings
 
 
 def write(tmp_path, text: str):

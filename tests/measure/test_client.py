@@ -1,10 +1,12 @@
 """The measuring client against a scripted SSE stream: parsing, token counts and timing arithmetic."""
 
 import pytest
-from ..fake_openai import chunk, serve_stream
 
 from bakeoff.errors import BakeoffError
 from bakeoff.measure.client import ChatClient
+
+from ..fake_openai import serve_stream
+from ..fault_server import chunk
 
 
 def test_stream_is_measured_from_its_chunks():

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ..synthetic_reports import simple_report
-
 from bakeoff.decide.compare import compare_reports
 from bakeoff.decide.metrics import GATED_METRICS
 from bakeoff.errors import BakeoffError
@@ -22,6 +20,8 @@ from bakeoff.show.csv_report import render_csv
 from bakeoff.show.html_report import render_html
 from bakeoff.show.summary import run_view
 from bakeoff.show.table import run_lines
+
+from ..synthetic_reports import simple_report
 
 ROOT = Path(__file__).resolve().parents[2]
 V1 = Path(__file__).parents[1] / "data" / "report_v1.json"  # written by the version-1 plugin (an endpoint run)

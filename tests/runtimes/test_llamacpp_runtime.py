@@ -16,7 +16,6 @@ import sys
 import httpx
 import psutil
 import pytest
-from ..conftest import REGISTRY, REPO
 
 from bakeoff import runtimes
 from bakeoff.errors import BakeoffError
@@ -25,6 +24,8 @@ from bakeoff.measure.client import ChatClient
 from bakeoff.runtimes.process import ServerProcess, serve_argv
 from bakeoff.weights import cache
 from bakeoff.weights.pull import pull
+
+from ..conftest import REGISTRY, REPO
 
 pytestmark = pytest.mark.integration
 

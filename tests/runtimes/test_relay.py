@@ -13,7 +13,8 @@ import pytest
 
 from bakeoff.runtimes.relay import Relay, add_to_listing, rewrite_model
 
-from ..fake_openai import chunk, serve_stream
+from ..fake_openai import serve_stream
+from ..fault_server import chunk
 
 NAME, MODEL_ID = "qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-bakeoff-cpu:1"
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from ..fake_openai import chunk, serve_stream
 
 from bakeoff import runtimes
 from bakeoff.errors import BakeoffError
@@ -24,6 +23,9 @@ from bakeoff.measure.client import ChatClient
 from bakeoff.runtimes import servers
 from bakeoff.runtimes.foundry_cli import _legacy_status, parse_legacy_model_list
 from bakeoff.runtimes.process import ServerProcess, serve_argv
+
+from ..fake_openai import serve_stream
+from ..fault_server import chunk
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
 ROOT = Path(__file__).resolve().parents[2]

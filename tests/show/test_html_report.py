@@ -8,7 +8,6 @@ import json
 from html.parser import HTMLParser
 
 import pytest
-from ..synthetic_reports import model, prompt, report, samples
 
 from bakeoff.cli import main
 from bakeoff.decide.compare import compare_reports
@@ -18,6 +17,8 @@ from bakeoff.show.csv_report import render_csv
 from bakeoff.show.html_report import render_html, write_html
 from bakeoff.show.summary import run_view
 from bakeoff.show.table import run_lines
+
+from ..synthetic_reports import model, prompt, report, samples
 
 pytest_plugins = ["pytester"]
 
