@@ -23,13 +23,20 @@ ENVIRONMENT = {
 }
 
 
-def samples(ttft: float, decode: float, checks: list[bool], n: int = 10, seed: int = 0, spread: float = 0.03) -> list[dict]:
-    """`n` timing-like samples around the given medians; each sample's checks pass as given."""
+def samples(ttft: float, decode: float, checks: list[bool], n: int = 10, seed: int = 0, spread: float = 0.03,
+            launches: int = 1, launch_spread: float = 0.0) -> list[dict]:
+    """`n` timing-like samples around the given medians; each sample's checks pass as given.
+
+    With `launches` > 1 the samples take turns across that many server launches (each sample
+    records its `launch`), and each launch moves every figure by a common factor (sd
+    `launch_spread` on the log scale); with one launch they record none, as older reports."""
     rng = np.random.default_rng(seed)
+    levels = rng.normal(0, launch_spread, launches) if launch_spread else np.zeros(launches)
     out = []
-    for _ in range(n):
-        first = float(ttft * np.exp(rng.normal(0, spread)))
-        rate = float(decode * np.exp(rng.normal(0, spread)))
+    for index in range(n):
+        launch = index % launches
+        first = float(ttft * np.exp(levels[launch] + rng.normal(0, spread)))
+        rate = float(decode * np.exp(-levels[launch] + rng.normal(0, spread)))
         out.append(
             {
                 "response": "an answer",
@@ -39,6 +46,7 @@ def samples(ttft: float, decode: float, checks: list[bool], n: int = 10, seed: i
                 "decode_tokens_per_s": rate,
                 "itl_p50_s": 1 / rate,
                 "checks": [{"check": f"check {i}", "passed": ok, "detail": ""} for i, ok in enumerate(checks)],
+                **({"launch": launch} if launches > 1 else {}),
             }
         )
     return out
@@ -96,10 +104,12 @@ def report(models: list[dict], run_id: str = "run", **environment) -> Report:
 
 
 def simple_report(run_id: str, ttft: float = 0.5, decode: float = 30.0, checks=(True, True), peak_rss=800 * 1024**2,
-                  seed: int = 0, n: int = 10, name: str = "qwen", **environment) -> Report:
+                  seed: int = 0, n: int = 10, name: str = "qwen", launches: int = 1, launch_spread: float = 0.0,
+                  **environment) -> Report:
     """One model, two prompts (a short and a long one), with the given medians."""
+    timing = {"launches": launches, "launch_spread": launch_spread}
     prompts = [
-        prompt("short", samples(ttft, decode, list(checks), n=n, seed=seed)),
-        prompt("long", samples(ttft * 4, decode, [True], n=n, seed=seed + 1000)),
+        prompt("short", samples(ttft, decode, list(checks), n=n, seed=seed, **timing)),
+        prompt("long", samples(ttft * 4, decode, [True], n=n, seed=seed + 1000, **timing)),
     ]
     return report([model(name, prompts, peak_rss)], run_id, **environment)

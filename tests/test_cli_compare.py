@@ -23,8 +23,8 @@ def no_config(tmp_path):
 
 
 def test_compare_same_runs_exits_0(tmp_path, capsys, no_config):
-    base = save(tmp_path, "a.json", simple_report("run-a", seed=1))
-    cand = save(tmp_path, "b.json", simple_report("run-b", seed=2))
+    base = save(tmp_path, "a.json", simple_report("run-a", seed=1, launches=4))
+    cand = save(tmp_path, "b.json", simple_report("run-b", seed=2, launches=4))
     assert main(["compare", base, cand, *no_config]) == 0
     out = capsys.readouterr().out
     assert "baseline run-a  ->  candidate run-b" in out
@@ -34,9 +34,24 @@ def test_compare_same_runs_exits_0(tmp_path, capsys, no_config):
     assert " ".join(out.split()).endswith("the candidate holds up against the baseline.")
 
 
+def test_compare_single_launch_runs_says_inconclusive_and_where_the_noise_is(tmp_path, capsys, no_config):
+    base = save(tmp_path, "a.json", simple_report("run-a", seed=1, n=3))
+    cand = save(tmp_path, "b.json", simple_report("run-b", seed=2, n=3))
+    assert main(["compare", base, cand, "--detail", *no_config]) == 0  # inconclusive = "pass" by default
+    out = capsys.readouterr().out
+    timing = [line for line in out.splitlines() if line.lstrip().startswith(("TTFT", "total", "decode", "ITL"))]
+    assert timing and all("inconclusive" in line and "better" not in line and "WORSE" not in line for line in timing)
+    assert "too few samples" in out and "[" not in "".join(line for line in timing if "too few" in line)
+    assert "where the noise is" in out and "between launches unknown (one launch a side)" in out
+    assert "could not settle" in out
+    (tmp_path / "strict.toml").write_text("[tool.bakeoff]\ninconclusive = 'fail'\n")
+    assert main(["compare", base, cand, "--config", str(tmp_path / "strict.toml")]) == 1
+    assert "FAIL?" in capsys.readouterr().out
+
+
 def test_compare_regression_exits_1_with_the_reasons(tmp_path, capsys, no_config):
-    base = save(tmp_path, "a.json", simple_report("run-a", seed=1))
-    cand = save(tmp_path, "b.json", simple_report("run-b", ttft=0.8, seed=2, checks=(True, False)))
+    base = save(tmp_path, "a.json", simple_report("run-a", seed=1, launches=4))
+    cand = save(tmp_path, "b.json", simple_report("run-b", ttft=0.8, seed=2, checks=(True, False), launches=4))
     assert main(["compare", base, cand, *no_config]) == 1
     out = capsys.readouterr().out
     assert "gates failed:" in out
@@ -145,6 +160,20 @@ def test_gate_says_no_with_reasons_and_exit_1(tmp_path, capsys, no_config):
     assert verdict.startswith("Do not switch from small (foundry) to big (foundry): ")
 
 
+def test_gate_speaks_of_the_switch_only_and_says_too_few_samples(tmp_path, capsys, no_config):
+    small = model("small", [prompt(p, samples(0.3, 40, [True], n=3, seed=i)) for i, p in enumerate(("p", "q"))], peak_rss=1024**3)
+    big = model("big", [prompt(p, samples(0.9, 12, [True, i == 0], n=3, seed=5 + i)) for i, p in enumerate(("p", "q"))],
+                peak_rss=5 * 1024**3)
+    path = save(tmp_path, "r.json", report([small, big], "r"))
+    assert main(["gate", "--from", "small@foundry", "--to", "big", path, *no_config]) == 1
+    out = capsys.readouterr().out
+    assert "Do not accept this run" not in out and "baseline promote" not in out  # no nightly advice, cut or whole
+    paragraphs = [" ".join(p.split()) for p in out.strip().split("\n\n")]
+    assert paragraphs[-1].startswith("Do not switch from small (foundry) to big (foundry): ") and paragraphs[-1].endswith(".")
+    per_prompt = out[out.index("big (foundry), p\n"):]
+    assert "too few samples" in per_prompt and "%, +" not in per_prompt  # no intervals from 3 samples
+
+
 def test_gate_says_yes_within_budgets(tmp_path, capsys):
     config = tmp_path / "pyproject.toml"
     config.write_text(
@@ -167,8 +196,8 @@ def test_gate_unknown_model_is_exit_2(tmp_path, capsys, no_config):
 
 
 def test_the_installed_command_exits_with_the_gate_status(tmp_path):
-    base = save(tmp_path, "a.json", simple_report("run-a", seed=1))
-    cand = save(tmp_path, "b.json", simple_report("run-b", ttft=0.8, seed=2))
+    base = save(tmp_path, "a.json", simple_report("run-a", seed=1, launches=4))
+    cand = save(tmp_path, "b.json", simple_report("run-b", ttft=0.8, seed=2, launches=4))
     done = subprocess.run(
         [sys.executable, "-m", "bakeoff", "compare", base, cand, "--changes-only", "--config", str(tmp_path / "none.toml")],
         capture_output=True, text=True,

@@ -196,6 +196,7 @@ def add_comparison_commands(commands, registry_option) -> None:
     compare_cmd.add_argument("baseline", type=Path)
     compare_cmd.add_argument("candidate", type=Path)
     compare_cmd.add_argument("--changes-only", action="store_true", help="per prompt, show only figures that changed")
+    compare_cmd.add_argument("--detail", action="store_true", help="also show where the noise is: between launches or within one")
     settings_option(compare_cmd)
     compare_cmd.set_defaults(handler=cmd_compare)
 
@@ -217,6 +218,13 @@ def add_comparison_commands(commands, registry_option) -> None:
     settings_option(gate_cmd)
     gate_cmd.set_defaults(handler=cmd_gate)
 
+    history_cmd = commands.add_parser("history", help="a series of reports (nightly runs): per model and metric, its change points")
+    history_cmd.add_argument("reports", type=Path, nargs="+", metavar="DIR|REPORT", help="report files, or directories of them (*.json)")
+    history_cmd.add_argument("--metric", action="append", help="only these metrics (repeatable; default: every compared one)")
+    history_cmd.add_argument("--fail-on-last", action="store_true", help="exit 1 when the last run is a change point for the worse")
+    settings_option(history_cmd)
+    history_cmd.set_defaults(handler=cmd_history)
+
 
 def cmd_compare(args) -> int:
     from bakeoff.decide.compare import compare_reports
@@ -229,7 +237,7 @@ def cmd_compare(args) -> int:
     if args.json:
         print(json.dumps(comparison.to_dict(), indent=2))
     else:
-        print("\n".join(comparison_table.comparison_lines(comparison, changes_only=args.changes_only)))
+        print("\n".join(comparison_table.comparison_lines(comparison, changes_only=args.changes_only, detail=args.detail)))
     return 1 if comparison.failed else 0
 
 
@@ -268,6 +276,30 @@ def cmd_gate(args) -> int:
     else:
         print("\n".join(comparison_table.switch_lines(switch)))
     return 0 if switch.allowed else 1
+
+
+def cmd_history(args) -> int:
+    from bakeoff.decide.history import history
+    from bakeoff.decide.metrics import GATED_METRICS
+    from bakeoff.inputs.settings import load_settings
+    from bakeoff.report.store import load_report
+    from bakeoff.show import comparison_table
+
+    paths = []
+    for path in args.reports:
+        paths += sorted(p for p in path.glob("*.json") if p.name != LATEST) if path.is_dir() else [path]
+    if len(paths) < 2:
+        raise BakeoffError(f"{', '.join(map(str, args.reports))}: a history needs at least two reports, found {len(paths)}")
+    unknown = [m for m in args.metric or [] if m not in GATED_METRICS]
+    if unknown:
+        raise BakeoffError(f"--metric {unknown[0]}: not a compared metric (one of {', '.join(GATED_METRICS)})")
+    settings = load_settings(args.config)
+    found = history([load_report(path) for path in paths], metrics=args.metric, confidence=settings.confidence, min_effect=settings.min_effect)
+    if args.json:
+        print(json.dumps([series.to_dict() for series in found], indent=2))
+    else:
+        print("\n".join(comparison_table.history_lines(found)))
+    return 1 if args.fail_on_last and any(series.worse_at_last for series in found) else 0
 
 
 # --- Showing a stored report ---------------------------------------------------------------------

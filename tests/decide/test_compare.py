@@ -4,6 +4,7 @@ import json
 
 from bakeoff.decide.compare import (
     BETTER,
+    INCONCLUSIVE,
     SAME,
     WORSE,
     compare_reports,
@@ -19,60 +20,120 @@ def row(comparison, metric, prompt_id=None):
     return next(r for r in comparison.rows if r.metric == metric and r.prompt == prompt_id)
 
 
-def test_same_distribution_is_no_detectable_change_and_passes_every_gate():
-    comparison = compare_reports(simple_report("a", seed=1), simple_report("b", seed=2))
+TIMING = ("ttft_s", "total_s", "decode_tokens_per_s", "itl_p50_s")
+
+
+def test_two_single_launch_reports_of_identical_runs_give_no_timing_verdict():
+    """One launch a side: the launch-to-launch noise is unknown, so no better or worse, ever."""
+    for ttft, decode in ((0.5, 30.0), (0.6, 25.0)):  # even a 20% shift cannot be told from launch noise
+        comparison = compare_reports(simple_report("a", seed=1, n=30), simple_report("b", ttft=ttft, decode=decode, seed=2, n=30))
+        timing = [r for r in comparison.rows if r.metric in TIMING]
+        assert timing and {r.verdict for r in timing} == {INCONCLUSIVE}
+        assert all(r.low is None and r.launches == (1, 1) for r in timing)
+        assert row(comparison, "ttft_s").gate.inconclusive and not comparison.failed  # inconclusive = "pass"
+        assert "could not settle" in recommendation(comparison) and "launches" in recommendation(comparison)
+    strict = compare_reports(simple_report("a", seed=1), simple_report("b", seed=2), Settings(inconclusive="fail"))
+    assert strict.failed and row(strict, "ttft_s").gate_failed and "fails: inconclusive" in row(strict, "ttft_s").gate.reason
+
+
+def test_same_distribution_over_launches_is_no_change_and_passes_every_gate():
+    comparison = compare_reports(simple_report("a", seed=1, launches=4), simple_report("b", seed=2, launches=4))
     assert not comparison.failed
-    assert {r.verdict for r in comparison.rows} == {SAME}
+    assert {r.verdict for r in comparison.rows if r.prompt is None} == {SAME}
+    assert {r.verdict for r in comparison.rows if r.prompt} <= {SAME, INCONCLUSIVE}  # 10 samples: some intervals reach 5%
+    assert row(comparison, "ttft_s").launches == (4, 4) and row(comparison, "ttft_s").high < 0.05
     assert comparison.like_for_like and not comparison.warnings
     assert "holds up" in recommendation(comparison)
 
 
 def test_a_slower_candidate_is_worse_and_fails_the_timing_gates():
-    comparison = compare_reports(simple_report("a", seed=1), simple_report("b", ttft=0.65, decode=20.0, seed=2))
+    comparison = compare_reports(simple_report("a", seed=1, launches=4), simple_report("b", ttft=0.65, decode=20.0, seed=2, launches=4))
     ttft, decode = row(comparison, "ttft_s"), row(comparison, "decode_tokens_per_s")
     assert ttft.verdict == WORSE and abs(ttft.change - 0.30) < 0.05 and ttft.low > 0.15
     assert ttft.gate.passed is False and "limit +15%" in ttft.gate.reason
     assert decode.verdict == WORSE and decode.gate.passed is False
-    assert row(comparison, "ttft_s", "short").verdict == WORSE  # per prompt too
+    short = row(comparison, "ttft_s", "short")
+    assert short.verdict == WORSE and short.q_value < 0.05  # per prompt too, after false discovery control
     assert comparison.failed
     assert {r.metric for r in comparison.failed_gates()} == {"ttft_s", "decode_tokens_per_s"}
     assert recommendation(comparison).startswith("Do not accept this run")
 
 
 def test_a_faster_candidate_is_better_and_passes():
-    comparison = compare_reports(simple_report("a", seed=1), simple_report("b", ttft=0.4, decode=36.0, seed=2))
+    comparison = compare_reports(simple_report("a", seed=1, launches=4), simple_report("b", ttft=0.4, decode=36.0, seed=2, launches=4))
     assert row(comparison, "ttft_s").verdict == BETTER
     assert row(comparison, "decode_tokens_per_s").verdict == BETTER
     assert not comparison.failed
 
 
-def test_a_detectable_change_within_the_gate_is_worse_but_passes():
-    comparison = compare_reports(simple_report("a", seed=1, n=30), simple_report("b", ttft=0.55, seed=2, n=30))
+def test_a_detected_change_within_the_gate_is_worse_but_passes():
+    comparison = compare_reports(simple_report("a", seed=1, n=30, launches=4), simple_report("b", ttft=0.55, seed=2, n=30, launches=4))
     ttft = row(comparison, "ttft_s")
-    assert ttft.verdict == WORSE and ttft.gate.passed
+    assert ttft.verdict == WORSE and ttft.gate.passed and not ttft.gate.inconclusive  # the whole interval is within +15%
     assert not comparison.failed
     assert "within their limits" in recommendation(comparison)
 
 
-def test_noise_below_the_minimum_effect_is_no_detectable_change():
-    comparison = compare_reports(simple_report("a", seed=1, n=60), simple_report("b", ttft=0.51, seed=2, n=60))
-    assert row(comparison, "ttft_s").verdict == SAME
+def test_noise_below_the_minimum_effect_is_no_change():
+    comparison = compare_reports(simple_report("a", seed=1, n=60, launches=4), simple_report("b", ttft=0.51, seed=2, n=60, launches=4))
+    ttft = row(comparison, "ttft_s")
+    assert ttft.verdict == SAME and -0.05 < ttft.low and ttft.high < 0.05  # equivalence: the interval within +-5%
+
+
+def test_noisy_launches_make_a_real_change_inconclusive_with_launches_to_settle_it():
+    noisy = {"launches": 3, "launch_spread": 0.15}
+    comparison = compare_reports(simple_report("a", seed=1, **noisy), simple_report("b", ttft=0.6, seed=2, **noisy))
+    ttft = row(comparison, "ttft_s")
+    assert ttft.verdict == INCONCLUSIVE and ttft.launches_to_settle > 3
+    assert ttft.between_launch_sd > 3 * ttft.within_launch_sd  # the noise is between launches
+    assert ttft.gate.inconclusive and f"about {ttft.launches_to_settle} launches a side" in ttft.gate.reason
+
+
+def test_per_prompt_changes_are_controlled_for_false_discoveries():
+    comparison = compare_reports(simple_report("a", seed=1, launches=4), simple_report("b", ttft=0.65, seed=2, launches=4))
+    tested = [r for r in comparison.rows if r.prompt and r.p_value is not None]
+    assert len(tested) > 4 and all(r.q_value >= r.p_value for r in tested)
+    assert all(r.detectable == (r.q_value < 0.05) for r in tested)
 
 
 def test_a_check_that_starts_failing_fails_the_gate_and_names_the_check():
     comparison = compare_reports(simple_report("a"), simple_report("b", checks=(True, False)))
     overall, short = row(comparison, "check_pass_rate"), row(comparison, "check_pass_rate", "short")
-    assert overall.verdict == WORSE and overall.change < 0 and overall.change_kind == "points"
-    assert overall.new_failures == ["short: check 1"]
+    # Paired by prompt, one prompt of two flipping is no evidence by itself (exact McNemar p = 1) ...
+    assert overall.verdict == INCONCLUSIVE and overall.change < 0 and overall.change_kind == "points"
+    assert overall.p_value == 1.0 and "1 newly failing, 0 newly passing" in overall.note
+    # ... but the check passed all 10 attempts before and fails all 10 now: a change, not a flaky check.
+    assert overall.new_failures == overall.consistent_failures == ["short: check 1"]
     assert overall.gate.passed is False and "short: check 1" in overall.gate.reason
     assert short.verdict == WORSE
     assert comparison.failed
 
 
-def test_a_newly_passing_check_is_better():
+def test_a_flaky_new_failure_is_inconclusive():
+    cand = simple_report("b")
+    flaky = cand.models[0].prompts[0]
+    flaky.samples[3].checks[1].passed = False  # one attempt of ten
+    flaky.checks[1].update(pass_rate=0.9, passed=False)
+    flaky.passed = False
+    comparison = compare_reports(simple_report("a"), cand)
+    gate = row(comparison, "check_pass_rate").gate
+    assert gate.inconclusive and gate.passed and "in some attempts only" in gate.reason
+    assert compare_reports(simple_report("a"), cand, Settings(inconclusive="fail")).failed
+
+
+def test_a_newly_passing_check_is_better_on_its_prompt():
     comparison = compare_reports(simple_report("a", checks=(True, False)), simple_report("b"))
-    assert row(comparison, "check_pass_rate").verdict == BETTER
+    assert row(comparison, "check_pass_rate", "short").verdict == BETTER
+    assert "newly passing: short: check 1" in row(comparison, "check_pass_rate").note
     assert not comparison.failed
+
+
+def test_pass_rates_are_paired_by_prompt():
+    prompts = [f"p{i}" for i in range(8)]
+    base = report([model("qwen", [prompt(p, samples(0.5, 30, [True], n=3, seed=i)) for i, p in enumerate(prompts)])], "a")
+    cand = report([model("qwen", [prompt(p, samples(0.5, 30, [i >= 6], n=3, seed=i)) for i, p in enumerate(prompts)])], "b")
+    overall = row(compare_reports(base, cand), "check_pass_rate")
+    assert overall.p_value == 2 / 2**6 and overall.verdict == WORSE  # six prompts flipped, all one way
 
 
 def test_peak_rss_is_compared_as_one_figure():
@@ -84,11 +145,11 @@ def test_peak_rss_is_compared_as_one_figure():
 
 
 def test_gates_per_model_and_prompt_override_the_general_one():
-    slower = simple_report("b", ttft=0.65, seed=2)
+    slower = simple_report("b", ttft=0.65, seed=2, launches=4)
     settings = Settings(gates=(Gate("ttft_s", max_increase=0.15), Gate("ttft_s", model="qwen", max_increase=0.5)))
-    assert not compare_reports(simple_report("a", seed=1), slower, settings).failed
+    assert not compare_reports(simple_report("a", seed=1, launches=4), slower, settings).failed
     strict_prompt = Settings(gates=(*settings.gates, Gate("ttft_s", prompt="short", max_increase=0.1)))
-    failed = compare_reports(simple_report("a", seed=1), slower, strict_prompt).failed_gates()
+    failed = compare_reports(simple_report("a", seed=1, launches=4), slower, strict_prompt).failed_gates()
     assert [(r.metric, r.prompt) for r in failed] == [("ttft_s", "short")]
 
 
@@ -133,8 +194,8 @@ def test_to_dict_is_plain_json():
 
 
 def test_switch_to_a_slower_bigger_model_lists_the_reasons():
-    small = model("small", [prompt("p", samples(0.3, 40, [True, True]))], peak_rss=1 * 1024**3)
-    big = model("big", [prompt("p", samples(0.9, 12, [True, False], seed=5))], peak_rss=6 * 1024**3)
+    small = model("small", [prompt("p", samples(0.3, 40, [True, True], launches=3))], peak_rss=1 * 1024**3)
+    big = model("big", [prompt("p", samples(0.9, 12, [True, False], seed=5, launches=3))], peak_rss=6 * 1024**3)
     switch = compare_switch([report([small, big], "r")], "small", "big", min_ram_gb=32)
     assert not switch.allowed
     text = " | ".join(switch.reasons)
@@ -171,13 +232,13 @@ def test_human_scores_paired_by_prompt():
     assert overall.detectable and overall.verdict == WORSE
     assert overall.gate.passed is False and "limit -10%" in overall.gate.reason
     per_prompt = row(worse, "human_score", "p0")
-    assert per_prompt.note == "one rated prompt: not tested" and per_prompt.verdict == SAME
+    assert per_prompt.note == "one rated prompt: not tested" and per_prompt.verdict == INCONCLUSIVE
 
     same = compare_reports(rated_report("a", [4, 3, 5, 4, 4, 3, 5, 4]), rated_report("b", [4, 3, 5, 4, 4, 3, 5, 4]), gates)
     assert row(same, "human_score").verdict == SAME and not same.failed
     # One prompt scoring lower among eight is not a detectable change.
     one_lower = compare_reports(rated_report("a", [4] * 8), rated_report("b", [4] * 7 + [2]), gates)
-    assert row(one_lower, "human_score").verdict == SAME and not one_lower.failed
+    assert row(one_lower, "human_score").verdict == INCONCLUSIVE and not one_lower.failed
 
 
 def test_no_human_score_rows_without_ratings_on_both_sides():

@@ -164,6 +164,10 @@ def test_a_model_on_two_runtimes_is_two_rows_named_by_runtime():
 def test_the_baseline_comparison_marks_better_and_worse():
     baseline = two_model_report(run_id="base")
     candidate = two_model_report()
+    for data in (baseline, candidate):  # each attempt in a launch of its own: three launches a side
+        for prompt_result in data.models[1].prompts:
+            for launch, sample in enumerate(prompt_result.samples):
+                sample.launch = launch
     for sample in candidate.models[1].prompts[0].samples + candidate.models[1].prompts[1].samples:
         sample.ttft_s *= 3  # slow-model got three times slower to its first token
     comparison = compare_reports(baseline, candidate).to_dict()

@@ -15,12 +15,23 @@ from dataclasses import asdict, dataclass, field, fields
 
 from bakeoff.decide.gates import GateOutcome, gate_for, judge_gate
 from bakeoff.decide.metrics import METRICS, TIMING_METRICS, change_text
-from bakeoff.decide.stats import compare_proportions, paired_p_value, ratio_of_medians
+from bakeoff.decide.stats import (
+    Cells,
+    Estimate,
+    compare_launches,
+    compare_proportions,
+    false_discovery_adjusted,
+    launches_to_settle,
+    mcnemar_p_value,
+    paired_p_value,
+)
 from bakeoff.inputs.registry import GIB
 from bakeoff.inputs.settings import Gate, Settings
 from bakeoff.report.model import ModelRecord, PromptResult, Report
 
-BETTER, WORSE, SAME, NOT_COMPARED = "better", "worse", "no detectable change", "not compared"
+BETTER, WORSE, SAME, INCONCLUSIVE, NOT_COMPARED = "better", "worse", "no change", "inconclusive", "not compared"
+# Fewer samples than this on a side, and a prompt's interval says nothing worth printing.
+FEW_SAMPLES = 5
 
 
 @dataclass
@@ -38,10 +49,19 @@ class Row:
     low: float | None = None  # confidence interval of the change
     high: float | None = None
     detectable: bool | None = None  # the statistics tell the change from noise; None: no test (one figure)
+    p_value: float | None = None
+    q_value: float | None = None  # per prompt: p adjusted for the false discovery rate over the model's prompts x metrics
     verdict: str = NOT_COMPARED
     n_baseline: int = 0
     n_candidate: int = 0
+    launches: tuple[int, int] | None = None  # (baseline, candidate) launches the timing figures came from
+    # Where the noise is (timing rows): standard deviations on the log scale, about relative.
+    between_launch_sd: float | None = None
+    within_launch_sd: float | None = None
+    launches_to_settle: int | None = None  # an inconclusive row: launches a side that would likely settle it
     new_failures: list[str] = field(default_factory=list)
+    # New failures that passed every attempt before and fail every attempt now: a change, not a flaky check.
+    consistent_failures: list[str] = field(default_factory=list)
     note: str = ""
     gate: GateOutcome | None = None
 
@@ -53,7 +73,16 @@ class Row:
     def who(self) -> str:
         return f"{self.model} ({self.runtime})"
 
+    @property
+    def too_few_samples(self) -> bool:
+        """A prompt's interval from a handful of samples or one launch: printed as "too few samples"."""
+        if self.prompt is None or self.launches is None or self.verdict != INCONCLUSIVE:
+            return False
+        return min(self.n_baseline, self.n_candidate) < FEW_SAMPLES or min(self.launches) < 2
+
     def change_text(self) -> str:
+        if self.too_few_samples:
+            return "too few samples"
         return change_text(self.change, self.change_kind, self.low, self.high)
 
     @property
@@ -68,6 +97,7 @@ class Row:
         data = asdict(self)
         data["gate"] = self.gate.to_dict() if self.gate else None
         data["label"] = self.label
+        data["launches"] = list(self.launches) if self.launches else None
         return data
 
 
@@ -139,52 +169,94 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
         if pid not in other
     ]
     rows = []
-
-    def add(row: Row) -> None:
-        gate = gate_for(gates, row.metric, name, runtime, row.prompt)
-        row.gate = judge_gate(gate, row) if gate else None
-        rows.append(row)
-
     pairs = [(base_prompts[pid], cand_prompts[pid]) for pid in shared]
     rated = [(pid, pair) for pid, pair in zip(shared, pairs) if all(p.human_score is not None for p in pair)]
     for metric in TIMING_METRICS:
-        add(_timing_row(name, runtime, None, metric, pairs, settings))
-    add(_single_row(name, runtime, "peak_rss_bytes", base.peak_rss_bytes, cand.peak_rss_bytes, settings))
-    add(_pass_rate_row(name, runtime, None, pairs, settings))
+        rows.append(_timing_row(name, runtime, None, metric, pairs, settings))
+    cold = _cold_row(name, runtime, pairs, settings)
+    if cold:
+        rows.append(cold)
+    rows.append(_single_row(name, runtime, "peak_rss_bytes", base.peak_rss_bytes, cand.peak_rss_bytes, settings))
+    rows.append(_pass_rate_row(name, runtime, None, pairs, settings))
     if rated:
-        add(_human_row(name, runtime, None, [pair for _, pair in rated], settings))
+        rows.append(_human_row(name, runtime, None, [pair for _, pair in rated], settings))
+    per_prompt = []
     for pid, pair in zip(shared, pairs):
         for metric in TIMING_METRICS:
-            add(_timing_row(name, runtime, pid, metric, [pair], settings))
-        add(_pass_rate_row(name, runtime, pid, [pair], settings))
+            per_prompt.append(_timing_row(name, runtime, pid, metric, [pair], settings))
+        per_prompt.append(_pass_rate_row(name, runtime, pid, [pair], settings))
         if pid in dict(rated):
-            add(_human_row(name, runtime, pid, [pair], settings))
+            per_prompt.append(_human_row(name, runtime, pid, [pair], settings))
+    _control_false_discoveries(per_prompt, settings)
+    rows += per_prompt
+    for row in rows:
+        gate = gate_for(gates, row.metric, name, runtime, row.prompt)
+        row.gate = judge_gate(gate, row, inconclusive_fails=settings.inconclusive == "fail") if gate else None
     return rows, notes
 
 
 Pairs = list[tuple[PromptResult, PromptResult]]
 
 
+def launch_cells(prompts: list[PromptResult], metric: str, *, cold: bool = False) -> Cells:
+    """A metric's values by (prompt, launch): warm samples, or with `cold` the first request after
+    each load. Samples of reports made before launches were recorded all count as launch 0."""
+    cells: Cells = {}
+    for prompt in prompts:
+        for sample in prompt.samples:
+            value = getattr(sample, metric, None)
+            if value is not None and bool(getattr(sample, "cold", False)) == cold:
+                cells.setdefault((prompt.id, getattr(sample, "launch", None) or 0), []).append(value)
+    return cells
+
+
 def _timing_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Settings) -> Row:
-    """Ratio of medians with a bootstrap interval; over several prompts, stratified by prompt."""
-    strata = [(b.values(metric), c.values(metric)) for b, c in pairs]
-    usable = [(b, c) for b, c in strata if len(b) >= 2 and len(c) >= 2]
+    """Ratio of medians with launches as the unit of repetition (`stats.compare_launches`)."""
     row = Row(name, runtime, prompt_id, metric)
-    row.n_baseline, row.n_candidate = sum(len(b) for b, _ in usable), sum(len(c) for _, c in usable)
-    estimate = ratio_of_medians(usable, confidence=settings.confidence) if usable else None
+    estimate = compare_launches(
+        launch_cells([b for b, _ in pairs], metric), launch_cells([c for _, c in pairs], metric), confidence=settings.confidence
+    )
     if estimate is None:
-        row.note = "fewer than two samples on a side" if strata else "no prompt in common"
+        row.note = "no samples on one side" if pairs else "no prompt in common"
         return row
-    # The figure of each side is its prompts' medians' geometric mean (one prompt: its median),
-    # so that candidate / baseline is exactly the estimated ratio.
-    row.baseline = statistics.geometric_mean(statistics.median(b) for b, _ in usable)
-    row.candidate = statistics.geometric_mean(statistics.median(c) for _, c in usable)
-    row.change, row.low, row.high = estimate.ratio - 1, estimate.low - 1, estimate.high - 1
-    row.detectable = estimate.above_one if estimate.ratio > 1 else estimate.below_one
-    if len(usable) < len(strata):
-        row.note = f"{len(strata) - len(usable)} prompt(s) with fewer than two samples left out"
-    row.verdict = _verdict(metric, row.change, row.detectable, settings.min_effect)
+    _fill_from_estimate(row, estimate, settings, medians=[(b.values(metric), c.values(metric)) for b, c in pairs])
     return row
+
+
+def _cold_row(name, runtime, pairs: Pairs, settings: Settings) -> Row | None:
+    """Cold-start TTFT (the first request after each load), when both sides recorded it."""
+    base = launch_cells([b for b, _ in pairs], "ttft_s", cold=True)
+    cand = launch_cells([c for _, c in pairs], "ttft_s", cold=True)
+    if not base or not cand:
+        return None
+    row = Row(name, runtime, None, "cold_ttft_s")
+    estimate = compare_launches(base, cand, confidence=settings.confidence)
+    if estimate is None:
+        row.note = "no cold samples on one side"
+        return row
+    pooled = [[value for values in cells.values() for value in values] for cells in (base, cand)]
+    _fill_from_estimate(row, estimate, settings, medians=[tuple(pooled)])
+    return row
+
+
+def _fill_from_estimate(row: Row, estimate: Estimate, settings: Settings, medians: list[tuple[list[float], list[float]]]) -> None:
+    usable = [(b, c) for b, c in medians if b and c]
+    if usable:
+        row.baseline = statistics.geometric_mean(statistics.median(b) for b, _ in usable)
+        row.candidate = statistics.geometric_mean(statistics.median(c) for _, c in usable)
+    row.n_baseline, row.n_candidate = estimate.samples
+    row.launches = estimate.launches
+    row.change = estimate.ratio - 1
+    row.between_launch_sd, row.within_launch_sd = estimate.between_sd, estimate.within_sd
+    if not estimate.interval:
+        row.note = "one launch a side: launch-to-launch noise unknown (run with more launches)"
+        row.verdict = INCONCLUSIVE
+        return
+    row.low, row.high, row.p_value = estimate.low - 1, estimate.high - 1, estimate.p_value
+    row.detectable = estimate.p_value < 1 - settings.confidence
+    row.verdict = _verdict(row, settings.min_effect)
+    if row.verdict == INCONCLUSIVE:
+        row.launches_to_settle = launches_to_settle(estimate, settings.min_effect, confidence=settings.confidence)
 
 
 def _single_row(name, runtime, metric, base_value, cand_value, settings: Settings) -> Row:
@@ -194,14 +266,16 @@ def _single_row(name, runtime, metric, base_value, cand_value, settings: Setting
         row.note = "not measured on one side"
         return row
     row.change = cand_value / base_value - 1
-    row.verdict = _verdict(metric, row.change, True, settings.min_effect)
+    row.verdict = SAME if abs(row.change) < settings.min_effect else _direction(metric, row.change)
     return row
 
 
 def _pass_rate_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -> Row:
-    """Check passes as proportions (Fisher's exact test), plus checks whose pass/fail flipped."""
+    """Check passes, plus checks whose pass/fail flipped. Over all prompts the prompts are the
+    pairs (exact McNemar test on the prompts whose outcome flipped); a single prompt's attempts
+    cannot be paired (Fisher's exact test)."""
     counts = [0, 0, 0, 0]
-    new_failures, new_passes = [], []
+    new_failures, new_passes, consistent = [], [], []
     for base_prompt, cand_prompt in pairs:
         for index, prompt in ((0, base_prompt), (2, cand_prompt)):
             outcomes = [c.passed for s in prompt.samples for c in s.checks]
@@ -213,25 +287,40 @@ def _pass_rate_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -
             where = check.check if prompt_id else f"{base_prompt.id}: {check.check}"
             if check.passed and now is False:
                 new_failures.append(where)
+                if _attempt_passes(base_prompt, check.check) == (len(base_prompt.samples), 0) and _attempt_passes(cand_prompt, check.check)[0] == 0:
+                    consistent.append(where)
             elif not check.passed and now:
                 new_passes.append(where)
-    row = Row(name, runtime, prompt_id, "check_pass_rate", change_kind="points", new_failures=new_failures)
+    row = Row(name, runtime, prompt_id, "check_pass_rate", change_kind="points", new_failures=new_failures, consistent_failures=consistent)
     row.n_baseline, row.n_candidate = counts[1], counts[3]
     change = compare_proportions(*counts)
     if change is None:
         row.note = "no check outcomes on one side"
         return row
     row.baseline, row.candidate, row.change = change.baseline, change.candidate, change.difference
-    row.detectable = change.p_value < 1 - settings.confidence or bool(new_failures or new_passes)
-    if new_failures or (row.detectable and row.change < 0 and not new_passes):
-        row.verdict = WORSE
-    elif new_passes or (row.detectable and row.change > 0):
-        row.verdict = BETTER
+    if prompt_id is None:
+        flipped_down = sum(b.passed and not c.passed for b, c in pairs)
+        flipped_up = sum(c.passed and not b.passed for b, c in pairs)
+        row.p_value = mcnemar_p_value(flipped_down, flipped_up)
+        row.note = f"prompts paired: {flipped_down} newly failing, {flipped_up} newly passing (exact McNemar p = {row.p_value:.2g})"
     else:
+        row.p_value = change.p_value
+    row.detectable = row.p_value < 1 - settings.confidence
+    if row.detectable and row.change:
+        row.verdict = _direction("check_pass_rate", row.change)
+    elif not (new_failures or new_passes) and row.change == 0:
         row.verdict = SAME
+    else:
+        row.verdict = INCONCLUSIVE
     if new_passes:
-        row.note = f"newly passing: {'; '.join(new_passes)}"
+        row.note = "; ".join(filter(None, [row.note, f"newly passing: {'; '.join(new_passes)}"]))
     return row
+
+
+def _attempt_passes(prompt: PromptResult, check: str) -> tuple[int, int]:
+    """(attempts that passed, attempts that failed) one check."""
+    outcomes = [c.passed for s in prompt.samples for c in s.checks if c.check == check]
+    return sum(outcomes), len(outcomes) - sum(outcomes)
 
 
 def _human_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -> Row:
@@ -242,18 +331,43 @@ def _human_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -> Ro
     row = Row(name, runtime, prompt_id, "human_score", n_baseline=len(base), n_candidate=len(cand))
     row.baseline, row.candidate = statistics.fmean(base), statistics.fmean(cand)
     row.change = row.candidate / row.baseline - 1
-    p_value = paired_p_value(base, cand)
-    if p_value is None:
+    if base == cand:
+        row.verdict = SAME
+        return row
+    row.p_value = paired_p_value(base, cand)
+    if row.p_value is None:
         row.note = "one rated prompt: not tested"
-    else:
-        row.detectable = p_value < 1 - settings.confidence
-    row.verdict = _verdict("human_score", row.change, row.detectable, settings.min_effect)
+        row.verdict = INCONCLUSIVE
+        return row
+    row.detectable = row.p_value < 1 - settings.confidence
+    row.verdict = _direction("human_score", row.change) if row.detectable and abs(row.change) >= settings.min_effect else INCONCLUSIVE
     return row
 
 
-def _verdict(metric: str, change: float, detectable: bool | None, min_effect: float) -> str:
-    if not detectable or abs(change) < min_effect:
+def _control_false_discoveries(rows: list[Row], settings: Settings) -> None:
+    """Per-prompt rows are many tests at once (prompts x metrics): a change counts as detected
+    only when its Benjamini-Hochberg adjusted p-value is below alpha."""
+    tested = [row for row in rows if row.p_value is not None]
+    for row, q_value in zip(tested, false_discovery_adjusted([row.p_value for row in tested])):
+        row.q_value = q_value
+        was_detected = row.detectable
+        row.detectable = q_value < 1 - settings.confidence
+        if was_detected and not row.detectable and row.verdict in (BETTER, WORSE):
+            row.verdict = INCONCLUSIVE
+
+
+def _verdict(row: Row, min_effect: float) -> str:
+    """Better or worse: a detected change of at least `min_effect` (a factor and significance,
+    as asv asks). No change: the whole interval within +-`min_effect` (equivalence, Pinpoint's
+    "same"). Anything else needs more data."""
+    if -min_effect < row.low and row.high < min_effect:
         return SAME
+    if row.detectable and abs(row.change) >= min_effect:
+        return _direction(row.metric, row.change)
+    return INCONCLUSIVE
+
+
+def _direction(metric: str, change: float) -> str:
     return BETTER if (change < 0) == METRICS[metric].lower_is_better else WORSE
 
 
@@ -300,6 +414,7 @@ class Switch:
     comparison: Comparison
     reasons: list[str]  # why not; empty when the switch is fine
     checked: list[str]  # what was checked and held
+    unsettled: list[str] = field(default_factory=list)  # gates the statistics could not settle (and did not fail)
 
     @property
     def allowed(self) -> bool:
@@ -312,6 +427,7 @@ class Switch:
             "allowed": self.allowed,
             "reasons": self.reasons,
             "checked": self.checked,
+            "unsettled": self.unsettled,
             "comparison": self.comparison.to_dict(),
             "recommendation": switch_recommendation(self),
         }
@@ -354,11 +470,12 @@ def compare_switch(
     for row in comparison.failed_gates():
         scope = f" on {row.prompt}" if row.prompt else ""
         reasons.append(f"{row.label}{scope}: {row.gate.reason}")
-    checked = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed})
+    checked = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed and not row.gate.inconclusive})
+    unsettled = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed and row.gate.inconclusive})
     ram_gb = ram_gb if ram_gb is not None else cand_report.environment.ram_gb
     for fits, text in _memory_checks(label_b, min_ram_gb, cand.peak_rss_bytes, ram_gb):
         (checked if fits else reasons).append(text)
-    return Switch(label_a, label_b, comparison, reasons, checked)
+    return Switch(label_a, label_b, comparison, reasons, checked, unsettled)
 
 
 def _memory_checks(label: str, min_ram_gb: float | None, peak: int | None, ram_gb: float) -> list[tuple[bool, str]]:
@@ -399,6 +516,13 @@ def recommendation(comparison: Comparison) -> str:
             + " ".join(f"{p}." for p in problems)
             + " Find the cause; if the change is intended, make this run the baseline with `bakeoff baseline promote`."
         )
+    unsettled = [r for r in comparison.rows if r.gate and r.gate.inconclusive and r.prompt is None]
+    if unsettled:
+        return (
+            f"{caveat}No gate failed, but the statistics could not settle "
+            + "; ".join(f"{r.who}: {r.label}" for r in unsettled)
+            + ". Serve each model more times per run ([tool.bakeoff] launches) to settle them."
+        )
     worse = [r for r in comparison.rows if r.verdict == WORSE and r.prompt is None]
     if worse:
         return (
@@ -412,6 +536,12 @@ def recommendation(comparison: Comparison) -> str:
 
 
 def switch_recommendation(switch: Switch) -> str:
+    if switch.allowed and switch.unsettled:
+        return (
+            f"Nothing speaks against switching from {switch.from_model} to {switch.to_model}, but the statistics "
+            f"could not settle {', '.join(switch.unsettled)}: serve each model more times per run "
+            f"([tool.bakeoff] launches) before relying on those figures."
+        )
     if switch.allowed:
         return (
             f"Yes, switch from {switch.from_model} to {switch.to_model}: it keeps every check the current "

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,64 +26,176 @@ def summarize(values: list[float | None]) -> dict | None:
 
 
 # Comparing two runs. Timing samples are skewed and a shared machine adds outliers, so changes
-# are judged on medians, with a bootstrap interval from the samples rather than on means.
+# are judged on medians, on the log scale (a ratio), rather than on means.
+#
+# The noise is hierarchical (Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time"):
+# decode speed moves 15-25% between two launches of one server on a small machine, while the
+# requests inside one launch agree closely. So the unit of repetition is the launch: each launch
+# gets one summary (per prompt the log median of its warm requests, less the prompt's effect,
+# averaged over prompts), and the two sides' launch summaries are compared with Student's t.
+# That is the nested (launches, then requests) mixed model on the log scale, in the summary form
+# that is exact for it; a bootstrap over 2-5 launches gives intervals far too narrow. One launch
+# a side has no launch-to-launch spread to go on: no interval, and the verdict is inconclusive.
 
 CONFIDENCE = 0.95
-RESAMPLES = 2000
-SEED = 20240611  # fixed, so comparing the same two reports always gives the same answer
+POWER = 0.8  # the chance of settling a question that "more launches would likely settle" means
+MOST_LAUNCHES = 50  # beyond this a question is not worth settling by repetition
+
+# The cells of one side: (stratum, launch) -> the warm values of that prompt in that launch.
+Cells = dict[tuple[str, int], list[float]]
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """candidate / baseline as a ratio of medians, with its bootstrap confidence interval."""
+    """candidate / baseline as a ratio of medians, with its confidence interval when there is one.
+
+    `low`/`high` and `p_value` are None with fewer than two launches on a side. The variance
+    components are standard deviations on the log scale (about relative: 0.1 is about 10%):
+    `between_sd` of the launches themselves, `within_sd` of one request around its launch, and
+    `launch_sd` of a launch's summary (both together, as repeated in this run), which the test
+    and the count of launches needed go on.
+    """
 
     ratio: float
-    low: float
-    high: float
+    low: float | None
+    high: float | None
+    p_value: float | None
+    launches: tuple[int, int]  # (baseline, candidate)
+    samples: tuple[int, int]
+    launch_sd: float | None = None
+    between_sd: float | None = None
+    within_sd: float | None = None
+
+    @property
+    def interval(self) -> bool:
+        return self.low is not None
 
     @property
     def above_one(self) -> bool:
         """Detectably larger: the whole interval lies above 1."""
-        return self.low > 1.0
+        return self.low is not None and self.low > 1.0
 
     @property
     def below_one(self) -> bool:
-        return self.high < 1.0
+        return self.high is not None and self.high < 1.0
 
 
-def ratio_of_medians(strata: list[tuple[list[float], list[float]]], *, confidence: float = CONFIDENCE) -> Estimate | None:
-    """The ratio candidate/baseline of medians, over one or more strata (prompts).
+def compare_launches(baseline: Cells, candidate: Cells, *, confidence: float = CONFIDENCE) -> Estimate | None:
+    """candidate / baseline of a metric whose values are grouped by (stratum, launch).
 
-    Each stratum is a (baseline samples, candidate samples) pair. With several strata the ratio
-    is the geometric mean of the strata's ratios of medians, so a long prompt and a short one
-    weigh alike, and the bootstrap resamples within each stratum. None when a stratum has fewer
-    than two samples on a side or a value that is not positive.
+    Strata (prompts) weigh alike: the ratio is the geometric mean over strata of the ratio of
+    the launches' geometric mean medians (with one launch a side: the geometric mean of the
+    prompts' ratios of medians). None without a positive value on both sides.
     """
+    sides = [_log_medians(baseline), _log_medians(candidate)]
+    if not sides[0] or not sides[1]:
+        return None
+    strata = {stratum for side in sides for stratum, _ in side}
+    effect = {s: np.mean([m for side in sides for (stratum, _), m in side.items() if stratum == s]) for s in strata}
+    summaries = []
+    for side in sides:
+        by_launch: dict[int, list[float]] = {}
+        for (stratum, launch), median in side.items():
+            by_launch.setdefault(launch, []).append(median - effect[stratum])
+        summaries.append(np.array([np.mean(v) for v in by_launch.values()]))
+    base, cand = summaries
+    difference = float(cand.mean() - base.mean())
+    counts = (sum(len(v) for v in baseline.values()), sum(len(v) for v in candidate.values()))
+    within = _within_sd([baseline, candidate])
+    if len(base) < 2 or len(cand) < 2:
+        return Estimate(float(np.exp(difference)), None, None, None, (len(base), len(cand)), counts, within_sd=within)
     import scipy.stats  # loaded on first use: `bakeoff serve` and `import bakeoff` stay light
 
-    usable = [(np.asarray(b, float), np.asarray(c, float)) for b, c in strata]
-    if not usable or any(len(b) < 2 or len(c) < 2 or (b <= 0).any() or (c <= 0).any() for b, c in usable):
+    df = len(base) + len(cand) - 2
+    launch_var = (((base - base.mean()) ** 2).sum() + ((cand - cand.mean()) ** 2).sum()) / df
+    se = float(np.sqrt(launch_var * (1 / len(base) + 1 / len(cand))))
+    half = float(scipy.stats.t.ppf(0.5 + confidence / 2, df)) * se
+    if se > 0:
+        p_value = float(2 * scipy.stats.t.sf(abs(difference) / se, df))
+    else:
+        p_value = 1.0 if difference == 0 else 0.0
+    between = _between_sd(launch_var, within, [baseline, candidate])
+    return Estimate(
+        float(np.exp(difference)), float(np.exp(difference - half)), float(np.exp(difference + half)), p_value,
+        (len(base), len(cand)), counts, float(np.sqrt(launch_var)), between, within,
+    )
+
+
+def _log_medians(cells: Cells) -> dict[tuple[str, int], float]:
+    return {key: float(np.log(np.median(v))) for key, v in cells.items() if v and min(v) > 0}
+
+
+def _within_sd(sides: list[Cells]) -> float | None:
+    """The pooled standard deviation of log values around their (prompt, launch) cell's mean."""
+    squares, df = 0.0, 0
+    for cells in sides:
+        for values in cells.values():
+            logs = np.log([v for v in values if v > 0])
+            if len(logs) > 1:
+                squares += float(((logs - logs.mean()) ** 2).sum())
+                df += len(logs) - 1
+    return float(np.sqrt(squares / df)) if df else None
+
+
+def _between_sd(launch_var: float, within_sd: float | None, sides: list[Cells]) -> float:
+    """The launch-to-launch standard deviation: a launch summary's variance less what its own
+    requests add (the variance of a median of n, over the prompts it averages)."""
+    if within_sd is None:
+        return float(np.sqrt(launch_var))
+    shares = []
+    for cells in sides:
+        by_launch: dict[int, list[int]] = {}
+        for (_, launch), values in cells.items():
+            by_launch.setdefault(launch, []).append(len(values))
+        shares += [sum(median_variance(n) for n in sizes) / len(sizes) ** 2 for sizes in by_launch.values()]
+    return float(np.sqrt(max(0.0, launch_var - within_sd**2 * float(np.mean(shares)))))
+
+
+@functools.lru_cache(maxsize=None)
+def median_variance(n: int) -> float:
+    """The variance of the median of n standard normal values (1 for one value, 1/2 for two,
+    about pi/2n for many), by a fixed-seed simulation: exact enough for variance components."""
+    if n <= 2:
+        return 1.0 / n
+    draws = np.random.default_rng(n).standard_normal((20_000, n))
+    return float(np.median(draws, axis=1).var())
+
+
+def detection_power(shift: float, launch_sd: float, launches: tuple[int, int], *, confidence: float = CONFIDENCE) -> float:
+    """The chance that `compare_launches` detects a true change of `shift` (log of the ratio)
+    with these launches a side, when a launch summary varies by `launch_sd` (non-central t)."""
+    import scipy.stats  # loaded on first use
+
+    df = launches[0] + launches[1] - 2
+    if df < 1:
+        return 0.0
+    se = launch_sd * np.sqrt(1 / launches[0] + 1 / launches[1])
+    if se == 0:
+        return 1.0 if shift else 0.0
+    critical = scipy.stats.t.ppf(0.5 + confidence / 2, df)
+    noncentrality = shift / se
+    return float(scipy.stats.nct.sf(critical, df, noncentrality) + scipy.stats.nct.cdf(-critical, df, noncentrality))
+
+
+def launches_to_settle(estimate: Estimate, margin: float, *, confidence: float = CONFIDENCE, power: float = POWER) -> int | None:
+    """Launches a side that would likely (with `power`) settle an inconclusive comparison, either
+    way: detect the change estimated now, or bound it within +-`margin` (relative). None when
+    the launch-to-launch spread is unknown (one launch a side) or it would take more than
+    MOST_LAUNCHES."""
+    import scipy.stats  # loaded on first use
+
+    if estimate.launch_sd is None:
         return None
-    data = [sample for pair in usable for sample in pair]
-    point = float(_geometric_mean_ratio(*data))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # identical samples make a degenerate (zero-width) interval, which is right
-        interval = scipy.stats.bootstrap(
-            data,
-            _geometric_mean_ratio,
-            n_resamples=RESAMPLES,
-            confidence_level=confidence,
-            method="percentile",
-            vectorized=True,
-            rng=np.random.default_rng(SEED),
-        ).confidence_interval
-    return Estimate(point, float(interval.low), float(interval.high))
-
-
-def _geometric_mean_ratio(*samples, axis=-1):
-    baselines, candidates = samples[0::2], samples[1::2]
-    logs = [np.log(np.median(c, axis=axis)) - np.log(np.median(b, axis=axis)) for b, c in zip(baselines, candidates)]
-    return np.exp(np.mean(logs, axis=0))
+    shift = abs(np.log(estimate.ratio))
+    room = np.log(1 + margin) - shift  # how far the interval may reach past the estimate
+    for launches in range(2, MOST_LAUNCHES + 1):
+        if estimate.launch_sd == 0 or detection_power(shift, estimate.launch_sd, (launches, launches), confidence=confidence) >= power:
+            return launches
+        df = 2 * launches - 2
+        spread = scipy.stats.t.ppf(0.5 + confidence / 2, df) + scipy.stats.t.ppf(power, df)
+        if room > 0 and spread * estimate.launch_sd * np.sqrt(2 / launches) <= room:
+            return launches
+    return None
 
 
 @dataclass(frozen=True)
@@ -100,6 +212,7 @@ class ProportionChange:
 
 
 def compare_proportions(base_passed: int, base_total: int, cand_passed: int, cand_total: int) -> ProportionChange | None:
+    """Two shares of passes that cannot be paired (one prompt's attempts), by Fisher's exact test."""
     import scipy.stats  # loaded on first use: `bakeoff serve` and `import bakeoff` stay light
 
     if base_total == 0 or cand_total == 0:
@@ -108,6 +221,22 @@ def compare_proportions(base_passed: int, base_total: int, cand_passed: int, can
     p_value = float(scipy.stats.fisher_exact(table).pvalue)
     return ProportionChange(base_passed / base_total, cand_passed / cand_total, p_value)
 
+
+def mcnemar_p_value(newly_failing: int, newly_passing: int) -> float:
+    """Exact McNemar test of passes paired by prompt: of the prompts whose outcome flipped, are
+    the flips one way more than chance (a fair coin) gives? 1 when nothing flipped."""
+    import scipy.stats  # loaded on first use
+
+    flips = newly_failing + newly_passing
+    return float(scipy.stats.binomtest(newly_failing, flips, 0.5).pvalue) if flips else 1.0
+
+
+def false_discovery_adjusted(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values: calling every one below alpha a change keeps the
+    expected share of false discoveries among them at alpha."""
+    import scipy.stats  # loaded on first use
+
+    return [float(q) for q in scipy.stats.false_discovery_control(p_values)] if p_values else []
 
 
 def paired_p_value(base: list[float], candidate: list[float]) -> float | None:

@@ -4,6 +4,7 @@ candidate run (or model) must keep, and how comparisons decide.
     [tool.bakeoff]
     baseline = "reports/baseline.json"
     min_effect = 0.05          # smallest relative change a verdict calls better or worse
+    inconclusive = "pass"      # what a gate the statistics cannot settle does: "pass" or "fail"
 
     [[tool.bakeoff.gates]]     # run against baseline (`bakeoff compare`, `--bakeoff-baseline`)
     metric = "ttft_s"
@@ -32,6 +33,7 @@ from bakeoff.inputs.validation import validate
 DEFAULT_MIN_EFFECT = 0.05
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_BASELINE = "reports/baseline.json"
+DEFAULT_INCONCLUSIVE = "pass"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Settings:
     switch: tuple[Gate, ...] = DEFAULT_GATES
     min_effect: float = DEFAULT_MIN_EFFECT
     confidence: float = DEFAULT_CONFIDENCE
+    inconclusive: str = DEFAULT_INCONCLUSIVE  # "pass" or "fail": a gate the statistics cannot settle
     baseline: Path = field(default_factory=lambda: Path(DEFAULT_BASELINE))
 
 
@@ -113,6 +116,7 @@ def load_settings(pyproject: Path) -> Settings:
         switch=switch if switch is not None else (DEFAULT_GATES if gates is None else gates),
         min_effect=table.get("min_effect", DEFAULT_MIN_EFFECT),
         confidence=table.get("confidence", DEFAULT_CONFIDENCE),
+        inconclusive=table.get("inconclusive", DEFAULT_INCONCLUSIVE),
         baseline=pyproject.parent / table.get("baseline", DEFAULT_BASELINE),
     )
 

@@ -167,7 +167,7 @@ def _comparison_row(row: dict) -> dict:
         "change": "–" if row.get("change") is None else change_text(row["change"], row["change_kind"], row.get("low"), row.get("high")),
         "verdict": row.get("verdict", ""),
         "verdict_class": VERDICT_CLASS.get(row.get("verdict"), "same"),
-        "gate": {True: "ok", False: "FAIL", None: ""}[gate.get("passed")] if gate else "",
+        "gate": ({True: "ok", False: "FAIL", None: ""}[gate.get("passed")] + ("?" if gate.get("inconclusive") else "")) if gate else "",
         "gate_reason": gate.get("reason") or "",
         "note": row.get("note") or "",
     }
