@@ -113,3 +113,34 @@ def simple_report(run_id: str, ttft: float = 0.5, decode: float = 30.0, checks=(
         prompt("long", samples(ttft * 4, decode, [True], n=n, seed=seed + 1000, **timing)),
     ]
     return report([model(name, prompts, peak_rss)], run_id, **environment)
+
+
+TIMES = ("ttft_s", "total_s", "itl_p50_s", "itl_p95_s")
+
+
+def scaled(source: Report, run_id: str, started_at: str, slower: float = 1.0, slower_ttft: float = 1.0) -> Report:
+    """A copy of a real report as another run: every timing figure `slower` times slower (decode
+    speed divided by it), time to first token `slower_ttft` times more on top."""
+    copy_ = source.model_copy(deep=True)
+    copy_.run_id, copy_.started_at = run_id, started_at
+    for model_ in copy_.models:
+        for prompt_ in model_.prompts:
+            for sample in prompt_.samples:
+                for key in TIMES:
+                    if getattr(sample, key) is not None:
+                        setattr(sample, key, getattr(sample, key) * slower * (slower_ttft if key == "ttft_s" else 1.0))
+                if sample.decode_tokens_per_s is not None:
+                    sample.decode_tokens_per_s /= slower
+    return copy_
+
+
+def nightly_series(source: Report, runs: int, seed: int, step_at: int | None = None, step: float = 1.3,
+                   noise: float = 0.03) -> list[Report]:
+    """`runs` nights made from one real report: each night's timings move by a little noise (sd
+    `noise`, relative); from night `step_at` on, time to first token is `step` times slower."""
+    rng = np.random.default_rng(seed)
+    return [
+        scaled(source, f"night-{night:02d}", f"2026-11-{night + 1:02d}T02:00:00+00:00", float(np.exp(rng.normal(0, noise))),
+               step if step_at is not None and night >= step_at else 1.0)
+        for night in range(runs)
+    ]

@@ -5,8 +5,9 @@ One baseline says whether tonight differs from one night; a history says when a 
 and whether it stayed moved (MongoDB's and Apache Otava's change-point detection over CI
 results). Change points are found by PELT (`ruptures`) on the log of each series (relative
 changes), with a penalty scaled by the series' own noise (a robust estimate from successive
-differences), then kept only when the segments either side differ by Welch's t-test (a single
-run against the segment before it: a prediction interval) and by at least `min_effect`.
+differences), then kept only when the segments either side differ by Welch's t-test (the last
+run alone against the segment before it: a prediction interval) and by at least `min_effect`.
+One odd run inside the series is an outlier, not a new level.
 Works on `Report`s as data; `change_points` is pure numbers.
 """
 
@@ -115,6 +116,8 @@ def change_points(values: list[float], *, confidence: float = 0.95, min_effect: 
     found = []
     for before_start, start, end in zip(starts, starts[1:], ends[1:]):
         before, after = x[before_start:start], x[start:end]
+        if len(before) == 1 or (len(after) == 1 and end != len(x)):
+            continue  # one odd run inside the series is an outlier, not a new level; the last run may start one
         p_value = _p_value(before, after, noise, scipy.stats)
         level_before, level_after = float(np.median(raw[before_start:start])), float(np.median(raw[start:end]))
         effect = abs(level_after / level_before - 1) if relative else abs(level_after - level_before)
