@@ -1,9 +1,12 @@
 """`pytest evals --bakeoff-baseline` for real: the default model against a baseline made better.
 
-A first run on the real default model (two prompts, three repeats) writes a report and saves
-pytest-benchmark's own results; its figures, made twice as fast, become the baseline of a second
-run, which must fail the session with the regression summary, while pytest-benchmark's
-`--benchmark-compare` still prints its own comparison beside ours.
+A first run on the real default model (two prompts, three repeats over three server launches)
+writes a report and saves pytest-benchmark's own results; its figures, made twice as fast, become
+the baseline of a second run, which must fail the session with the regression summary, while
+pytest-benchmark's `--benchmark-compare` still prints its own comparison beside ours. Launches
+are the unit the timing verdicts count: with one launch a side they would be inconclusive.
+The first run's report, as a series of nights with a step on the last one, is also the history
+`bakeoff history --fail-on-last` must fail on.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bakeoff.cli import main
 from bakeoff.report.model import Report
 from bakeoff.report.store import load_report, rewrite_report
 
 from .conftest import REGISTRY, REPO
+from .synthetic_reports import nightly_series
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +39,7 @@ def pytest_evals(tmp_path: Path, reports: str, *args: str) -> subprocess.Complet
             "--bakeoff-prompts", str(tmp_path / "prompts.yaml"),
             "--bakeoff-reports", str(tmp_path / reports),
             "--benchmark-storage", f"file://{tmp_path / 'benchmarks'}",
+            "--bakeoff-launches", "3",
             *args,
         ],
         cwd=REPO, capture_output=True, text=True, timeout=600,
@@ -55,7 +61,7 @@ def made_faster(report: Report, factor: float) -> Report:
     return better
 
 
-def test_a_run_slower_than_its_baseline_fails_the_session(default_model_pulled, tmp_path):
+def test_a_run_slower_than_its_baseline_fails_the_session(default_model_pulled, tmp_path, capsys):
     # The default model on the runtime it was pulled for only, to keep this test lean.
     models = [m for m in json.loads(REGISTRY.read_text()) if m["name"] == default_model_pulled.name]
     for entry in models:
@@ -94,3 +100,14 @@ def test_a_run_slower_than_its_baseline_fails_the_session(default_model_pulled, 
     last_paragraph = summary[len(summary) - summary[::-1].index(""):]  # wrapped to 80 columns
     assert last_paragraph[0].startswith("Do not accept this run")
     assert load_report(tmp_path / "second" / "latest.json").status == "complete"
+
+    # The first run's real report as eight nights, flat or with time to first token 1.5x on the last.
+    first_report = load_report(tmp_path / "first" / "latest.json")
+    for name, step_at, exit_code in (("flat", None, 0), ("step", 7, 1)):
+        nights = tmp_path / name
+        nights.mkdir()
+        for night in nightly_series(first_report, 8, seed=2, step_at=step_at, step=1.5):
+            (nights / f"{night.run_id}.json").write_text(night.to_json())
+        assert main(["history", str(nights), "--fail-on-last", "--config", str(tmp_path / "none.toml")]) == exit_code
+        out = capsys.readouterr().out
+        assert ("change point at run night-07 (the last run)" in out) == (step_at is not None), out

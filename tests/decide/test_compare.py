@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from bakeoff.decide.compare import (
     BETTER,
     INCONCLUSIVE,
@@ -11,6 +13,7 @@ from bakeoff.decide.compare import (
     compare_switch,
     recommendation,
 )
+from bakeoff.decide.metrics import METRICS
 from bakeoff.inputs.settings import Gate, Settings
 
 from ..synthetic_reports import model, prompt, report, samples, simple_report
@@ -248,3 +251,19 @@ def test_no_human_score_rows_without_ratings_on_both_sides():
     comparison = compare_reports(rated_report("a", [4] * 3), unrated)
     assert row(comparison, "ttft_s", "p0")  # the prompts were compared, just without scores
     assert not [r for r in comparison.rows if r.metric == "human_score"]
+
+
+@pytest.mark.skipif("cold_ttft_s" not in METRICS, reason="needs the cold_ttft_s metric of the launches work (issue 13)")
+def test_cold_samples_are_their_own_row_and_left_out_of_warm_timings():
+    def with_cold(run_id, cold_ttft, seed):
+        data = simple_report(run_id, seed=seed, launches=4)
+        for prompt_result in data.models[0].prompts[:1]:
+            for launch in range(4):  # the first request of each launch is cold, and slow
+                sample = prompt_result.samples[launch]
+                sample.cold, sample.ttft_s = True, cold_ttft * (1 + 0.01 * launch)
+        return data
+
+    comparison = compare_reports(with_cold("a", 3.0, 1), with_cold("b", 4.5, 2))
+    cold, warm = row(comparison, "cold_ttft_s"), row(comparison, "ttft_s")
+    assert cold.launches == (4, 4) and cold.change == pytest.approx(0.5, abs=0.02) and cold.verdict == WORSE
+    assert warm.verdict == SAME  # the slow cold requests are not in the warm figures
