@@ -1,5 +1,10 @@
 """Comparing two runs (or two models): per model x prompt and metric, a change and a verdict.
 
+Verdicts are four: better, worse, no change (the interval within +-min_effect) and inconclusive
+(with the launches a side that would likely settle it). Timing figures count server launches as
+the unit of repetition (`stats.compare_launches`); per-prompt rows control the false discovery
+rate over the model's prompts x metrics; pass rates over all prompts are paired by prompt.
+
 `compare_reports(baseline, candidate)` returns a `Comparison` of plain data (`to_dict()`),
 with every gate judged; `recommendation(comparison)` says in plain words what to do with it.
 `compare_switch(reports, from_model, to_model)` answers "may we switch from A to B?".
