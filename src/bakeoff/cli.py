@@ -222,6 +222,7 @@ def add_comparison_commands(commands, registry_option) -> None:
     history_cmd.add_argument("reports", type=Path, nargs="+", metavar="DIR|REPORT", help="report files, or directories of them (*.json)")
     history_cmd.add_argument("--metric", action="append", help="only these metrics (repeatable; default: every compared one)")
     history_cmd.add_argument("--fail-on-last", action="store_true", help="exit 1 when the last run is a change point for the worse")
+    history_cmd.add_argument("--html", type=Path, metavar="FILE", help="also write the series as charts on one HTML page")
     settings_option(history_cmd)
     history_cmd.set_defaults(handler=cmd_history)
 
@@ -299,6 +300,13 @@ def cmd_history(args) -> int:
         print(json.dumps([series.to_dict() for series in found], indent=2))
     else:
         print("\n".join(comparison_table.history_lines(found)))
+    if args.html:
+        from bakeoff.report.store import atomic_write
+
+        try:
+            atomic_write(args.html, comparison_table.history_page(found))
+        except OSError as exc:
+            raise BakeoffError(f"{args.html}: cannot write: {exc.strerror or exc}") from None
     return 1 if args.fail_on_last and any(series.worse_at_last for series in found) else 0
 
 

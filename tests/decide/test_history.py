@@ -63,6 +63,19 @@ def series_of_dicts(data, metric):
     return next(s for s in data if s["metric"] == metric)
 
 
+def test_history_draws_the_series_on_one_html_page(real_report, tmp_path, capsys):
+    paths = []
+    for night in nightly_series(real_report, 10, seed=1, step_at=6):
+        paths.append(tmp_path / f"{night.run_id}.json")
+        paths[-1].write_text(night.to_json())
+    page = tmp_path / "history.html"
+    assert main(["history", *map(str, paths), "--html", str(page), "--config", str(tmp_path / "x.toml")]) == 0
+    html = page.read_text()
+    assert "remote (endpoint): time to first token" in html and html.count("<svg") == 5  # one chart per metric
+    assert 'id="change-point-6"' in html and html.count('id="change-point-') == 1  # drawn where it was found
+    assert "change point at run night-06" in html
+
+
 def test_a_flat_history_passes_the_nightly_gate(real_report, tmp_path, capsys):
     paths = []
     for night in nightly_series(real_report, 6, seed=4):

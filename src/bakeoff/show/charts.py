@@ -107,3 +107,25 @@ def _distribution(key: str, names, samples: list[list[float]], colors, metric) -
             ax.annotate("median " + _label(metric, float(np.median(values))), xy=(1, row), xycoords=("axes fraction", "data"),
                         xytext=(4, 0), textcoords="offset points", va="center", annotation_clip=False)
         return _finish(fig, ax, names)
+
+
+def history_chart(series) -> Chart:
+    """One series of `bakeoff history` (`bakeoff.decide.history.Series`): the runs' figures in
+    order, each change point as a dashed line at the run that starts the new level."""
+    metric = METRICS[series.metric]
+    with matplotlib.rc_context(SVG_SETTINGS):
+        fig = Figure(figsize=(6.0, 2.2), layout="constrained")
+        ax = fig.add_subplot()
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        points = [(i, v * metric.scale) for i, v in enumerate(series.values) if v is not None]
+        ax.plot([i for i, _ in points], [v for _, v in points], marker="o", markersize=3, color=COLORS[0], gid="history-values")
+        for point in series.change_points:
+            ax.axvline(point.index - 0.5, color="#c0392b", linestyle="--", linewidth=1, gid=f"change-point-{point.index}")
+        ax.set_ylabel(metric.unit)
+        ax.set_xticks(range(len(series.runs)), series.runs, rotation=45, ha="right", fontsize=7)
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buffer.getvalue()
+    title = f"{series.model} ({series.runtime}): {metric.label}"
+    return Chart(f"history-{series.model}-{series.runtime}-{series.metric}", title, svg[svg.index("<svg") :])

@@ -158,3 +158,17 @@ def history_lines(found: list) -> list[str]:
         if worse else "The last run starts no new level for the worse."
     )
     return _wrapped([f"{len({r for s in found for r in s.runs})} runs, oldest first", *lines, "", verdict])
+
+
+def history_page(found: list) -> str:
+    """A self-contained HTML page: per series its chart, and the text `history_lines` prints."""
+    from html import escape
+
+    from bakeoff.show.charts import history_chart  # matplotlib loads only for --html
+
+    charts = "\n".join(f"<section><h2>{escape(c.title)}</h2>{c.svg}</section>" for c in map(history_chart, found))
+    text = escape("\n".join(history_lines(found)))
+    return (
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>bakeoff history</title></head>"
+        f"<body><h1>bakeoff history</h1>{charts}<pre>{text}</pre></body></html>\n"
+    )
