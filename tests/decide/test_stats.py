@@ -129,6 +129,7 @@ def test_false_alarms_over_a_thousand_simulated_a_a_comparisons_stay_at_the_nomi
     assert alarms > 0.01  # and the test is not vacuously conservative
 
 
+@pytest.mark.slow  # 2,000 simulated comparisons: about 5 s on a busy 2-core machine
 def test_known_shifts_are_detected_at_the_rate_the_power_calculation_predicts():
     # A launch summary averages the prompts' medians: its sd follows from the components.
     launch_sd = np.sqrt(BETWEEN**2 + WITHIN**2 * median_variance(REPEATS) / len(PROMPTS))
