@@ -1,9 +1,10 @@
 """Change points over a history of runs (`bakeoff history`), on series built from a real report.
 
-tests/data/report_v1.json was written by bakeoff itself (an endpoint run in its integration
-tests); each night of a series is that report with its timings scaled by a little noise and,
-from one night on, a step. tests/test_baseline_gate.py does the same with a report of the real
-default model made in that test.
+tests/data/report_qwen_foundry.json is a real run: `pytest evals` on the default model
+(qwen2.5-coder-0.5b on Foundry Local, hello-in-five-words and arithmetic-7x6, 3 repeats) on the
+development machine. Each night of a series is that report with its timings scaled by a little
+noise and, from one night on, a step. tests/test_baseline_gate.py does the same with the report
+of the real default model made in that test.
 """
 
 import json
@@ -21,7 +22,7 @@ from ..synthetic_reports import nightly_series
 
 @pytest.fixture(scope="module")
 def real_report(pytestconfig):
-    return load_report(pytestconfig.rootpath / "tests" / "data" / "report_v1.json")
+    return load_report(pytestconfig.rootpath / "tests" / "data" / "report_qwen_foundry.json")
 
 
 def series_of(found, metric):
@@ -53,7 +54,7 @@ def test_the_last_run_as_a_change_point_fails_the_nightly_gate(real_report, tmp_
     out = capsys.readouterr().out
     assert "10 runs, oldest first" in out
     assert "change point at run night-09 (the last run)" in out and "worse" in out
-    assert " ".join(out.split()).endswith("remote (endpoint) time to first token.")
+    assert " ".join(out.split()).endswith("qwen2.5-coder-0.5b (foundry) time to first token.")
     assert main(["history", str(tmp_path), "--json", "--config", str(tmp_path / "none.toml")]) == 0  # no --fail-on-last
     data = json.loads(capsys.readouterr().out)
     assert series_of_dicts(data, "ttft_s")["worse_at_last"] is True
@@ -71,7 +72,7 @@ def test_history_draws_the_series_on_one_html_page(real_report, tmp_path, capsys
     page = tmp_path / "history.html"
     assert main(["history", *map(str, paths), "--html", str(page), "--config", str(tmp_path / "x.toml")]) == 0
     html = page.read_text()
-    assert "remote (endpoint): time to first token" in html and html.count("<svg") == 5  # one chart per metric
+    assert "qwen2.5-coder-0.5b (foundry): time to first token" in html and html.count("<svg") == 6  # one chart per metric
     assert 'id="change-point-6"' in html and html.count('id="change-point-') == 1  # drawn where it was found
     assert "change point at run night-06" in html
 
