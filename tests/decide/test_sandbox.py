@@ -7,6 +7,7 @@ import psutil
 import pytest
 
 from bakeoff.decide.checks import CheckSpec, run_check
+from bakeoff.decide._sandbox_runner import PRIVATE_TMP
 from bakeoff.decide.sandbox import Limits, run_function
 
 
@@ -57,20 +58,28 @@ def test_as_root_the_code_runs_as_nobody_and_cannot_read_our_environ():
     assert result.calls[0].ok is False and "PermissionError" in result.calls[0].error
 
 
+def leftovers(token: str) -> list[int]:
+    """Processes on this machine whose argv holds `token`: the code's PIDs are its namespace's."""
+    return [p.pid for p in psutil.process_iter(["cmdline", "status"]) if token in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE]
+
+
 def test_processes_left_behind_are_killed():
-    code = "import os, time\ndef f():\n    pid = os.fork()\n    if pid == 0:\n        time.sleep(60)\n    return pid\n"
+    token = f"{time.time() % 1000 + 2000:.6f}"
+    code = f"import os, time\ndef f():\n    pid = os.fork()\n    if pid == 0:\n        os.execv('/usr/bin/sleep', ['sleep', '{token}'])\n    time.sleep(0.3)\n    return pid\n"
     result = call(code)
-    pid = result.calls[0].value
-    assert isinstance(pid, int)
+    assert isinstance(result.calls[0].value, int), result
     time.sleep(0.2)
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert leftovers(token) == []
 
 
 def test_files_are_small_and_stay_in_a_temporary_folder():
     result = call("import os\ndef f():\n    open('out.txt', 'w').write('x' * 10**7)\n")
     assert "File too large" in result.calls[0].error
-    where = call("import os\ndef f():\n    return os.getcwd()\n").calls[0].value
-    assert "bakeoff-sandbox-" in where and not os.path.exists(where)
+    where = call("import os\ndef f():\n    return os.getcwd()\n")
+    if PRIVATE_TMP in where.missing:  # the fallback: a temporary folder of ours, removed after the run
+        assert "bakeoff-sandbox-" in where.calls[0].value and not os.path.exists(where.calls[0].value)
+    else:  # its own tmpfs, gone with the sandbox
+        assert where.calls[0].value == "/tmp"
 
 
 def test_a_check_on_runaway_code_fails_with_the_reason_and_the_next_runs():
@@ -82,21 +91,19 @@ def test_a_check_on_runaway_code_fails_with_the_reason_and_the_next_runs():
 
 
 def test_a_process_that_detaches_into_its_own_session_is_killed_too():
+    token = f"{time.time() % 1000 + 3000:.6f}"
     code = (
         "import os, time\n"
         "def f():\n"
         "    if os.fork() == 0:\n"
         "        os.setsid()\n"
-        "        sleeper = os.fork()\n"
-        "        if sleeper == 0:\n"
-        "            time.sleep(120)\n"
-        "        open('pid', 'w').write(str(sleeper))\n"
+        "        if os.fork() == 0:\n"
+        f"            os.execv('/usr/bin/sleep', ['sleep', '{token}'])\n"
         "        os._exit(0)\n"
         "    time.sleep(0.5)\n"
-        "    return int(open('pid').read())\n"
+        "    return 'detached'\n"
     )
     result = call(code)
-    sleeper = result.calls[0].value
-    assert isinstance(sleeper, int), result
+    assert result.calls[0].value == "detached", result
     time.sleep(0.2)
-    assert not psutil.pid_exists(sleeper) or psutil.Process(sleeper).status() == psutil.STATUS_ZOMBIE
+    assert leftovers(token) == []

@@ -1,11 +1,18 @@
-"""The child side of bakeoff.sandbox: load the model's code in a limited worker, call it, print JSON.
+"""The child side of bakeoff.sandbox: contain, load the model's code in a limited worker, call it.
 
 Run as `python -I -S _sandbox_runner.py` with the job as JSON on stdin. Standard library only.
-This process stays as it is and only watches: it becomes a child subreaper, forks a worker that
-limits itself (and drops to nobody when we are root) before running the code, enforces the
-wall-clock limit, and then kills every process the code left behind, including ones that
-daemonized into a session of their own (orphans are reparented to a subreaper).
-Whatever the model's code prints goes to stderr; the last stdout line is the result.
+This process (when root, first as nobody) enters new user, PID, network, mount, IPC and UTS
+namespaces and forks the supervisor, PID 1 of the new PID namespace. The supervisor makes the
+filesystem read-only, mounts its own /proc (which shows only the sandbox's processes) and empty,
+size-limited tmpfs on /tmp, /dev/shm and /run, then forks the worker, which closes every file
+but a result pipe, lowers its resource limits, drops every capability and only then runs the
+code. The supervisor enforces the wall-clock limit, kills whatever the code left running and
+writes the one result line to stdout, which the worker has no handle to: what the code prints,
+even to file descriptor 1, goes to stderr. When PID 1 exits, the kernel kills every process left
+in its namespace, and tmpfs and namespaces vanish with the last of them.
+
+Where the kernel refuses namespaces, the old containment runs (rlimits, nobody when root, a
+subreaper that kills what the code left) and the result line names each protection missing.
 """
 
 import ctypes
@@ -26,6 +33,102 @@ PRELOADED = (
     "string struct textwrap time typing unicodedata"
 ).split()
 
+# What the result line lists under "missing" when the machine refused it.
+NAMESPACES = "user, PID, network, mount and IPC namespaces"
+PRIVATE_PROC = "a /proc that shows only the sandbox"
+READ_ONLY = "a read-only filesystem"
+PRIVATE_TMP = "private /tmp, /dev/shm and /run"
+NO_NESTED_NAMESPACES = "a ban on nested user namespaces"
+UNPRIVILEGED_USER = "dropping root to nobody (not mapped here)"
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 1 << 18
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
+SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added after the tables were unified)
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 24, 38, 36
+CAPABILITY_VERSION_3 = 0x20080522
+RESULT_LIMIT = 16 * 1024**2  # bytes read from the worker; more is not a result
+SCRATCH_DIRS = ("/tmp", "/dev/shm", "/run")
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def call(name: str, *args) -> None:
+    """A libc call that raises OSError on failure."""
+    if getattr(libc, name)(*args) == -1:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{name}: {os.strerror(errno)}")
+
+
+def drop_to_nobody() -> None:
+    for name in PRELOADED:
+        __import__(name)
+    # As nobody, neither the code nor anything it reaches reads root's files or processes.
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+    call("prctl", PR_SET_DUMPABLE, 1, 0, 0, 0)  # else /proc/self stays root's and we cannot map our user
+
+
+def enter_namespaces() -> None:
+    """Become root of a new user namespace that owns new PID, network, mount, IPC and UTS ones."""
+    uid, gid = os.geteuid(), os.getegid()
+    call("unshare", CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+    for name, text in [("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")]:
+        write(f"/proc/self/{name}", text)
+
+
+def write(path: str, text: str) -> None:
+    """Write a /proc file as it is (open(path, "w") would also ask to create and truncate it)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+class MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def set_up_filesystem(scratch_bytes: int) -> list[str]:
+    """In the supervisor (PID 1): read-only everything, then our /proc and empty scratch space.
+    The mounts are locked for the worker, which has no capability to undo them."""
+    missing = []
+    call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)  # nothing we mount reaches the host
+    attr = MountAttr(attr_set=MOUNT_ATTR_RDONLY)
+    syscall = libc.syscall
+    syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_size_t]
+    if syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)) == -1:
+        missing.append(READ_ONLY)
+    try:
+        call("mount", b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    except OSError:
+        missing.append(PRIVATE_PROC)
+    options = f"size={scratch_bytes},nr_inodes=4096,mode=1777".encode()
+    try:
+        for path in SCRATCH_DIRS:
+            if os.path.isdir(path):
+                call("mount", b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    except OSError:
+        missing.append(PRIVATE_TMP)
+    try:  # per user namespace: the worker cannot make one of its own to regain capabilities in
+        write("/proc/sys/user/max_user_namespaces", "0")
+    except OSError:
+        missing.append(NO_NESTED_NAMESPACES)
+    return missing
+
+
+def drop_capabilities() -> None:
+    """No capability now or after any exec: the worker cannot unmount, remount or mount."""
+    last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    for capability in range(last + 1):
+        call("prctl", PR_CAPBSET_DROP, capability, 0, 0, 0)
+    call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(CAPABILITY_VERSION_3, 0)
+    call("capset", header, (ctypes.c_uint32 * 6)())
+
 
 def limit(limits: dict) -> None:
     cpu = limits["cpu_s"]
@@ -33,14 +136,6 @@ def limit(limits: dict) -> None:
     for name, key in [("RLIMIT_AS", "memory_bytes"), ("RLIMIT_FSIZE", "file_bytes"), ("RLIMIT_NOFILE", "open_files")]:
         resource.setrlimit(getattr(resource, name), (limits[key], limits[key]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.geteuid() == 0:
-        for name in PRELOADED:
-            __import__(name)
-        # As nobody, the code cannot read our parent's /proc/<pid>/environ or root's files,
-        # and the process limit applies (root ignores RLIMIT_NPROC).
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
     resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
 
 
@@ -66,12 +161,19 @@ def pick_function(module: types.ModuleType, name):
     return defined[0]
 
 
-def run_job(job: dict) -> None:
-    """In the worker: limit, load, call; write the result line and exit without cleanup."""
-    limit(job["limits"])
-    result_stream = sys.stdout
-    sys.stdout = sys.stderr  # the model's prints must not mix with the result line
+def run_job(job: dict, result_fd: int, isolated: bool, missing: list[str]) -> None:
+    """In the worker: shed every handle but the result pipe, limit, load, call; never returns."""
+    os.dup2(2, 1)  # fd 1 is the supervisor's result stream: what the code prints goes to stderr
+    sys.stdout = sys.stderr  # line-buffered, so prints are not lost at os._exit
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.closerange(3, result_fd)
+    os.closerange(result_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     sys.stdin = open(os.devnull)
+    limit(job["limits"])
+    if isolated:
+        if PRIVATE_TMP not in missing:
+            os.chdir("/tmp")
+        drop_capabilities()
     module = types.ModuleType("answer")  # not __main__, so `if __name__ == "__main__":` demos stay quiet
     try:
         exec(compile(job["code"], "<answer>", "exec"), module.__dict__)
@@ -80,36 +182,42 @@ def run_job(job: dict) -> None:
         result = {"error": f"the code does not load: {type(exc).__name__}: {exc}"}
     else:
         calls = []
-        for call in job["calls"]:
+        for call_ in job["calls"]:
             try:
-                value = function(*call.get("args", []), **call.get("kwargs", {}))
+                value = function(*call_.get("args", []), **call_.get("kwargs", {}))
                 calls.append({"ok": True, "value": jsonable(value)})
             except BaseException as exc:  # noqa: BLE001
                 calls.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
         result = {"function": function.__name__, "calls": calls}
-    result_stream.write("\n" + json.dumps(result) + "\n")
-    result_stream.flush()
+    with os.fdopen(result_fd, "w") as stream:
+        stream.write(json.dumps(result))
     os._exit(0)  # skip atexit hooks and finalizers the model's code may have registered
 
 
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def become_subreaper() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: processes the code detaches may outlive the run
-
-
-def wait(worker: int, timeout_s: float):
-    """The worker's wait status, or None when it is still running after `timeout_s`."""
+def collect(worker: int, result_fd: int, timeout_s: float):
+    """The worker's wait status (None: still running after `timeout_s`) and what it sent."""
     deadline = time.monotonic() + timeout_s
+    data = bytearray()
+    watched = [result_fd]
     with os.fdopen(os.pidfd_open(worker)) as pidfd:
         while (left := deadline - time.monotonic()) > 0:
-            if select.select([pidfd], [], [], left)[0]:
-                return os.waitpid(worker, 0)[1]
-    return None
+            ready = select.select([pidfd, *watched], [], [], left)[0]
+            if result_fd in ready:
+                chunk = os.read(result_fd, 65536)
+                if not chunk:
+                    watched = []  # closed; the worker may still run
+                elif len(data) < RESULT_LIMIT:
+                    data += chunk
+            if pidfd in ready:
+                status = os.waitpid(worker, 0)[1]
+                os.set_blocking(result_fd, False)  # what is left; the code's children may hold the pipe open
+                try:
+                    while len(data) < RESULT_LIMIT and (chunk := os.read(result_fd, 65536)):
+                        data += chunk
+                except BlockingIOError:
+                    pass
+                return status, bytes(data)
+    return None, bytes(data)
 
 
 def children() -> list[int]:
@@ -127,8 +235,15 @@ def children() -> list[int]:
     return found
 
 
-def kill_leftovers() -> None:
-    """Kill and reap our children until none is left; orphans of the code keep arriving here."""
+def kill_leftovers(isolated: bool) -> None:
+    """Kill and reap everything the code left; orphans of the code keep arriving here."""
+    if isolated:  # PID 1: kill(-1) reaches every other process of the namespace, and only those
+        while True:
+            try:
+                os.kill(-1, signal.SIGKILL)
+                os.waitpid(-1, 0)
+            except (ProcessLookupError, ChildProcessError):
+                return
     while pids := children():
         for pid in pids:
             try:
@@ -152,25 +267,60 @@ def describe(status: int) -> str | None:
     return None
 
 
-def main() -> None:
-    job = json.loads(sys.stdin.read())
-    become_subreaper()
-    sys.stdout.flush()
+def supervise(job: dict, isolated: bool, missing: list[str]) -> None:
+    """Run the worker, wait for it, clean up, and write the result line; never returns."""
+    if not isolated:
+        try:
+            call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the code come to us to be killed
+        except (OSError, AttributeError):
+            pass
+    result_read, result_write = os.pipe()
     worker = os.fork()
     if worker == 0:
-        run_job(job)
-    status = wait(worker, job["limits"]["wall_s"])
+        os.close(result_read)
+        run_job(job, result_write, isolated, missing)
+    os.close(result_write)
+    status, data = collect(worker, result_read, job["limits"]["wall_s"])
     if status is None:
         os.kill(worker, signal.SIGKILL)
         os.waitpid(worker, 0)
-    kill_leftovers()
+    kill_leftovers(isolated)
     if status is None:
-        failure = f"timed out after {job['limits']['wall_s']:g} s wall-clock"
+        result = {"error": f"timed out after {job['limits']['wall_s']:g} s wall-clock"}
+    elif failure := describe(status):
+        result = {"error": failure}
     else:
-        failure = describe(status)
-    if failure:  # the worker wrote no result; say why in its place
-        sys.stdout.write("\n" + json.dumps({"error": failure}) + "\n")
-        sys.stdout.flush()
+        try:
+            result = json.loads(data)
+        except ValueError:
+            result = {"error": "the worker sent no readable result"}
+    result["missing"] = missing
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.read())
+    missing = []
+    if os.geteuid() == 0:
+        try:
+            drop_to_nobody()
+        except OSError:  # root of a user namespace without nobody in it (a rootless container)
+            missing.append(UNPRIVILEGED_USER)
+    try:
+        enter_namespaces()
+    except OSError:
+        supervise(job, False, [*missing, NAMESPACES, PRIVATE_PROC, READ_ONLY, PRIVATE_TMP])
+    sys.stdout.flush()
+    supervisor = os.fork()  # PID 1 of the new PID namespace
+    if supervisor == 0:
+        call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # killed with us, and the namespace with it
+        supervise(job, True, [*missing, *set_up_filesystem(job["limits"]["scratch_bytes"])])
+    status = os.waitpid(supervisor, 0)[1]
+    if failure := describe(status):  # it wrote no result; say why in its place
+        sys.stdout.write("\n" + json.dumps({"error": f"the sandbox's supervisor {failure}", "missing": []}) + "\n")
+    sys.stdout.flush()
     os._exit(0)
 
 

@@ -15,6 +15,7 @@ import inspect
 import json
 import re
 import typing
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Callable, Literal, NotRequired
@@ -31,6 +32,7 @@ from bakeoff.measure.client import Sample
 class Outcome:
     passed: bool
     detail: str
+    sandbox_missing: tuple[str, ...] = ()  # protections the code sandbox lacked on this machine
 
 
 @dataclass(frozen=True)
@@ -348,6 +350,19 @@ def python_function(
     code = extract_code(answer)
     limits = sandbox.Limits(wall_s=timeout_s, cpu_s=max(1, int(timeout_s)), memory_bytes=memory_mb * 1024**2)
     result = sandbox.run_function(code, function, [{k: v for k, v in c.items() if k != "expect"} for c in calls], limits)
+    outcome = _compare_calls(calls, result)
+    if not result.missing:
+        return outcome
+    missing = ", ".join(result.missing)
+    warnings.warn(f"bakeoff: model-written code ran in a weaker sandbox, without {missing}", SandboxWeakened, stacklevel=2)
+    return Outcome(outcome.passed, f"{outcome.detail} [SANDBOX WEAKER, without {missing}]", tuple(result.missing))
+
+
+class SandboxWeakened(UserWarning):
+    """The code sandbox ran without some of its protections (shown in pytest's warnings summary)."""
+
+
+def _compare_calls(calls: list[Call], result: sandbox.RunResult) -> Outcome:
     if result.error:
         return Outcome(False, f"code did not run: {result.error}")
     for call, got in zip(calls, result.calls):

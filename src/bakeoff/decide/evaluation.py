@@ -29,7 +29,10 @@ def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
         {
             **sample.to_dict(),
             "passed": all(o.passed for o in outcomes),
-            "checks": [{"check": spec.label, "passed": o.passed, "detail": o.detail} for spec, o in zip(prompt.checks, outcomes)],
+            "checks": [
+                {"check": spec.label, "passed": o.passed, "detail": o.detail, **({"sandbox_missing": list(o.sandbox_missing)} if o.sandbox_missing else {})}
+                for spec, o in zip(prompt.checks, outcomes)
+            ],
         }
         for sample, outcomes in zip(samples, per_sample)
     ]

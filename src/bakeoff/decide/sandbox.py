@@ -1,14 +1,15 @@
-"""Running code a model wrote: a constrained subprocess, never this process.
+"""Running code a model wrote: a contained subprocess, never this process.
 
 The child is a fresh `python -I -S` (isolated: no PYTHON* variables, no site-packages, no cwd on
-the path) with an empty environment, in a temporary working directory, in its own process
-group. There `_sandbox_runner` forks a worker that lowers its resource limits (CPU seconds,
-address space, file size, open files, processes) and, when we run as root, drops to the
-`nobody` user before any model code runs, so the code cannot read this process's environment
-through /proc. The runner enforces the wall-clock limit and kills whatever the code left
-running, even processes that detached into a session of their own; this side kills the whole
-group as a backstop. Network access is not blocked: that needs namespaces this tool does not
-set up.
+the path) with an empty environment, in its own process group. `_sandbox_runner` (as nobody
+when we are root) enters new user, PID, network, mount and IPC namespaces: the code sees only
+the sandbox's processes (not this one's environment, not pytest to signal), has no network, not
+even 127.0.0.1, finds the filesystem read-only except empty, size-limited /tmp, /dev/shm and /run
+that vanish with it, holds no capability to undo any of that, and runs under resource limits
+(CPU seconds, address space, file size, open files, processes). Its result comes back from the
+runner's supervisor over stdout, which the code has no handle to. When the kernel refuses
+namespaces, the runner falls back to the limits alone and `RunResult.missing` names every
+protection that did not run; the caller must say so.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 RUNNER = Path(__file__).with_name("_sandbox_runner.py")
@@ -33,7 +34,8 @@ class Limits:
     memory_bytes: int = 512 * 1024**2
     file_bytes: int = 1024**2
     open_files: int = 64
-    processes: int = 16  # only binds when we are not root; as root the child runs as nobody
+    processes: int = 16
+    scratch_bytes: int = 64 * 1024**2  # each of /tmp, /dev/shm and /run (memory while the code runs)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class RunResult:
     function: str | None  # the name of the function called
     error: str | None  # the whole run failed: timeout, killed by a limit, code that does not load
     stderr: str
+    missing: list[str] = field(default_factory=list)  # protections the machine refused (the fallback ran)
 
 
 def run_function(code: str, function: str | None, calls: list[dict], limits: Limits = Limits()) -> RunResult:
@@ -60,6 +63,7 @@ def run_function(code: str, function: str | None, calls: list[dict], limits: Lim
     """
     job = json.dumps({"code": code, "function": function, "calls": calls, "limits": limits.__dict__})
     # Files, not pipes: a process the code forks may keep a pipe open long after the runner is done.
+    # The working directory is the code's only when namespaces are refused (else it gets a tmpfs).
     with (
         tempfile.TemporaryDirectory(prefix="bakeoff-sandbox-") as workdir,
         tempfile.TemporaryFile() as stdin,
@@ -67,7 +71,7 @@ def run_function(code: str, function: str | None, calls: list[dict], limits: Lim
         tempfile.TemporaryFile() as stderr,
     ):
         if os.geteuid() == 0:
-            os.chmod(workdir, 0o777)  # the child drops to nobody and still needs a place to write
+            os.chmod(workdir, 0o777)  # the runner drops to nobody and may need a place to write
         stdin.write(job.encode())
         stdin.seek(0)
         process = subprocess.Popen(
@@ -93,7 +97,7 @@ def run_function(code: str, function: str | None, calls: list[dict], limits: Lim
         out, err = stdout.read(), stderr.read()
     if timed_out:
         return RunResult([], None, f"timed out after {limits.wall_s:g} s wall-clock", _tail(err))
-    return _parse(process.returncode, out, err)
+    return _parse(process.returncode, out, err, len(calls))
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -108,7 +112,7 @@ def _tail(data: bytes, limit: int = 400) -> str:
     return text[-limit:]
 
 
-def _parse(returncode: int, out: bytes, err: bytes) -> RunResult:
+def _parse(returncode: int, out: bytes, err: bytes, expected_calls: int) -> RunResult:
     stderr = _tail(err)
     last = out.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
     try:
@@ -123,6 +127,13 @@ def _parse(returncode: int, out: bytes, err: bytes) -> RunResult:
         else:
             reason = f"exited with status {returncode} without a result"
         return RunResult([], None, reason + (f": {stderr.splitlines()[-1]}" if stderr else ""), stderr)
+    missing = message.get("missing", [])
     if message.get("error"):
-        return RunResult([], None, message["error"], stderr)
-    return RunResult([CallResult(**call) for call in message["calls"]], message["function"], None, stderr)
+        return RunResult([], None, message["error"], stderr, missing)
+    try:  # the calls are what the code's process sent: shaped as the runner writes them, or refused
+        calls = [CallResult(**call) for call in message["calls"]]
+        function = message["function"]
+        assert isinstance(function, str) and len(calls) == expected_calls and all(isinstance(call.ok, bool) for call in calls)
+    except (TypeError, KeyError, AssertionError):
+        return RunResult([], None, "the sandbox sent a malformed result", stderr, missing)
+    return RunResult(calls, function, None, stderr, missing)

@@ -63,6 +63,9 @@ class AttemptCheck(Record):
     check: str
     passed: bool
     detail: str
+    sandbox_missing: list[str] | None = Field(
+        None, description="protections the sandbox for model-written code lacked on this machine (null: all held, or no code ran)"
+    )
 
 
 class CheckResult(Record):
