@@ -29,6 +29,8 @@ from bakeoff.report.model import AttemptCheck
 
 SECRET = "sk-probe-" + uuid.uuid4().hex
 NOBODY = 65534
+# The helper's environment: the key, and what finds Python and this package (as a test run found them).
+BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BAKEOFF_API_KEY": SECRET, **{k: os.environ[k] for k in ["PYTHONPATH"] if k in os.environ}}
 
 # Run in the helper: call the sandbox, then report what came back and whether SIGTERM arrived.
 HELPER = """
@@ -79,7 +81,7 @@ def probe(request):
     python, python_env = interpreter(prefix)
 
     def run(code: str, *args) -> dict:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BAKEOFF_API_KEY": SECRET, **python_env}
+        env = {**BASE_ENV, **python_env}
         done = subprocess.run(
             [*prefix, python, "-c", HELPER],
             input=json.dumps({"code": code, "args": list(args)}),
@@ -290,7 +292,7 @@ def fallback_probe():
             input=json.dumps({"code": code, "args": []}),
             capture_output=True,
             text=True,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BAKEOFF_API_KEY": SECRET},
+            env=BASE_ENV,
             timeout=60,
         )
         assert done.returncode == 0, done.stderr

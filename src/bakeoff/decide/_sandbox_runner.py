@@ -122,7 +122,8 @@ def set_up_filesystem(scratch_bytes: int) -> list[str]:
 
 def drop_capabilities() -> None:
     """No capability now or after any exec: the worker cannot unmount, remount or mount."""
-    last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    with open("/proc/sys/kernel/cap_last_cap") as file:
+        last = int(file.read())
     for capability in range(last + 1):
         call("prctl", PR_CAPBSET_DROP, capability, 0, 0, 0)
     call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
