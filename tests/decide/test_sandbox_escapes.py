@@ -251,15 +251,28 @@ def test_files_in_tmp_and_dev_shm_do_not_outlive_the_run_and_are_bounded(probe):
         assert runner.PRIVATE_TMP in report["result"]["missing"]
 
 
-def test_the_project_is_read_only(probe):
+def test_the_users_files_are_out_of_sight_and_the_system_read_only(probe):
     target = os.path.join(os.path.dirname(__file__), f"probe-{uuid.uuid4().hex}")
-    code = "def f(ancestors, target):\n    open(target, 'w').write('x')\n"
-    report = probe(code, target)
+    code = (
+        "import os\n"
+        "def f(ancestors, here, target):\n"
+        "    seen = os.path.exists(here)\n"
+        "    written = []\n"
+        "    for path in (target, '/usr/probe', '/etc/probe', '/probe'):\n"
+        "        try:\n"
+        "            open(path, 'w').write('x')\n"
+        "            written.append(path)\n"
+        "        except OSError as exc:\n"
+        "            written.append(exc.strerror)\n"
+        "    return seen, written\n"
+    )
+    report = probe(code, __file__, target)
     existed = os.path.exists(target)
     if existed:
         os.unlink(target)
     if isolated(report):
-        assert not existed and "Read-only file system" in report["result"]["calls"][0]["error"]
+        assert runner.HIDDEN_FILES not in report["result"]["missing"] and runner.READ_ONLY not in report["result"]["missing"]
+        assert not existed and report["result"]["value"] == [False, ["No such file or directory", *["Read-only file system"] * 3]]
 
 
 def test_printing_a_result_line_does_not_forge_the_result(probe):
@@ -314,7 +327,7 @@ def test_the_fallback_names_every_protection_it_lacks_and_still_kills_leftovers(
     )
     result = fallback_probe(code)
     time.sleep(0.3)
-    assert result["missing"] == [runner.UNPRIVILEGED_USER, runner.NAMESPACES, runner.PRIVATE_PROC, runner.READ_ONLY, runner.PRIVATE_TMP]
+    assert result["missing"] == [runner.UNPRIVILEGED_USER, runner.NAMESPACES, runner.PRIVATE_PROC, runner.HIDDEN_FILES, runner.READ_ONLY, runner.PRIVATE_TMP]
     # What the report must then say out loud: the key was in reach.
     assert SECRET in result["calls"][0]["value"][0]
     assert [p for p in psutil.process_iter(["cmdline"]) if token in (p.info["cmdline"] or [])] == []

@@ -2,9 +2,10 @@
 
 Run as `python -I -S _sandbox_runner.py` with the job as JSON on stdin. Standard library only.
 This process (when root, first as nobody) enters new user, PID, network, mount, IPC and UTS
-namespaces and forks the supervisor, PID 1 of the new PID namespace. The supervisor makes the
-filesystem read-only, mounts its own /proc (which shows only the sandbox's processes) and empty,
-size-limited tmpfs on /tmp, /dev/shm and /run, then forks the worker, which closes every file
+namespaces and forks the supervisor, PID 1 of the new PID namespace. The supervisor builds a new
+root of the system's directories and Python's, read-only (no home, no project, no other mount),
+with its own /proc (which shows only the sandbox's processes) and empty, size-limited tmpfs on
+/tmp, /dev/shm and /run, chroots into it, then forks the worker, which closes every file
 but a result pipe, lowers its resource limits, drops every capability and only then runs the
 code. The supervisor enforces the wall-clock limit, kills whatever the code left running and
 writes the one result line to stdout, which the worker has no handle to: what the code prints,
@@ -36,6 +37,7 @@ PRELOADED = (
 # What the result line lists under "missing" when the machine refused it.
 NAMESPACES = "user, PID, network, mount and IPC namespaces"
 PRIVATE_PROC = "a /proc that shows only the sandbox"
+HIDDEN_FILES = "a root with only the system's directories (the user's files hidden)"
 READ_ONLY = "a read-only filesystem"
 PRIVATE_TMP = "private /tmp, /dev/shm and /run"
 NO_NESTED_NAMESPACES = "a ban on nested user namespaces"
@@ -43,13 +45,16 @@ UNPRIVILEGED_USER = "dropping root to nobody (not mapped here)"
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 0x4000, 1 << 18
+MNT_DETACH = 2
 AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added after the tables were unified)
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 24, 38, 36
 CAPABILITY_VERSION_3 = 0x20080522
 RESULT_LIMIT = 16 * 1024**2  # bytes read from the worker; more is not a result
 SCRATCH_DIRS = ("/tmp", "/dev/shm", "/run")
+# What the code's root holds (read-only), besides Python's own directories and SCRATCH_DIRS.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/dev")
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -92,27 +97,78 @@ class MountAttr(ctypes.Structure):
     _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
 
 
-def set_up_filesystem(scratch_bytes: int) -> list[str]:
-    """In the supervisor (PID 1): read-only everything, then our /proc and empty scratch space.
-    The mounts are locked for the worker, which has no capability to undo them."""
-    missing = []
-    call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)  # nothing we mount reaches the host
+def python_dirs() -> list[str]:
+    """The standard library's directories outside the system's, where we can reach them (not as
+    nobody when Python lives under /root: then the code has the PRELOADED modules only)."""
+    found = []
+    for path in sys.path:
+        if os.path.isdir(path) and not any(path == d or path.startswith(d + "/") for d in [*SYSTEM_DIRS, *found]):
+            found.append(path)
+    return found
+
+
+def mount(source: str | None, target: str, kind: str | None, flags: int, options: str | None = None) -> None:
+    call("mount", source and source.encode(), target.encode(), kind and kind.encode(), flags, options and options.encode())
+
+
+def read_only(path: str, recursive: bool) -> bool:
     attr = MountAttr(attr_set=MOUNT_ATTR_RDONLY)
     syscall = libc.syscall
     syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_size_t]
-    if syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)) == -1:
-        missing.append(READ_ONLY)
+    flags = AT_RECURSIVE if recursive else 0
+    return syscall(SYS_MOUNT_SETATTR, AT_FDCWD, path.encode(), flags, ctypes.byref(attr), ctypes.sizeof(attr)) == 0
+
+
+def build_root(root: str) -> bool:
+    """A new root on a tmpfs at `root`: the system's directories and Python's, bound read-only;
+    the user's files (home, project, other mounts) are not in it. False: a mount was refused."""
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    readable = True
+    for path in [*SYSTEM_DIRS, *python_dirs()]:
+        inside = root + path
+        if os.path.islink(path):  # /bin -> usr/bin on a merged /usr
+            os.symlink(os.readlink(path), inside)
+        elif os.path.isdir(path):
+            os.makedirs(inside, exist_ok=True)
+            mount(path, inside, None, MS_BIND | MS_REC)
+            readable &= read_only(inside, recursive=True)
+    for path in SCRATCH_DIRS:
+        os.makedirs(root + path, exist_ok=True)
+    os.makedirs(root + "/proc")
+    return readable
+
+
+def set_up_filesystem(scratch_bytes: int) -> list[str]:
+    """In the supervisor (PID 1): a root of the system's directories, read-only, our /proc and
+    empty scratch space; or, where that is refused, all of / read-only. The mounts are locked
+    for the worker, which has no capability to undo them."""
+    missing = []
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount reaches the host
+    root = "/tmp"  # the new root is built on a tmpfs mounted here, then becomes /
     try:
-        call("mount", b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        if not build_root(root):
+            missing.append(READ_ONLY)
+    except OSError:
+        missing.append(HIDDEN_FILES)
+        call("umount2", root.encode(), MNT_DETACH)
+        root = ""
+        if not read_only("/", recursive=True):
+            missing.append(READ_ONLY)
+    try:
+        mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except OSError:
         missing.append(PRIVATE_PROC)
-    options = f"size={scratch_bytes},nr_inodes=4096,mode=1777".encode()
     try:
         for path in SCRATCH_DIRS:
-            if os.path.isdir(path):
-                call("mount", b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+            if os.path.isdir(root + path):
+                mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_bytes},nr_inodes=4096,mode=1777")
     except OSError:
         missing.append(PRIVATE_TMP)
+    if root:
+        os.chdir(root)
+        os.chroot(".")  # the worker, without CAP_SYS_CHROOT, cannot leave it
+        os.chdir("/")
+        read_only("/", recursive=False)  # the skeleton too, now that its mount points are made
     try:  # per user namespace: the worker cannot make one of its own to regain capabilities in
         write("/proc/sys/user/max_user_namespaces", "0")
     except OSError:
@@ -312,7 +368,7 @@ def main() -> None:
     try:
         enter_namespaces()
     except OSError:
-        supervise(job, False, [*missing, NAMESPACES, PRIVATE_PROC, READ_ONLY, PRIVATE_TMP])
+        supervise(job, False, [*missing, NAMESPACES, PRIVATE_PROC, HIDDEN_FILES, READ_ONLY, PRIVATE_TMP])
     sys.stdout.flush()
     supervisor = os.fork()  # PID 1 of the new PID namespace
     if supervisor == 0:

@@ -4,8 +4,8 @@ The child is a fresh `python -I -S` (isolated: no PYTHON* variables, no site-pac
 the path) with an empty environment, in its own process group. `_sandbox_runner` (as nobody
 when we are root) enters new user, PID, network, mount and IPC namespaces: the code sees only
 the sandbox's processes (not this one's environment, not pytest to signal), has no network, not
-even 127.0.0.1, finds the filesystem read-only except empty, size-limited /tmp, /dev/shm and /run
-that vanish with it, holds no capability to undo any of that, and runs under resource limits
+even 127.0.0.1, finds only the system's directories and Python's, read-only (not the user's
+files), and empty, size-limited /tmp, /dev/shm and /run that vanish with it, holds no capability to undo any of that, and runs under resource limits
 (CPU seconds, address space, file size, open files, processes). Its result comes back from the
 runner's supervisor over stdout, which the code has no handle to. When the kernel refuses
 namespaces, the runner falls back to the limits alone and `RunResult.missing` names every
