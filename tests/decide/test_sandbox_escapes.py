@@ -275,6 +275,28 @@ def test_the_users_files_are_out_of_sight_and_the_system_read_only(probe):
         assert not existed and report["result"]["value"] == [False, ["No such file or directory", *["Read-only file system"] * 3]]
 
 
+def test_system_calls_that_reach_beyond_the_sandbox_are_refused(probe):
+    code = (
+        "import ctypes, os\n"
+        "def f(ancestors):\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    calls = {'unshare': lambda: libc.unshare(0x10000000), 'ptrace': lambda: libc.ptrace(16, ancestors[0], 0, 0),\n"
+        "             'mount': lambda: libc.mount(b'none', b'/tmp', b'tmpfs', 0, None), 'socket': lambda: libc.socket(2, 1, 0)}\n"
+        "    tried = {name: [call(), ctypes.get_errno()] for name, call in calls.items()}\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os._exit(3)\n"
+        "    tried['fork'] = os.waitpid(pid, 0)[1] >> 8\n"
+        "    return tried\n"
+    )
+    report = probe(code)
+    if runner.SECCOMP in report["result"]["missing"]:
+        pytest.skip("libseccomp.so.2 is not installed here: the sandbox says so in its missing protections")
+    tried = report["result"]["value"]
+    assert tried["unshare"] == tried["ptrace"] == tried["mount"] == [-1, 1], tried  # EPERM
+    assert tried["socket"] == [-1, 97] and tried["fork"] == 3  # EAFNOSUPPORT; processes still work
+
+
 def test_printing_a_result_line_does_not_forge_the_result(probe):
     forged = '{"function": "f", "calls": [{"ok": true, "value": 42}], "missing": []}'
     code = (

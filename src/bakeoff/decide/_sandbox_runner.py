@@ -6,14 +6,15 @@ namespaces and forks the supervisor, PID 1 of the new PID namespace. The supervi
 root of the system's directories and Python's, read-only (no home, no project, no other mount),
 with its own /proc (which shows only the sandbox's processes) and empty, size-limited tmpfs on
 /tmp, /dev/shm and /run, chroots into it, then forks the worker, which closes every file
-but a result pipe, lowers its resource limits, drops every capability and only then runs the
-code. The supervisor enforces the wall-clock limit, kills whatever the code left running and
+but a result pipe, lowers its resource limits, drops every capability, installs a seccomp filter
+(where libseccomp is installed) and only then runs the code. The supervisor enforces the wall-clock limit, kills whatever the code left running and
 writes the one result line to stdout, which the worker has no handle to: what the code prints,
 even to file descriptor 1, goes to stderr. When PID 1 exits, the kernel kills every process left
 in its namespace, and tmpfs and namespaces vanish with the last of them.
 
-Where the kernel refuses namespaces, the old containment runs (rlimits, nobody when root, a
-subreaper that kills what the code left) and the result line names each protection missing.
+Where the kernel refuses namespaces, the old containment runs (rlimits, seccomp, nobody when
+root, a subreaper that kills what the code left) and the result line names each protection
+missing.
 """
 
 import ctypes
@@ -42,6 +43,7 @@ READ_ONLY = "a read-only filesystem"
 PRIVATE_TMP = "private /tmp, /dev/shm and /run"
 NO_NESTED_NAMESPACES = "a ban on nested user namespaces"
 UNPRIVILEGED_USER = "dropping root to nobody (not mapped here)"
+SECCOMP = "a seccomp filter (libseccomp.so.2 is not installed)"
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -51,6 +53,14 @@ AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added after the tables were unified)
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 24, 38, 36
 CAPABILITY_VERSION_3 = 0x20080522
+CLONE_NEWCGROUP, AF_UNIX = 0x02000000, 1
+SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_CMP_NE, SCMP_CMP_MASKED_EQ = 0x7FFF0000, 0x00050000, 1, 7
+DENIED_CALLS = (
+    "ptrace process_vm_readv process_vm_writev kcmp pidfd_getfd keyctl add_key request_key bpf "
+    "perf_event_open userfaultfd mount umount2 mount_setattr move_mount open_tree fsopen fsmount fspick "
+    "pivot_root chroot unshare setns open_by_handle_at name_to_handle_at init_module finit_module "
+    "delete_module kexec_load kexec_file_load swapon swapoff reboot acct iopl ioperm quotactl"
+).split()
 RESULT_LIMIT = 16 * 1024**2  # bytes read from the worker; more is not a result
 SCRATCH_DIRS = ("/tmp", "/dev/shm", "/run")
 # What the code's root holds (read-only), besides Python's own directories and SCRATCH_DIRS.
@@ -168,12 +178,56 @@ def set_up_filesystem(scratch_bytes: int) -> list[str]:
         os.chdir(root)
         os.chroot(".")  # the worker, without CAP_SYS_CHROOT, cannot leave it
         os.chdir("/")
-        read_only("/", recursive=False)  # the skeleton too, now that its mount points are made
+        if not read_only("/", recursive=False):  # the skeleton too, now that its mount points are made
+            missing.append(READ_ONLY)
     try:  # per user namespace: the worker cannot make one of its own to regain capabilities in
         write("/proc/sys/user/max_user_namespaces", "0")
     except OSError:
         missing.append(NO_NESTED_NAMESPACES)
     return missing
+
+
+class ArgCompare(ctypes.Structure):  # libseccomp's struct scmp_arg_cmp
+    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+
+
+def load_seccomp():
+    """libseccomp, loaded while the whole filesystem is in reach; None where it is not installed."""
+    try:
+        seccomp = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+    except OSError:
+        return None
+    seccomp.seccomp_init.restype = ctypes.c_void_p
+    seccomp.seccomp_init.argtypes = [ctypes.c_uint32]
+    seccomp.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    seccomp.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ArgCompare)]
+    seccomp.seccomp_load.argtypes = [ctypes.c_void_p]
+    return seccomp
+
+
+def filter_system_calls(seccomp) -> None:
+    """Refuse the calls that reach into other processes, the kernel's keyrings, mounts and
+    namespaces, and every socket but a Unix one: defence in depth should a namespace leak."""
+    context = seccomp.seccomp_init(SCMP_ACT_ALLOW)
+    if not context:
+        raise OSError("seccomp_init failed")
+
+    def refuse(name: str, errno: int = 1, *compares: ArgCompare) -> None:
+        number = seccomp.seccomp_syscall_resolve_name(name.encode())
+        if number < 0:
+            return  # not a call on this architecture
+        array = (ArgCompare * len(compares))(*compares) if compares else None
+        if seccomp.seccomp_rule_add_array(context, SCMP_ACT_ERRNO | errno, number, len(compares), array) < 0:
+            raise OSError(f"seccomp: cannot filter {name}")
+
+    for name in DENIED_CALLS:
+        refuse(name)
+    refuse("clone3", 38)  # ENOSYS: its flags are out of a filter's reach; the C library falls back to clone
+    for flag in (CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP):
+        refuse("clone", 1, ArgCompare(0, SCMP_CMP_MASKED_EQ, flag, flag))
+    refuse("socket", 97, ArgCompare(0, SCMP_CMP_NE, AF_UNIX, 0))  # EAFNOSUPPORT
+    if seccomp.seccomp_load(ctypes.c_void_p(context)) < 0:
+        raise OSError("seccomp_load failed")
 
 
 def drop_capabilities() -> None:
@@ -218,7 +272,7 @@ def pick_function(module: types.ModuleType, name):
     return defined[0]
 
 
-def run_job(job: dict, result_fd: int, isolated: bool, missing: list[str]) -> None:
+def run_job(job: dict, result_fd: int, isolated: bool, missing: list[str], seccomp) -> None:
     """In the worker: shed every handle but the result pipe, limit, load, call; never returns."""
     os.dup2(2, 1)  # fd 1 is the supervisor's result stream: what the code prints goes to stderr
     sys.stdout = sys.stderr  # line-buffered, so prints are not lost at os._exit
@@ -231,6 +285,8 @@ def run_job(job: dict, result_fd: int, isolated: bool, missing: list[str]) -> No
         if PRIVATE_TMP not in missing:
             os.chdir("/tmp")
         drop_capabilities()
+    if seccomp is not None:
+        filter_system_calls(seccomp)
     module = types.ModuleType("answer")  # not __main__, so `if __name__ == "__main__":` demos stay quiet
     try:
         exec(compile(job["code"], "<answer>", "exec"), module.__dict__)
@@ -324,7 +380,7 @@ def describe(status: int) -> str | None:
     return None
 
 
-def supervise(job: dict, isolated: bool, missing: list[str]) -> None:
+def supervise(job: dict, isolated: bool, missing: list[str], seccomp) -> None:
     """Run the worker, wait for it, clean up, and write the result line; never returns."""
     if not isolated:
         try:
@@ -335,7 +391,7 @@ def supervise(job: dict, isolated: bool, missing: list[str]) -> None:
     worker = os.fork()
     if worker == 0:
         os.close(result_read)
-        run_job(job, result_write, isolated, missing)
+        run_job(job, result_write, isolated, missing, seccomp)
     os.close(result_write)
     status, data = collect(worker, result_read, job["limits"]["wall_s"])
     if status is None:
@@ -359,7 +415,8 @@ def supervise(job: dict, isolated: bool, missing: list[str]) -> None:
 
 def main() -> None:
     job = json.loads(sys.stdin.read())
-    missing = []
+    seccomp = load_seccomp()
+    missing = [] if seccomp else [SECCOMP]
     if os.geteuid() == 0:
         try:
             drop_to_nobody()
@@ -368,12 +425,12 @@ def main() -> None:
     try:
         enter_namespaces()
     except OSError:
-        supervise(job, False, [*missing, NAMESPACES, PRIVATE_PROC, HIDDEN_FILES, READ_ONLY, PRIVATE_TMP])
+        supervise(job, False, [*missing, NAMESPACES, PRIVATE_PROC, HIDDEN_FILES, READ_ONLY, PRIVATE_TMP], seccomp)
     sys.stdout.flush()
     supervisor = os.fork()  # PID 1 of the new PID namespace
     if supervisor == 0:
         call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # killed with us, and the namespace with it
-        supervise(job, True, [*missing, *set_up_filesystem(job["limits"]["scratch_bytes"])])
+        supervise(job, True, [*missing, *set_up_filesystem(job["limits"]["scratch_bytes"])], seccomp)
     status = os.waitpid(supervisor, 0)[1]
     if failure := describe(status):  # it wrote no result; say why in its place
         sys.stdout.write("\n" + json.dumps({"error": f"the sandbox's supervisor {failure}", "missing": []}) + "\n")

@@ -5,11 +5,11 @@ the path) with an empty environment, in its own process group. `_sandbox_runner`
 when we are root) enters new user, PID, network, mount and IPC namespaces: the code sees only
 the sandbox's processes (not this one's environment, not pytest to signal), has no network, not
 even 127.0.0.1, finds only the system's directories and Python's, read-only (not the user's
-files), and empty, size-limited /tmp, /dev/shm and /run that vanish with it, holds no capability to undo any of that, and runs under resource limits
-(CPU seconds, address space, file size, open files, processes). Its result comes back from the
-runner's supervisor over stdout, which the code has no handle to. When the kernel refuses
-namespaces, the runner falls back to the limits alone and `RunResult.missing` names every
-protection that did not run; the caller must say so.
+files), and empty, size-limited /tmp, /dev/shm and /run that vanish with it, holds no capability
+to undo any of that, meets a seccomp filter and runs under resource limits (CPU seconds, address
+space, file size, open files, processes). Its result comes back from the runner's supervisor
+over stdout, which the code has no handle to. Where the machine refuses a protection the runner
+does without it, and `RunResult.missing` names it; the caller must say so.
 """
 
 from __future__ import annotations
