@@ -133,7 +133,7 @@ def build_root(root: str) -> bool:
     """A new root on a tmpfs at `root`: the system's directories and Python's, bound read-only;
     the user's files (home, project, other mounts) are not in it. False: a mount was refused."""
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    readable = True
+    all_read_only = True
     for path in [*SYSTEM_DIRS, *python_dirs()]:
         inside = root + path
         if os.path.islink(path):  # /bin -> usr/bin on a merged /usr
@@ -141,11 +141,11 @@ def build_root(root: str) -> bool:
         elif os.path.isdir(path):
             os.makedirs(inside, exist_ok=True)
             mount(path, inside, None, MS_BIND | MS_REC)
-            readable &= read_only(inside, recursive=True)
+            all_read_only &= read_only(inside, recursive=True)
     for path in SCRATCH_DIRS:
         os.makedirs(root + path, exist_ok=True)
     os.makedirs(root + "/proc")
-    return readable
+    return all_read_only
 
 
 def set_up_filesystem(scratch_bytes: int) -> list[str]:
