@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     clean_cmd.set_defaults(handler=cmd_cache_clean)
     add_comparison_commands(commands, registry_option)
     add_report_command(commands)
+    merge_cmd = commands.add_parser("merge", help="merge reports of separate jobs or machines into one report")
+    merge_cmd.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
+    merge_cmd.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="the merged report (JSON)")
+    merge_cmd.set_defaults(handler=cmd_merge)
     rate_cmd = commands.add_parser("rate", help="score a run's answers 1-5 for accuracy, clarity, completeness")
     rate_cmd.add_argument("report", type=Path, nargs="?", default=Path("reports") / LATEST)
     rate_cmd.add_argument("--rater", help="your name, stored with each rating")
@@ -346,6 +350,19 @@ def cmd_report(args) -> None:
             print(csv_report.write_csv(view, args.csv))
     except OSError as exc:
         raise BakeoffError(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
+def cmd_merge(args) -> None:
+    from bakeoff.report.merge import merge, read_part
+    from bakeoff.report.store import atomic_write
+
+    report = merge([read_part(path) for path in args.reports])
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(args.output, report.to_json())
+    ran = sum(m.status == "ran" for m in report.models)
+    print(f"{args.output}: run {report.run_id}, {len(report.models)} model(s) from {len(args.reports)} report(s), {ran} ran")
+    for note in report.distribution.notes:
+        print(f"note: {note}")
 
 
 def cmd_rate(args) -> None:

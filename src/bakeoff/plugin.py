@@ -23,7 +23,7 @@ from bakeoff.inputs.registry import ModelEntry, load_registry
 from bakeoff.inputs.settings import load_settings
 from bakeoff.measure.client import Limits, ServerFault
 from bakeoff.report.model import Report
-from bakeoff.report.store import RunReport, load_report, publish_latest_html
+from bakeoff.report.store import RunReport, load_report, parse_report, part_path, publish_latest_html
 from bakeoff.runtimes.process import stop_all
 from bakeoff.session import ModelFailed, ModelRun, ModelSkipped, RunningModel
 from bakeoff.show import comparison_table, table
@@ -50,6 +50,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a bound on every request (bakeoff.measure.client.Limits: first_token_s, stall_s, decode_tokens_per_s, "
         "length_factor, max_request_s, ...); repeat for several",
     )
+    group.addoption(
+        "--bakeoff-share-host",
+        action="store_true",
+        help="with -n/--tx: let several workers measure models on one machine at once (their timings disturb each "
+        "other: the report says so and timing gates do not judge it)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,6 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except BakeoffError as exc:
         raise pytest.UsageError(str(exc)) from None
     state.handle_sigterm()
+    configure_distributed(config, state)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -130,6 +137,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[STATE]
     state.finishing = True  # a SIGTERM from here on is noted, not raised: the report is being written
     stop_all()
+    if state.report.part is not None:  # an xdist worker: its part of the report goes to the controller
+        hand_over_part(session.config, state, exitstatus)
+        return
     if state.input_error is not None or not state.report.report.models or not (state.runs or state.tests_ran):
         # Stopped by bad input, no model selected, or nothing run at all (--collect-only): nothing
         # to report, and the last run's latest.json is left as it is.
@@ -308,7 +318,7 @@ def evaluate(request: pytest.FixtureRequest, benchmark):
         benchmark.group = model.entry.label
         fault_line = None
         try:
-            benchmark.pedantic(one_request, rounds=prompt.repeats, iterations=1, warmup_rounds=0)
+            ask_repeats(benchmark, one_request, prompt.repeats)
         except ServerFault as fault:
             fault_line = model_run.server_fault(fault)
             model_run.record_prompt(prompt, verdict_for(prompt, samples) if samples else None, error=str(fault))
@@ -328,3 +338,164 @@ def evaluate(request: pytest.FixtureRequest, benchmark):
         return verdict
 
     return run
+
+
+def ask_repeats(benchmark, one_request, repeats: int) -> None:
+    """The prompt's repeats, timed by pytest-benchmark as its rounds. Disabled (--benchmark-disable, or
+    under xdist, where it turns itself off) it would call once: our own figures come from each
+    request (bakeoff.measure), so the repeats are asked all the same."""
+    if benchmark.disabled:
+        for _ in range(repeats):
+            one_request()
+    else:
+        benchmark.pedantic(one_request, rounds=repeats, iterations=1, warmup_rounds=0)
+
+
+# --- Distributed runs (pytest-xdist): each model x runtime on one worker, one merged report ------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config):
+    # Before xdist's own hook turns `-n N` into `--dist load`: with no --dist given, a model's
+    # tests go whole to one worker (model_scheduling).
+    if getattr(config.option, "dist", None) == "no" and (config.option.numprocesses or config.option.tx):
+        config.option.dist = "loadgroup"
+    return (yield)
+
+
+def configure_distributed(config: pytest.Config, state: Bakeoff) -> None:
+    """On the controller of a distributed run: refuse what would split a model or share a machine
+    unasked, and merge what the workers send. On a worker: take the controller's run id."""
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None:
+        if "bakeoff_run_id" in worker_input:
+            state.report.report.run_id = worker_input["bakeoff_run_id"]
+            state.report.part = worker_input["workerid"]
+            config.pluginmanager.register(Distributed(state), "bakeoff-distributed")
+        return
+    if getattr(config.option, "dist", "no") == "no" or not config.option.tx:
+        return
+    if config.option.dist != "loadgroup":
+        raise pytest.UsageError(
+            f"bakeoff: --dist {config.option.dist} would split a model's prompts across workers, each starting "
+            "its server; leave --dist out (bakeoff uses loadgroup: one worker per model x runtime)"
+        )
+    crowded = _crowded_hosts(config)
+    if crowded and not config.getoption("bakeoff_share_host"):
+        raise pytest.UsageError(
+            f"bakeoff: {crowded} would measure models at the same time and disturb each other's timings; give "
+            "each worker its own machine (--tx ssh=HOST//python=PYTHON) or allow it with --bakeoff-share-host"
+        )
+    state.inputs("entries")
+    if state.input_error is not None:
+        raise pytest.UsageError(state.input_error)
+    config.pluginmanager.register(Distributed(state), "bakeoff-distributed")
+
+
+def _crowded_hosts(config: pytest.Config) -> str | None:
+    """'N workers on HOST' for the first host given several workers, None when each has its own."""
+    import execnet
+    from xdist.workermanage import parse_tx_spec_config
+
+    hosts: dict[str, int] = {}
+    for spec in map(execnet.XSpec, parse_tx_spec_config(config)):
+        host = spec.ssh or spec.socket or "this machine"
+        hosts[host] = hosts.get(host, 0) + 1
+    return next((f"{count} workers on {host}" for host, count in hosts.items() if count > 1), None)
+
+
+def hand_over_part(config: pytest.Config, state: Bakeoff, exitstatus: int) -> None:
+    """A worker's end: its report (every selected model; those of other workers not run) is saved as
+    its part and sent to the controller with the models it owned."""
+    if state.input_error is not None:
+        return
+    state.finish_report(exitstatus)
+    config.workeroutput["bakeoff"] = {
+        "report": state.report.report.to_data(),
+        "owned": [list(key) for key in state.runs],
+    }
+
+
+def model_scheduling(config: pytest.Config, log, state: Bakeoff):
+    """xdist's scope scheduler with one scope per model x runtime: every test of a model goes to the
+    worker that started its server. (xdist_group marks would do it, but loadgroup cannot rename
+    node ids under pytest 9.2, so the scope is read from the test id: its model's label.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    labels = sorted((entry.label for entry in state.inputs("entries")), key=len, reverse=True)
+
+    class ModelScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            params = nodeid[nodeid.find("[") + 1 : -1] if nodeid.endswith("]") else ""
+            return next((f"model {label}" for label in labels if params == label or params.startswith(f"{label}-")), nodeid)
+
+    return ModelScheduling(config, log)
+
+
+class Distributed:
+    """The xdist side of a session: the model scheduler and the merge on the controller, the hand-over on a worker."""
+
+    def __init__(self, state: Bakeoff):
+        self.state = state
+        self.workers: list[str] = []
+        self.outputs: dict[str, dict | None] = {}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+        return model_scheduling(config, log, self.state)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput["bakeoff_run_id"] = self.state.report.run_id
+        self.workers.append(node.gateway.id)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        self.outputs[node.gateway.id] = getattr(node, "workeroutput", {}).get("bakeoff")
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(session.config, "workerinput"):
+            return
+        from bakeoff.report.merge import Part, merge
+
+        state = self.state
+        parts, selected = [], {}
+        for worker in self.workers:
+            output = self.outputs.get(worker) or self._left_on_disk(worker)
+            if output is None:
+                continue
+            report = parse_report(output["report"], where=f"worker {worker}")
+            owned = {tuple(key) for key in output["owned"]}
+            for record in report.models:
+                selected.setdefault(record.key, record)
+            parts.append(Part(report.model_copy(update={"models": [m for m in report.models if m.key in owned]}), f"worker {worker}", worker=worker))
+        if not parts:
+            return
+        merged = merge(parts, run_id=state.report.run_id)
+        by_key = {m.key: m for m in merged.models}
+        merged.models = [by_key.get(key, record) for key, record in selected.items()]
+        merged.started_at = state.report.report.started_at
+        state.report.report = merged
+        state.tests_ran = state.tests_ran or any(m.status != "not_run" for m in merged.models)
+
+    def _left_on_disk(self, worker: str) -> dict | None:
+        """What a worker that died saved of its part (a local worker: the controller's disk is its disk)."""
+        path = part_path(self.state.reports_dir, self.state.report.run_id, worker)
+        try:
+            report = load_report(path)
+        except BakeoffError:
+            return None
+        owned = [list(m.key) for m in report.models if m.status != "not_run"]
+        return {"report": report.to_data(), "owned": owned}
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        distribution = self.state.report.report.distribution
+        if self.state.report_path is None or distribution is None:
+            return
+        terminalreporter.section("bakeoff: distributed run")
+        for worker in distribution.workers:
+            terminalreporter.write_line(f"{worker.id} on {worker.host}: {', '.join(worker.models) or 'no model'}")
+        for note in distribution.notes:
+            terminalreporter.write_line(f"note: {note}", yellow=True)
+        if distribution.shared_host:
+            terminalreporter.write_line("timing gates do not judge this report's timings (its checks and memory they do)", yellow=True)

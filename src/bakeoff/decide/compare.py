@@ -153,8 +153,22 @@ def compare_reports(baseline: Report, candidate: Report, settings: Settings | No
 
 def _comparison(baseline: Report, candidate: Report, rows: list[Row], notes: list[str], model_failures: list[str]) -> Comparison:
     setup = environment_warnings(baseline, candidate) if baseline is not candidate else []
-    warnings = setup + status_warnings(baseline, candidate)
-    return Comparison(baseline.run_id, candidate.run_id, rows, warnings, notes, model_failures, not setup)
+    shared = shared_host_warnings(baseline, candidate, rows)
+    warnings = setup + shared + status_warnings(baseline, candidate)
+    return Comparison(baseline.run_id, candidate.run_id, rows, warnings, notes, model_failures, not (setup or shared))
+
+
+def shared_host_warnings(baseline: Report, candidate: Report, rows: list[Row]) -> list[str]:
+    """A report whose workers measured on one machine at once (`distribution.shared_host`) is not
+    like for like in its timings: their gates are left unjudged; checks and memory still are."""
+    sides = {id(report): (side, report) for side, report in (("baseline", baseline), ("candidate", candidate))}
+    shared = [side for side, report in sides.values() if report.distribution and report.distribution.shared_host]
+    if not shared:
+        return []
+    for row in rows:
+        if row.metric in TIMING_METRICS and row.gate is not None:
+            row.gate = GateOutcome(row.gate.limit, None, "not judged: timed while workers shared a host")
+    return [f"the {side} report's workers shared a host: its timings are not like for like (timing gates not judged)" for side in shared]
 
 
 def _who(model: ModelRecord) -> str:

@@ -204,6 +204,9 @@ class ModelRecord(Record):
     peak_rss_bytes: Count | None = None
     cpu_seconds: Seconds | None = None
     memory_note: str | None = Field(None, description="why memory and CPU were not measured (then null, never zero)")
+    environment: Environment | None = Field(
+        None, description="the machine this model ran on, when the report was merged from several (else the report's)"
+    )
     prompts: list[PromptResult] = []
 
     @property
@@ -241,7 +244,26 @@ class Environment(Record):
     os: str
     python: str
     bakeoff_version: str
+    host: str | None = Field(None, description="the machine's host name: tells workers that shared a machine")
     runtimes: dict[str, str] = Field({}, description="runtime version by the runtime's key (as models' `runtime`)")
+
+
+class Worker(Record):
+    """One part of a distributed run: an xdist worker, or a report merged with `bakeoff merge`."""
+
+    id: str = Field(description="the xdist worker (gw0, ...) or the merged report's run id")
+    host: str | None = None
+    models: list[str] = Field(description="the model x runtime labels (NAME@RUNTIME) it ran")
+
+
+class Distribution(Record):
+    """How a run was split and brought back together."""
+
+    workers: list[Worker]
+    shared_host: bool = Field(
+        description="two or more parts measured models on one machine at the same time: timings are not like for like"
+    )
+    notes: list[str] = Field([], description="what a reader must know: models measured on different machines, ...")
 
 
 class Report(Record):
@@ -257,7 +279,9 @@ class Report(Record):
     finished_at: str | None
     registry: str | None = None
     prompts_file: str | None = None
+    prompts_sha256: str | None = Field(None, description="digest of the prompts file: reports merge only when it is the same")
     environment: Environment
+    distribution: Distribution | None = Field(None, description="set when the run was split across workers or merged from reports")
     models: list[ModelRecord]
 
     @property

@@ -7,11 +7,13 @@ The report's shape is `bakeoff.report.model`; older versions are brought up to i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import json
 import os
 import platform
 import secrets
+import socket
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -59,13 +61,23 @@ def environment() -> Environment:
         os=platform.platform(),
         python=sys.version.split()[0],
         bakeoff_version=version("bakeoff"),
+        host=socket.gethostname(),
     )
+
+
+def file_sha256(path: Path) -> str | None:
+    """A file's digest, None when it cannot be read (then there is no run to report anyway)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 class RunReport:
     """The document one `pytest evals` session builds up (`.report`); saved whenever something finishes."""
 
     def __init__(self, registry_path: Path, prompts_path: Path):
+        self.part: str | None = None  # set on an xdist worker: its part of the run, handed to the controller
         self.report = Report(
             run_id=new_run_id(),
             status="incomplete",
@@ -74,6 +86,7 @@ class RunReport:
             finished_at=None,
             registry=str(registry_path),
             prompts_file=str(prompts_path),
+            prompts_sha256=file_sha256(prompts_path),
             environment=environment(),
             models=[],
         )
@@ -109,6 +122,8 @@ class RunReport:
         )
 
     def save(self, reports_dir: Path) -> Path:
+        if self.part is not None:
+            return write_part(self.report, reports_dir, self.part)
         return write_report(self.report, reports_dir)
 
 
@@ -128,6 +143,22 @@ def write_report(report: Report, reports_dir: Path) -> Path:
     with _latest_lock(reports_dir):
         atomic_write(reports_dir / LATEST, text)
         atomic_write(reports_dir / LATEST_HTML, _placeholder_page(report))
+    return path
+
+
+PARTS = "parts"  # under the reports folder: what each xdist worker measured, by run id and worker
+
+
+def part_path(reports_dir: Path, run_id: str, part: str) -> Path:
+    return Path(reports_dir) / PARTS / f"{run_id}.{part}.json"
+
+
+def write_part(report: Report, reports_dir: Path, part: str) -> Path:
+    """A worker's part of a distributed run: its own file, never `latest.json` (the controller
+    writes the merged report there). Kept after the run: it is what a crashed worker leaves."""
+    path = part_path(reports_dir, report.run_id, part)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, _checked_json(report, f"report {report.run_id} part {part}"))
     return path
 
 
