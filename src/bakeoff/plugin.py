@@ -3,6 +3,8 @@
 `model` is a session-scoped fixture parametrised from models.json (one server per model, started
 through `bakeoff serve` and stopped before the next model starts); `prompt` is parametrised from
 prompts.yaml; `evaluate` times a model x prompt with pytest-benchmark and records the outcome.
+Under pytest-xdist (`-n N`, `--tx`) each model x runtime goes whole to one worker and the controller
+merges the workers' parts into the run's report (`Distributed`, `bakeoff.report.merge`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bakeoff.inputs.prompts import Prompt, load_prompts
 from bakeoff.inputs.registry import ModelEntry, load_registry
 from bakeoff.inputs.settings import load_settings
 from bakeoff.measure.client import Limits, ServerFault
-from bakeoff.report.model import Report
+from bakeoff.report.model import ModelRecord, Report
 from bakeoff.report.store import RunReport, load_report, parse_report, part_path, publish_latest_html
 from bakeoff.runtimes.process import stop_all
 from bakeoff.session import ModelFailed, ModelRun, ModelSkipped, RunningModel
@@ -378,7 +380,7 @@ def configure_distributed(config: pytest.Config, state: Bakeoff) -> None:
     if config.option.dist != "loadgroup":
         raise pytest.UsageError(
             f"bakeoff: --dist {config.option.dist} would split a model's prompts across workers, each starting "
-            "its server; leave --dist out (bakeoff uses loadgroup: one worker per model x runtime)"
+            "its server; leave --dist out (bakeoff gives each model x runtime to one worker)"
         )
     crowded = _crowded_hosts(config)
     if crowded and not config.getoption("bakeoff_share_host"):
@@ -405,15 +407,15 @@ def _crowded_hosts(config: pytest.Config) -> str | None:
 
 
 def hand_over_part(config: pytest.Config, state: Bakeoff, exitstatus: int) -> None:
-    """A worker's end: its report (every selected model; those of other workers not run) is saved as
-    its part and sent to the controller with the models it owned."""
+    """A worker's end: its part of the report (the models it ran) is saved and sent to the controller,
+    with every model the session selected (those no worker ran stay in the report, not run)."""
     if state.input_error is not None:
         return
+    report = state.report.report
+    selected = [record.model_dump(mode="json") for record in report.models]
+    report.models = [record for record in report.models if record.key in state.runs]
     state.finish_report(exitstatus)
-    config.workeroutput["bakeoff"] = {
-        "report": state.report.report.to_data(),
-        "owned": [list(key) for key in state.runs],
-    }
+    config.workeroutput["bakeoff"] = {"report": report.to_data(), "selected": selected}
 
 
 def model_scheduling(config: pytest.Config, log, state: Bakeoff):
@@ -464,11 +466,9 @@ class Distributed:
             output = self.outputs.get(worker) or self._left_on_disk(worker)
             if output is None:
                 continue
-            report = parse_report(output["report"], where=f"worker {worker}")
-            owned = {tuple(key) for key in output["owned"]}
-            for record in report.models:
+            for record in map(ModelRecord.model_validate, output["selected"]):
                 selected.setdefault(record.key, record)
-            parts.append(Part(report.model_copy(update={"models": [m for m in report.models if m.key in owned]}), f"worker {worker}", worker=worker))
+            parts.append(Part(parse_report(output["report"], where=f"worker {worker}"), f"worker {worker}", worker=worker))
         if not parts:
             return
         merged = merge(parts, run_id=state.report.run_id)
@@ -485,8 +485,9 @@ class Distributed:
             report = load_report(path)
         except BakeoffError:
             return None
-        owned = [list(m.key) for m in report.models if m.status != "not_run"]
-        return {"report": report.to_data(), "owned": owned}
+        selected = [record.model_dump(mode="json") for record in report.models]
+        report.models = [record for record in report.models if record.status != "not_run"]
+        return {"report": report.to_data(), "selected": selected}
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         distribution = self.state.report.report.distribution
