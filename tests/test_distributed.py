@@ -197,3 +197,32 @@ def test_the_scheduler_keeps_each_model_x_runtime_whole():
     assert scope("qwen2.5-coder-0.5b-arithmetic-7x6") == scope("qwen2.5-coder-0.5b-yes-or-no") == "model qwen2.5-coder-0.5b"
     assert scope("qwen2.5-coder-0.5b@llamacpp-yes-or-no") == "model qwen2.5-coder-0.5b@llamacpp"
     assert scope("other-model-x") == "evals/test_prompts.py::test_prompt[other-model-x]"  # not ours: a scope of its own
+
+
+def test_a_worker_that_dies_leaves_its_finished_prompts_and_an_incomplete_report(eval_project):
+    """A worker killed mid-model (os._exit in the user's test, after the model's second prompt): the
+    controller takes what the worker saved of its part from disk, does not start that model again on
+    another worker, and the report keeps both models' finished prompts and says it is incomplete."""
+    from .fault_server import PROMPTS, FaultServer
+    from .test_faults import endpoint_model
+
+    dying_test = (
+        "import os\n"
+        "def test_prompt(model, prompt, evaluate):\n"
+        "    assert evaluate(model, prompt).passed\n"
+        "    if model.entry.name == 'dies' and prompt.id == 'second':\n"
+        "        os._exit(3)\n"
+    )
+    with FaultServer(["ok"]) as dying, FaultServer(["ok"]) as living:
+        project = eval_project(models=[endpoint_model("dies", dying.url), endpoint_model("lives", living.url)], prompts=PROMPTS, test=dying_test)
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--bakeoff-share-host")
+        assert len(dying.requests) == 2 and len(living.requests) == 3  # the dead worker's model was not asked again
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    report = load_report(project.path / "reports" / "latest.json")
+    dies, lives = report.models
+    assert report.status == "incomplete" and report.incomplete_reason.startswith("worker gw") and "died during" in report.incomplete_reason
+    assert dies.status == "failed" and "died during test_evals.py::test_prompt[dies-second]" in dies.reason
+    assert [p.id for p in dies.prompts] == ["first", "second"] and all(p.passed for p in dies.prompts)
+    assert lives.status == "ran" and [p.id for p in lives.prompts] == ["first", "second", "third"]
+    assert "INCOMPLETE: worker gw" in result.stdout.str()

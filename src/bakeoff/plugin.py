@@ -196,6 +196,7 @@ class Bakeoff:
         self.limits: Limits | None = None
         self.tests_ran = False  # a test started: a session that stops before its models still reports why
         self.terminated = False  # SIGTERM came: the run stops as on Ctrl-C, its report says so
+        self.workers_died: str | None = None  # xdist workers that died mid-run, and in which test
         self.finishing = False
         self._previous_sigterm = None
 
@@ -221,6 +222,8 @@ class Bakeoff:
             reason = "terminated (SIGTERM)"
         elif exitstatus == pytest.ExitCode.INTERRUPTED:
             reason = "interrupted"
+        elif self.workers_died:
+            reason = self.workers_died
         elif not_run:
             reason = f"models not run: {', '.join(not_run)}"
         else:
@@ -427,6 +430,25 @@ def model_scheduling(config: pytest.Config, log, state: Bakeoff):
     labels = sorted((entry.label for entry in state.inputs("entries")), key=len, reverse=True)
 
     class ModelScheduling(LoadScopeScheduling):
+        def __init__(self, config, log):
+            super().__init__(config, log)
+            self.crashed: dict[str, tuple[str, str]] = {}  # scope -> (worker, test) of a worker that died in it
+
+        def remove_node(self, node) -> str | None:
+            # As LoadScopeScheduling's, except that the model a worker died in is not given to another
+            # worker: that would start its server a second time and ask its prompts again (and die
+            # again, if the model is what kills it). What the dead worker saved of it stays.
+            workload = self.assigned_work.pop(node)
+            pending = [(scope, test) for scope, unit in workload.items() for test, done in unit.items() if not done]
+            if not pending:
+                return None
+            scope, crashitem = pending[0]
+            self.crashed[scope] = (node.gateway.id, crashitem)
+            self.workqueue.update((other, unit) for other, unit in workload.items() if other != scope)
+            for other_node in self.assigned_work:
+                self._reschedule(other_node)
+            return crashitem
+
         def _split_scope(self, nodeid: str) -> str:
             params = nodeid[nodeid.find("[") + 1 : -1] if nodeid.endswith("]") else ""
             return next((f"model {label}" for label in labels if params == label or params.startswith(f"{label}-")), nodeid)
@@ -440,11 +462,13 @@ class Distributed:
     def __init__(self, state: Bakeoff):
         self.state = state
         self.workers: list[str] = []
+        self.scheduler = None
         self.outputs: dict[str, dict | None] = {}
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
-        return model_scheduling(config, log, self.state)
+        self.scheduler = model_scheduling(config, log, self.state)
+        return self.scheduler
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
@@ -475,6 +499,13 @@ class Distributed:
         by_key = {m.key: m for m in merged.models}
         merged.models = [by_key.get(key, record) for key, record in selected.items()]
         merged.started_at = state.report.report.started_at
+        died = []
+        for scope, (worker, test) in getattr(self.scheduler, "crashed", {}).items():
+            died.append(f"worker {worker} died during {test}")
+            for entry in state.inputs("entries"):
+                if scope == f"model {entry.label}" and entry.key in by_key:
+                    by_key[entry.key].update(status="failed", reason=f"its worker {worker} died during {test}; the prompts after it were not asked")
+        state.workers_died = "; ".join(died) or None
         state.report.report = merged
         state.tests_ran = state.tests_ran or any(m.status != "not_run" for m in merged.models)
 
