@@ -287,3 +287,24 @@ def test_each_runtime_is_named_once_by_its_display_name():
     assert "llama.cpp b1234" in header and "Foundry Local 2.2.1" in header
     assert "llamacpp b1234" not in page_of(data)  # the key names the runtime in data, never on the page
     assert "llama.cpp b1234" in page.texts["models"] and "Foundry Local 2.2.1" in page.texts["models"]
+
+
+def test_the_page_of_a_distributed_run_shows_its_workers_hosts_and_notes():
+    from bakeoff.report.model import Distribution, Worker
+
+    note = "gw0 and gw1 measured at the same time on host ci-1: their timings are not like for like (their checks are)"
+    distribution = Distribution(
+        workers=[Worker(id="gw0", host="ci-1", models=["fast-model@foundry", "huge-model@foundry"]), Worker(id="gw1", host="ci-1", models=["slow-model@foundry"])],
+        shared_host=True,
+        notes=[note],
+    )
+    page = Page(page_of(two_model_report(distribution=distribution)))
+
+    shown = page.texts["distribution"]
+    assert "gw0" in shown and "ci-1" in shown and "fast-model@foundry, huge-model@foundry" in shown and "slow-model@foundry" in shown
+    assert note in shown and "Shared host" in shown and "timing gates do not judge" in shown
+    assert any(a.get("href") == "#distribution" for a in page.tags("a"))
+    # A serial run has no such section, and one on machines of its own no shared-host banner.
+    assert "distribution" not in Page(page_of(two_model_report())).texts
+    alone = Page(page_of(two_model_report(distribution=distribution.model_copy(update={"shared_host": False, "notes": []}))))
+    assert "gw1" in alone.texts["distribution"] and "Shared host" not in alone.texts["distribution"]
