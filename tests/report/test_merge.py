@@ -131,3 +131,23 @@ def test_timing_gates_do_not_judge_a_report_whose_workers_shared_a_host():
     assert any(r.gate.passed is False for r in checks)  # quality gates still judge
     assert not comparison.like_for_like
     assert any("workers shared a host" in w for w in comparison.warnings)
+
+
+def test_a_comparison_of_merged_reports_compares_each_model_on_its_own_machine():
+    def two_machines(order: str, llamacpp_version: str = "b4000", smollm_cpu: str = "Intel Xeon") -> Part:
+        qwen = one_model_report("qwen", host="runner-a", runtimes={"foundry": "2.2.1", "llamacpp": llamacpp_version})
+        smollm = one_model_report("smollm", runtime="llamacpp", host="runner-b", cpu=smollm_cpu, runtimes={"llamacpp": llamacpp_version})
+        parts = [Part(qwen, "qwen.json"), Part(smollm, "smollm.json")]
+        return merge(parts if order == "qwen first" else parts[::-1])
+
+    baseline = two_machines("qwen first")
+
+    # The same machines per model, merged in the other order: the reports' own environments (their
+    # first parts') differ, the models' machines do not.
+    same = compare_reports(baseline, two_machines("smollm first"))
+    assert same.like_for_like and not same.warnings
+    # smollm moved to another machine and llama.cpp version: said of smollm alone; qwen's own
+    # machine updated llama.cpp too, but qwen runs on foundry, so it is not blamed.
+    moved = compare_reports(baseline, two_machines("qwen first", llamacpp_version="b5000", smollm_cpu="AMD Ryzen"))
+    assert not moved.like_for_like
+    assert moved.warnings == ["smollm: different CPU: Intel Xeon -> AMD Ryzen", "smollm: different llamacpp runtime version: b4000 -> b5000"]

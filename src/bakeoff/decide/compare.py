@@ -32,7 +32,7 @@ from bakeoff.decide.stats import (
 )
 from bakeoff.inputs.registry import GIB
 from bakeoff.inputs.settings import Gate, Settings
-from bakeoff.report.model import ModelRecord, PromptResult, Report
+from bakeoff.report.model import Environment, ModelRecord, PromptResult, Report
 
 BETTER, WORSE, SAME, INCONCLUSIVE, NOT_COMPARED = "better", "worse", "no change", "inconclusive", "not compared"
 # Fewer samples than this on a side, and a prompt's interval says nothing worth printing.
@@ -391,25 +391,35 @@ def _direction(metric: str, change: float) -> str:
 
 
 def environment_warnings(baseline: Report, candidate: Report) -> list[str]:
-    """What makes two reports not like for like; timing and memory then compare machines, not runs."""
-    warnings = []
-    base_env, cand_env = baseline.environment, candidate.environment
-    for field_name, label in (("cpu", "CPU"), ("cpu_count", "CPU count"), ("ram_gb", "RAM GB"), ("os", "OS"), ("python", "Python")):
-        if getattr(base_env, field_name) != getattr(cand_env, field_name):
-            warnings.append(f"different {label}: {getattr(base_env, field_name)} -> {getattr(cand_env, field_name)}")
-    base_rt, cand_rt = base_env.runtimes, cand_env.runtimes
-    for runtime in sorted(base_rt.keys() & cand_rt.keys()):
-        if base_rt[runtime] != cand_rt[runtime]:
-            warnings.append(f"different {runtime} runtime version: {base_rt[runtime]} -> {cand_rt[runtime]}")
+    """What makes two reports not like for like; timing and memory then compare machines, not runs.
+    A model that carries its own machine on both sides (a merged report's do) is compared on those:
+    the report's own environment is only its first part's."""
     cand_models = {m.key: m for m in candidate.models}
-    for base_model in baseline.models:
-        cand_model = cand_models.get(base_model.key)
-        if not cand_model:
-            continue
+    pairs = [(base_model, cand_models[base_model.key]) for base_model in baseline.models if base_model.key in cand_models]
+    own = [(base, cand) for base, cand in pairs if base.environment is not None and cand.environment is not None]
+    warnings = []
+    if len(own) < len(pairs) or not pairs:
+        warnings += _machine_warnings(baseline.environment, candidate.environment)
+    for base, cand in own:
+        warnings += [f"{base.name}: {warning}" for warning in _machine_warnings(base.environment, cand.environment, runtime=base.runtime)]
+    for base_model, cand_model in pairs:
         for field_name, label in (("weights_sha256", "weights"), ("model_id", "model id")):
             before, after = getattr(base_model, field_name), getattr(cand_model, field_name)
             if before and after and before != after:
                 warnings.append(f"{base_model.name}: different {label}: {before} -> {after}")
+    return warnings
+
+
+def _machine_warnings(base_env: Environment, cand_env: Environment, runtime: str | None = None) -> list[str]:
+    """Hardware, OS, Python and runtime versions that differ; of `runtime` only, when given."""
+    warnings = []
+    for field_name, label in (("cpu", "CPU"), ("cpu_count", "CPU count"), ("ram_gb", "RAM GB"), ("os", "OS"), ("python", "Python")):
+        if getattr(base_env, field_name) != getattr(cand_env, field_name):
+            warnings.append(f"different {label}: {getattr(base_env, field_name)} -> {getattr(cand_env, field_name)}")
+    base_rt, cand_rt = base_env.runtimes, cand_env.runtimes
+    for key in sorted(base_rt.keys() & cand_rt.keys()):
+        if base_rt[key] != cand_rt[key] and runtime in (None, key):
+            warnings.append(f"different {key} runtime version: {base_rt[key]} -> {cand_rt[key]}")
     return warnings
 
 
