@@ -90,7 +90,7 @@ def test_different_hardware_is_said_loudly(tmp_path, capsys, no_config):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("{not json", "cannot read report: Expecting property name"),
+        ("{not json", "cannot read report: not valid JSON: line 1 column 2: Expecting property name"),
         (json.dumps({"schema": "bakeoff.report/1", "run_id": "x"}), "field 'status': required"),
         (json.dumps({**simple_report("bad").to_data(), "models": [{"name": 3}]}), "field 'models.0"),
         (json.dumps({**simple_report("bad").to_data(), "schema": "bakeoff.report/9"}), "unknown report version 'bakeoff.report/9'"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -32,8 +33,35 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that refuses bad flags in one line (`bakeoff: error: ...`, exit 2), like every other input."""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"bakeoff: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+_port.__name__ = "port (0-65535)"  # what argparse's message calls the type
+
+
+def _gigabytes(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(text)
+    return value
+
+
+_gigabytes.__name__ = "RAM size (a number of GB above 0)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bakeoff", description=__doc__)
+    parser = _Parser(prog="bakeoff", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def registry_option(command):
@@ -46,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_cmd = commands.add_parser("serve", help="serve a model on 127.0.0.1 until SIGTERM or Ctrl-C")
     serve_cmd.add_argument("name")
-    serve_cmd.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    serve_cmd.add_argument("--port", type=_port, default=0, help="port to bind (default: a free one)")
     serve_cmd.add_argument("--runtime", help="one of the model's runtimes (default: its first)")
     # The entry as a parent bakeoff already validated it (see runtimes.process.serve_argv).
     serve_cmd.add_argument("--entry-json", help=argparse.SUPPRESS)
@@ -103,7 +131,10 @@ def cmd_serve(args) -> int:
     from bakeoff.runtimes import ModelUnavailable, ReadyInfo, servers
 
     if args.entry_json:
-        entry = ModelEntry(**json.loads(args.entry_json))
+        try:
+            entry = ModelEntry(**json.loads(args.entry_json))
+        except (ValueError, TypeError) as exc:  # only a parent bakeoff writes it: say so, in one line
+            raise BakeoffError(f"--entry-json: not an entry a bakeoff wrote: {exc}") from None
     else:
         entry = find(load_registry(args.models), args.name, args.runtime)
     stop = threading.Event()
@@ -217,7 +248,7 @@ def add_comparison_commands(commands, registry_option) -> None:
     gate_cmd.add_argument("--from", dest="from_model", required=True, metavar="A", help="current model: NAME or NAME@RUNTIME")
     gate_cmd.add_argument("--to", dest="to_model", required=True, metavar="B", help="candidate model: NAME or NAME@RUNTIME")
     gate_cmd.add_argument("reports", type=Path, nargs="*", help="reports holding A and B (default: reports/latest.json)")
-    gate_cmd.add_argument("--ram-gb", type=float, help="RAM of the target machine (default: that of B's report)")
+    gate_cmd.add_argument("--ram-gb", type=_gigabytes, help="RAM of the target machine (default: that of B's report)")
     registry_option(gate_cmd)
     settings_option(gate_cmd)
     gate_cmd.set_defaults(handler=cmd_gate)
@@ -254,8 +285,13 @@ def cmd_baseline_promote(args) -> None:
     if report.status != "complete" and not args.force:
         raise BakeoffError(f"{args.report}: incomplete run ({report.incomplete_reason}); promote it anyway with --force")
     target = args.to or load_settings(args.config).baseline
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, report.to_json())  # an older report version is stored as the current one
+    if target.is_dir():
+        raise BakeoffError(f"--to {target}: is a directory; give the baseline's file name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, report.to_json())  # an older report version is stored as the current one
+    except OSError as exc:
+        raise BakeoffError(f"--to {target}: cannot write: {exc.strerror or exc}") from None
     print(f"baseline {target} is now run {report.run_id} (from {args.report})")
 
 

@@ -10,9 +10,11 @@ merges the workers' parts into the run's report (`Distributed`, `bakeoff.report.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from bakeoff.decide.compare import Comparison, compare_reports
 from bakeoff.decide.evaluation import Verdict, verdict_for
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt, load_prompts
-from bakeoff.inputs.registry import ModelEntry, load_registry
+from bakeoff.inputs.registry import MARKER_PREFIX, PYTEST_MARKS, ModelEntry, load_registry
 from bakeoff.inputs.settings import load_settings
 from bakeoff.measure.client import Limits, ServerFault
 from bakeoff.report.model import ModelRecord, Report
@@ -32,6 +34,7 @@ from bakeoff.show import comparison_table, table
 from bakeoff.show.summary import run_view
 
 STATE = pytest.StashKey["Bakeoff"]()
+SELECTOR = "bakeoff model selector"  # how the plugin describes the markers it registers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,8 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = Bakeoff(config)
     config.stash[STATE] = state
     try:
-        state.load_baseline()
-        state.limits = Limits.parse(config.getoption("bakeoff_limit") or [])
+        state.check_options()
     except BakeoffError as exc:
         raise pytest.UsageError(str(exc)) from None
     state.handle_sigterm()
@@ -83,10 +85,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = metafunc.config.stash[STATE]
     if "model" in metafunc.fixturenames:
         entries = state.inputs("entries")
-        for marker in {m for entry in entries for m in entry.markers}:
-            metafunc.config.addinivalue_line("markers", f"{marker}: bakeoff model selector")
+        taken = state.marks_taken()
+        selectors = {entry.key: entry.selectors(taken) for entry in entries}
+        for marker in {m for markers in selectors.values() for m in markers} - taken:
+            metafunc.config.addinivalue_line("markers", f"{marker}: {SELECTOR}")
         params = [
-            pytest.param(entry, marks=[getattr(pytest.mark, m) for m in entry.markers], id=entry.label)
+            pytest.param(entry, marks=[getattr(pytest.mark, m) for m in selectors[entry.key]], id=entry.label)
             for entry in entries
         ]
         metafunc.parametrize("model", params, indirect=True, scope="session")
@@ -107,7 +111,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     left_out = [item for item in items if not _prompt_fits_model(item) or not (picking or _selected_by_default(item))]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if item not in set(left_out)]
+        dropped = set(left_out)
+        items[:] = [item for item in items if item not in dropped]
 
 
 def _selected_by_default(item: pytest.Item) -> bool:
@@ -194,11 +199,31 @@ class Bakeoff:
         self.settings = None
         self.comparison: Comparison | None = None
         self.limits: Limits | None = None
+        self.warned_marks = False
         self.tests_ran = False  # a test started: a session that stops before its models still reports why
         self.terminated = False  # SIGTERM came: the run stops as on Ctrl-C, its report says so
         self.workers_died: str | None = None  # xdist workers that died mid-run, and in which test
         self.finishing = False
         self._previous_sigterm = None
+
+    def check_options(self) -> None:
+        """What the command line gives, checked before anything runs: BakeoffError, one line."""
+        Limits.parse(self.config.getoption("bakeoff_limit") or [])
+        self.load_baseline()
+
+    def marks_taken(self) -> set[str]:
+        """pytest's own marks and those other plugins or the ini register: never a model's selector
+        (a model named `xfail` or a family `integration` would change what runs or what passes)."""
+        registered = {line.split(":")[0].split("(")[0].strip() for line in self.config.getini("markers") if SELECTOR not in line}
+        taken = PYTEST_MARKS | registered
+        renamed = sorted({name for entry in self.entries or [] for name in entry.selectors(set()) if name in taken})
+        if renamed and not self.warned_marks:
+            self.warned_marks = True
+            warnings.warn(pytest.PytestConfigWarning(
+                f"models.json names pytest marks ({', '.join(renamed)}): select those models with "
+                f"-m {MARKER_PREFIX}NAME instead ({', '.join(MARKER_PREFIX + n for n in renamed)})"
+            ))
+        return taken
 
     def load_baseline(self) -> None:
         if self.baseline_path:
@@ -212,6 +237,10 @@ class Bakeoff:
             try:
                 self.entries = load_registry(self.registry_path)
                 self.prompts = load_prompts(self.prompts_path)
+                self.settings = self.settings or load_settings(Path(self.config.rootpath) / "pyproject.toml")
+                # [tool.bakeoff.limits], then --bakeoff-limit over it
+                self.limits = Limits.parse(self.config.getoption("bakeoff_limit") or [], base=Limits(**self.settings.limits))
+                _check_reports_dir(self.reports_dir, given=self.config.getoption("bakeoff_reports") is not None)
             except BakeoffError as exc:
                 self.input_error = str(exc)
         return getattr(self, what) or []
@@ -290,6 +319,16 @@ class Bakeoff:
         capture = self.config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             yield
+
+
+def _check_reports_dir(reports_dir: Path, given: bool) -> None:
+    """Refuse a reports folder that cannot be made or written now, not after every test ran."""
+    where = f"--bakeoff-reports {reports_dir}" if given else f"{reports_dir} (the reports folder)"
+    existing = next(p for p in [reports_dir, *reports_dir.parents] if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise BakeoffError(f"{where}: cannot make a folder there: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BakeoffError(f"{where}: cannot write there: no permission in {existing}")
 
 
 @pytest.fixture(scope="session")

@@ -69,7 +69,7 @@ def test_switch_defaults_to_the_gates(tmp_path):
         ("[[tool.bakeoff.gates]]\nmetric = 'peak_rss_bytes'\nprompt = 'p'\nmax = 1\n",
          "[[tool.bakeoff.gates]] entry 0 (peak_rss_bytes): field 'prompt': peak_rss_bytes is measured per model"),
         ("[tool.bakeoff]\nmin_effect = 'big'\n", "[tool.bakeoff]: field 'min_effect': 'big' is not of type 'number'"),
-        ("[tool.bakeoff\n", "cannot read: "),
+        ("[tool.bakeoff\n", "not valid TOML: "),
     ],
 )
 def test_bad_settings_give_one_line_naming_file_and_field(tmp_path, table, message):

@@ -44,7 +44,7 @@ GOOD = {"name": "m1", "task": "chat", "min_ram_gb": 1, "notes": ""}
     [
         ({**GOOD, "min_ram_gb": "eight"}, "entry 1 (m1): field 'min_ram_gb': 'eight' is not of type 'number'"),
         ({k: v for k, v in GOOD.items() if k != "task"}, "entry 1 (m1): field '(the entry itself)': 'task' is a required property"),
-        ({**GOOD, "source": {"type": "pypi-gguf", "packages": []}}, "entry 1 (m1): field 'source.packages': [] should be non-empty"),
+        ({**GOOD, "source": {"type": "pypi-gguf", "packages": [], "sha256": "a" * 64, "size": 1}}, "entry 1 (m1): field 'source.packages': [] should be non-empty"),
     ],
 )
 def test_bad_registry_entry_is_named_in_one_line(tmp_path, bad, expected):

@@ -18,7 +18,7 @@ import typing
 import warnings
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Callable, Literal, NotRequired
+from typing import Annotated, Any, Callable, Literal, NotRequired
 
 import jsonschema
 import pydantic
@@ -120,7 +120,7 @@ _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "any"}
 
 def _where(loc: tuple) -> str:
     """pydantic's error location without the union branch names it adds (`limit.int` -> `limit`)."""
-    parts = [str(p) for p in loc if not (isinstance(p, str) and (p.lower() in _TYPE_TAGS or "[" in p))]
+    parts = [str(p) for p in loc if not (isinstance(p, str) and (p.lower() in _TYPE_TAGS or "[" in p or p.startswith("constrained-")))]
     return ".".join(parts)
 
 
@@ -128,7 +128,7 @@ def _where(loc: tuple) -> str:
 def _argument_model(fn: CheckFn) -> type[pydantic.BaseModel]:
     """A strict model of the check's parameters after the answer, from its annotations."""
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)  # extras: the constraints of Annotated
     except Exception:  # unresolvable annotations in a user's check: accept any value
         hints = {}
     config = pydantic.ConfigDict(strict=True, arbitrary_types_allowed=True)
@@ -181,6 +181,13 @@ def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+# Argument types that say more than int or str: prompts.yaml's arguments are checked against them
+# when it is loaded (an empty `contains_any: []` would pass every answer, a negative limit never fail).
+Text = Annotated[str, pydantic.Field(min_length=1)]
+Texts = Text | Annotated[list[Text], pydantic.Field(min_length=1)]
+Limit = Annotated[int, pydantic.Field(ge=0)]
+
+
 @check("equals")
 def equals(answer: str, value: str | int | float, case_sensitive: bool = True) -> Outcome:
     ok = _fold(answer.strip(), case_sensitive) == _fold(str(value).strip(), case_sensitive)
@@ -188,34 +195,34 @@ def equals(answer: str, value: str | int | float, case_sensitive: bool = True) -
 
 
 @check("contains")
-def contains(answer: str, value: str, case_sensitive: bool = False) -> Outcome:
+def contains(answer: str, value: Text, case_sensitive: bool = False) -> Outcome:
     ok = _fold(value, case_sensitive) in _fold(answer, case_sensitive)
     return Outcome(ok, f"expected to contain {value!r}")
 
 
 @check("contains_any")
-def contains_any(answer: str, values: str | list[str], case_sensitive: bool = False) -> Outcome:
+def contains_any(answer: str, values: Texts, case_sensitive: bool = False) -> Outcome:
     folded = _fold(answer, case_sensitive)
     found = [v for v in _as_list(values) if _fold(v, case_sensitive) in folded]
     return Outcome(bool(found), f"expected any of {_as_list(values)!r}")
 
 
 @check("contains_all")
-def contains_all(answer: str, values: str | list[str], case_sensitive: bool = False) -> Outcome:
+def contains_all(answer: str, values: Texts, case_sensitive: bool = False) -> Outcome:
     folded = _fold(answer, case_sensitive)
     missing = [v for v in _as_list(values) if _fold(v, case_sensitive) not in folded]
     return Outcome(not missing, f"missing {missing!r}" if missing else "all present")
 
 
 @check("not_contains")
-def not_contains(answer: str, value: str | list[str], case_sensitive: bool = False) -> Outcome:
+def not_contains(answer: str, value: Texts, case_sensitive: bool = False) -> Outcome:
     folded = _fold(answer, case_sensitive)
     present = [v for v in _as_list(value) if _fold(v, case_sensitive) in folded]
     return Outcome(not present, f"must not contain {present!r}" if present else "none present")
 
 
 @check("starts_with")
-def starts_with(answer: str, value: str, case_sensitive: bool = False) -> Outcome:
+def starts_with(answer: str, value: Text, case_sensitive: bool = False) -> Outcome:
     ok = _fold(answer.lstrip(), case_sensitive).startswith(_fold(value, case_sensitive))
     return Outcome(ok, f"expected to start with {value!r}")
 
@@ -245,13 +252,13 @@ def regex(answer: str, pattern: str, flags: str = "") -> Outcome:
 
 
 @check("max_words")
-def max_words(answer: str, limit: int) -> Outcome:
+def max_words(answer: str, limit: Limit) -> Outcome:
     count = len(answer.split())
     return Outcome(count <= limit, f"{count} words, limit {limit}")
 
 
 @check("min_words")
-def min_words(answer: str, limit: int) -> Outcome:
+def min_words(answer: str, limit: Limit) -> Outcome:
     count = len(answer.split())
     return Outcome(count >= limit, f"{count} words, at least {limit} wanted")
 
@@ -260,7 +267,7 @@ _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
 
 
 @check("max_sentences")
-def max_sentences(answer: str, limit: int) -> Outcome:
+def max_sentences(answer: str, limit: Limit) -> Outcome:
     count = len(_SENTENCE_END.findall(answer.strip())) or (1 if answer.strip() else 0)
     return Outcome(count <= limit, f"{count} sentences, limit {limit}")
 
@@ -388,5 +395,5 @@ def max_total_s(sample: Sample, limit: float) -> Outcome:
 
 
 @check("max_output_tokens", takes="sample")
-def max_output_tokens(sample: Sample, limit: int) -> Outcome:
+def max_output_tokens(sample: Sample, limit: Limit) -> Outcome:
     return Outcome(sample.output_tokens <= limit, f"{sample.output_tokens} output tokens, budget {limit}")

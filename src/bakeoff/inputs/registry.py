@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import psutil
 
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import read_document, validate
+from bakeoff.inputs.validation import read_document, schema, validate
 
 GIB = 1024**3
+
+# Marks pytest itself acts on (skipping, xfail, parametrizing, fixtures, warnings, hook order): a
+# model, family, task or runtime by one of these names must not become one, or `xfail` would turn
+# a model's failures into passes. Such a selector gets MARKER_PREFIX (`-m model_xfail`).
+PYTEST_MARKS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "tryfirst", "trylast"})
+MARKER_PREFIX = "model_"
 
 
 # The runtimes a model may name are bakeoff.runtimes.NAMES (models.schema.json, tested equal).
@@ -57,7 +64,12 @@ class ModelEntry:
     @property
     def markers(self) -> list[str]:
         """Markers that select this model with `-m`: family, task, runtime and the name itself."""
-        return list(dict.fromkeys([self.family, self.task, self.runtime, marker_name(self.name)]))
+        return self.selectors(PYTEST_MARKS)
+
+    def selectors(self, taken: frozenset[str] | set[str]) -> list[str]:
+        """The markers, each name in `taken` (marks that already mean something) prefixed."""
+        names = [self.family, self.task, self.runtime, marker_name(self.name)]
+        return list(dict.fromkeys(f"{MARKER_PREFIX}{name}" if name in taken else name for name in names))
 
     @property
     def needs_compile(self) -> bool:
@@ -94,9 +106,13 @@ def load_registry(path: Path) -> list[ModelEntry]:
     def locate(bad_path):
         return (label(bad_path[0]), bad_path[1:]) if bad_path else ("top level", [])
 
-    validate(raw, "models.schema.json", where=str(path), locate=locate)
-    entries, seen = [], set()
+    validate(raw, "models.schema.json", where=str(path), locate=locate, quick=_quick_valid)
+    entries, seen, default_index, names = [], set(), None, set()
     for index, item in enumerate(raw):
+        if item.get("default"):
+            if default_index is not None:
+                raise BakeoffError(f"{path}: {label(index)}: field 'default': {label(default_index)} is the default already")
+            default_index = index
         if "runtime" in item and "runtimes" in item:
             raise BakeoffError(f"{path}: {label(index)}: field 'runtimes': give either 'runtime' or 'runtimes', not both")
         runtimes = item.get("runtimes") or [item.get("runtime", "foundry")]
@@ -114,7 +130,7 @@ def load_registry(path: Path) -> list[ModelEntry]:
                     runtime=runtime,
                     source=item.get("source") or {"type": "foundry-catalog", "alias": item["name"]},
                     default=item.get("default", False) and position == 0,
-                    primary=position == 0 and not any(e.name == item["name"] for e in entries),
+                    primary=position == 0 and item["name"] not in names,
                     ctx_size=item.get("ctx_size"),
                     threads=item.get("threads"),
                     precision=item.get("precision", DEFAULT_PRECISION),
@@ -122,7 +138,34 @@ def load_registry(path: Path) -> list[ModelEntry]:
                     selected_by_default=item.get("selected_by_default", True),
                 )
             )
+        names.add(item["name"])
     return entries
+
+
+def _quick_valid(raw) -> bool:
+    """models.schema.json's verdict, in linear time that stays short for 10,000 entries: jsonschema
+    spends most of its time trying each source shape's `if`, so each source is checked against its
+    own type's shape alone (a validator per shape, built once)."""
+    general, by_type = _split_schema()
+    if not general.is_valid(raw):
+        return False
+    return all(by_type[item["source"]["type"]].is_valid(item["source"]) for item in raw if "source" in item)
+
+
+@cache
+def _split_schema():
+    """models.schema.json without its source shapes, and a validator per source type."""
+    import jsonschema
+
+    full = schema("models.schema.json")
+    source = full["items"]["properties"]["source"]
+    general = {**full, "items": {**full["items"], "properties": {**full["items"]["properties"], "source": {k: v for k, v in source.items() if k != "allOf"}}}}
+    by_type = {}
+    for branch in source["allOf"]:
+        condition = branch["if"]["properties"]["type"]
+        for kind in [condition["const"]] if "const" in condition else condition["enum"]:
+            by_type[kind] = jsonschema.Draft202012Validator(branch["then"])
+    return jsonschema.Draft202012Validator(general), by_type
 
 
 def find(entries: list[ModelEntry], name: str, runtime: str | None = None) -> ModelEntry:

@@ -6,6 +6,9 @@ candidate run (or model) must keep, and how comparisons decide.
     min_effect = 0.05          # smallest relative change a verdict calls better or worse
     inconclusive = "pass"      # what a gate the statistics cannot settle does: "pass" or "fail"
 
+    [tool.bakeoff.limits]      # bounds on every request (bakeoff.measure.client.Limits); --bakeoff-limit overrides
+    stall_s = 30
+
     [[tool.bakeoff.gates]]     # run against baseline (`bakeoff compare`, `--bakeoff-baseline`)
     metric = "ttft_s"
     max_increase = 0.15        # may not get more than 15% worse
@@ -22,13 +25,12 @@ table of them (a pure table: no deciding happens here).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from bakeoff.decide.metrics import METRICS
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import validate
+from bakeoff.inputs.validation import read_document, validate
 
 DEFAULT_MIN_EFFECT = 0.05
 DEFAULT_CONFIDENCE = 0.95
@@ -91,6 +93,8 @@ class Settings:
     confidence: float = DEFAULT_CONFIDENCE
     inconclusive: str = DEFAULT_INCONCLUSIVE  # "pass" or "fail": a gate the statistics cannot settle
     baseline: Path = field(default_factory=lambda: Path(DEFAULT_BASELINE))
+    # Request limits by name (bakeoff.measure.client.Limits' fields; inputs never import measuring).
+    limits: dict[str, float] = field(default_factory=dict)
 
 
 def load_settings(pyproject: Path) -> Settings:
@@ -98,14 +102,18 @@ def load_settings(pyproject: Path) -> Settings:
     pyproject = Path(pyproject)
     if not pyproject.exists():
         return Settings()
-    try:
-        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("bakeoff", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise BakeoffError(f"{pyproject}: cannot read: {exc}") from None
+    tool = read_document(pyproject, "TOML").get("tool", {})
+    if not isinstance(tool, dict):
+        raise BakeoffError(f"{pyproject}: top level: field 'tool': must be a table, not {type(tool).__name__}")
+    table = tool.get("bakeoff", {})
+    if not isinstance(table, dict):
+        raise BakeoffError(f"{pyproject}: [tool]: field 'bakeoff': must be the table [tool.bakeoff], not {type(table).__name__}")
 
     def locate(path):
         if len(path) >= 2 and path[0] in ("gates", "switch"):
             return f"[[tool.bakeoff.{path[0]}]] entry {path[1]}", path[2:]
+        if len(path) >= 1 and path[0] == "limits":
+            return "[tool.bakeoff.limits]", path[1:]
         return "[tool.bakeoff]", path
 
     validate(table, "config.schema.json", where=str(pyproject), locate=locate)
@@ -118,6 +126,7 @@ def load_settings(pyproject: Path) -> Settings:
         confidence=table.get("confidence", DEFAULT_CONFIDENCE),
         inconclusive=table.get("inconclusive", DEFAULT_INCONCLUSIVE),
         baseline=pyproject.parent / table.get("baseline", DEFAULT_BASELINE),
+        limits=table.get("limits", {}),
     )
 
 

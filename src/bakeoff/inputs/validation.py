@@ -4,6 +4,8 @@ turn the first problem into one readable line naming the file, the entry and the
 from __future__ import annotations
 
 import json
+import math
+import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -12,11 +14,11 @@ from bakeoff.errors import BakeoffError
 
 
 def read_document(path: Path, syntax: str):
-    """The parsed content of a JSON or YAML (`syntax`) file; BakeoffError with one line otherwise."""
+    """The parsed content of a JSON, YAML or TOML (`syntax`) file; BakeoffError with one line otherwise."""
     import yaml  # here, not at the top: a `bakeoff serve` handed its entry never reads a file
+    parse = {"JSON": json.loads, "YAML": yaml.safe_load, "TOML": tomllib.loads}[syntax]
     try:
-        text = path.read_text(encoding="utf-8")
-        return json.loads(text) if syntax == "JSON" else yaml.safe_load(text)
+        return parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BakeoffError(f"{path}: file not found") from None
     except IsADirectoryError:
@@ -25,8 +27,8 @@ def read_document(path: Path, syntax: str):
         raise BakeoffError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise BakeoffError(f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except yaml.YAMLError as exc:
-        raise BakeoffError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise BakeoffError(f"{path}: not valid {syntax}: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise BakeoffError(f"{path}: nested too deeply to read") from None
     except OSError as exc:
@@ -38,18 +40,43 @@ def schema(name: str) -> dict:
     return json.loads(resources.files("bakeoff.schemas").joinpath(name).read_text())
 
 
-def validate(instance, schema_name: str, *, where: str, locate) -> None:
+def validate(instance, schema_name: str, *, where: str, locate, quick=None) -> None:
     """Raise BakeoffError naming `where` (a file), the entry and the field of the first problem.
 
     `locate(path)` splits the path of the bad value into a readable entry name and the field path
-    inside that entry.
+    inside that entry. `quick(instance)`, where given, is a faster test of the same schema: True
+    skips the full check, which then only runs to find and name a problem.
     """
     import jsonschema  # 55 ms: only for what reads and checks a file
 
     validator = jsonschema.Draft202012Validator(schema(schema_name))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
-    if error is None:
+    try:
+        # A JSON Schema "number" lets NaN and infinities through (YAML's .nan, TOML's nan, JSON's NaN).
+        bad_path = _non_finite(instance)
+        if bad_path is None and quick is not None and quick(instance):
+            return
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance)) if bad_path is None else None
+    except RecursionError:
+        raise BakeoffError(f"{where}: nested too deeply to check") from None
+    if bad_path is not None:
+        entry, field_path = locate(bad_path)
+        message = "must be a finite number, not NaN or infinity"
+    elif error is not None:
+        entry, field_path = locate(list(error.absolute_path))
+        message = error.message
+    else:
         return
-    entry, field_path = locate(list(error.absolute_path))
     field = ".".join(str(p) for p in field_path) or "(the entry itself)"
-    raise BakeoffError(f"{where}: {entry}: field '{field}': {error.message}")
+    raise BakeoffError(f"{where}: {entry}: field '{field}': {message}")
+
+
+def _non_finite(value, path=()) -> list | None:
+    """The path of the first NaN or infinity in parsed data, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return list(path)
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, (*path, key))
+        if found is not None:
+            return found
+    return None

@@ -21,7 +21,7 @@ import socket
 import statistics
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import httpx
 from httpx_sse import SSEError, connect_sse
@@ -113,8 +113,8 @@ class Limits:
         return int(self.length_factor * max_tokens) + 16
 
     @classmethod
-    def parse(cls, items: list[str]) -> Limits:
-        """Limits from `NAME=VALUE` strings (the plugin's --bakeoff-limit)."""
+    def parse(cls, items: list[str], base: Limits | None = None) -> Limits:
+        """Limits from `NAME=VALUE` strings (the plugin's --bakeoff-limit), over `base` where given."""
         known = {f.name: f for f in fields(cls)}
         values = {}
         for item in items:
@@ -126,7 +126,10 @@ class Limits:
                 values[name] = int(value) if name == "default_max_tokens" else float(value)
             except ValueError:
                 raise BakeoffError(f"--bakeoff-limit {item!r}: {value!r} is not a number") from None
-        return cls(**values)
+        try:
+            return replace(base, **values) if base is not None else cls(**values)
+        except BakeoffError as exc:
+            raise BakeoffError(f"--bakeoff-limit: {exc}") from None
 
 
 class _Watchdog:

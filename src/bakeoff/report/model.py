@@ -292,10 +292,9 @@ class Report(Record):
 
     @model_validator(mode="after")
     def _one_record_per_model(self) -> Report:
-        keys = [m.key for m in self.models]
-        for key in keys:
-            if keys.count(key) > 1:
-                raise ValueError(f"model {key[0]} on runtime {key[1]} is in the report twice")
+        twice = [key for key, count in Counter(m.key for m in self.models).items() if count > 1]
+        if twice:
+            raise ValueError(f"model {twice[0][0]} on runtime {twice[0][1]} is in the report twice")
         return self
 
     def checked(self) -> Report:

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import GIB, ModelEntry
+from bakeoff.inputs.validation import read_document
 from bakeoff.report import LATEST
 from bakeoff.report.migrate import migrate, runtime_key
 from bakeoff.report.model import Environment, ModelRecord, Report
@@ -90,6 +91,7 @@ class RunReport:
             environment=environment(),
             models=[],
         )
+        self._records: dict[tuple[str, str], ModelRecord] = {}  # by key: finding one must not scan 10,000
 
     @property
     def run_id(self) -> str:
@@ -97,7 +99,7 @@ class RunReport:
 
     def model(self, entry: ModelEntry) -> ModelRecord:
         """The record of the model on its runtime, created as not yet run."""
-        record = next((m for m in self.report.models if m.key == entry.key), None)
+        record = self._records.get(entry.key)
         if record is None:
             record = ModelRecord(
                 name=entry.name,
@@ -108,6 +110,7 @@ class RunReport:
                 reason="the session ended before this model's tests ran",
             )
             self.report.models.append(record)
+            self._records[entry.key] = record
         return record
 
     def note_runtime(self, runtime: str, runtime_version: str) -> None:
@@ -232,9 +235,9 @@ def atomic_write(path: Path, text: str) -> None:
 def load_report(path: Path) -> Report:
     """A stored report of any version, brought up to the current one and validated."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BakeoffError(f"{path}: cannot read report: {exc}") from None
+        data = read_document(Path(path), "JSON")
+    except BakeoffError as exc:  # "PATH: why" -> "PATH: cannot read report: why"
+        raise BakeoffError(f"{path}: cannot read report: {str(exc).removeprefix(f'{path}: ')}") from None
     return parse_report(data, where=str(path))
 
 

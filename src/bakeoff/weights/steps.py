@@ -14,9 +14,11 @@ Never imports runtimes, measuring, deciding, storing or showing.
 from __future__ import annotations
 
 import collections
+import ctypes
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -40,6 +42,24 @@ HEARTBEAT_S = 60.0  # away from a terminal: a line this often while a step runs
 ERROR_TAIL_LINES = 5  # in the one-line error
 SHOWN_TAIL_LINES = 15  # shown above it
 CLEAR_LINE = "\r\033[K"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _dying_with_this_process() -> Callable[[], None] | None:
+    """For Popen's preexec_fn: the tool gets SIGKILL when the thread that started it dies, however
+    it dies (SIGKILL included), so a killed `bakeoff pull` leaves no compile worker (up to 0.9 GB
+    for 40 s) or builder running. Linux's prctl(PR_SET_PDEATHSIG); elsewhere None (nothing to do)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+    parent = os.getpid()
+
+    def in_the_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return in_the_child
 
 
 def took(seconds: float) -> str:
@@ -126,7 +146,8 @@ class StepLog:
         tail: collections.deque[str] = collections.deque(maxlen=SHOWN_TAIL_LINES)
         self._write_log(f"$ {' '.join(argv)}\n")
         with subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env,
+            preexec_fn=_dying_with_this_process(),
         ) as proc:
             try:
                 redraw = ""  # the latest state of a progress bar, kept until a finished line replaces it
