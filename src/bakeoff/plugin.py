@@ -152,6 +152,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # to report, and the last run's latest.json is left as it is.
         return
     state.report_path = state.finish_report(exitstatus)
+    if state.report_path is None:  # not written (a full disk): the summary says why, and the run fails
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
     if state.baseline is not None:
         state.comparison = compare_reports(state.baseline, state.report.report, state.settings)
         if state.comparison.failed and session.exitstatus == pytest.ExitCode.OK:
@@ -163,6 +167,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash[STATE]
     if state.report_path is None:
+        if state.report.save_error:
+            terminalreporter.write_line(f"bakeoff: error: {state.report.save_error}", red=True)
         return
     terminalreporter.section("bakeoff: model comparison")
     for line in table.run_lines(run_view(state.report.report)):
@@ -245,7 +251,7 @@ class Bakeoff:
                 self.input_error = str(exc)
         return getattr(self, what) or []
 
-    def finish_report(self, exitstatus: int) -> Path:
+    def finish_report(self, exitstatus: int) -> Path | None:
         not_run = [m.name for m in self.report.report.models if m.status == "not_run"]
         if self.terminated:
             reason = "terminated (SIGTERM)"

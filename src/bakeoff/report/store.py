@@ -92,6 +92,7 @@ class RunReport:
             models=[],
         )
         self._records: dict[tuple[str, str], ModelRecord] = {}  # by key: finding one must not scan 10,000
+        self.save_error: str | None = None  # why the last save failed (a full disk), in one line
 
     @property
     def run_id(self) -> str:
@@ -124,10 +125,18 @@ class RunReport:
             incomplete_reason=incomplete_reason,
         )
 
-    def save(self, reports_dir: Path) -> Path:
-        if self.part is not None:
-            return write_part(self.report, reports_dir, self.part)
-        return write_report(self.report, reports_dir)
+    def save(self, reports_dir: Path) -> Path | None:
+        """Write the report (a worker's part when `part` is set); None when the disk refuses (full,
+        read-only), with `save_error` saying why. The run goes on, the next save tries again, and
+        the files already there stay whole (every write is atomic): latest.json still holds the
+        last state that could be written."""
+        try:
+            path = write_part(self.report, reports_dir, self.part) if self.part is not None else write_report(self.report, reports_dir)
+        except OSError as exc:
+            self.save_error = f"{reports_dir}: cannot write the report: {exc.strerror or exc}; {LATEST} keeps the last state written"
+            return None
+        self.save_error = None
+        return path
 
 
 LATEST_HTML = "latest.html"  # beside latest.json, always about the same run
