@@ -161,6 +161,16 @@ PROMPT_CONTENT = [
     ("response-format-xml", _prompts("    max_tokens: 16", "    response_format: xml"), ("prompt 1", "response_format")),
     ("json-schema-without-check", _prompts("    max_tokens: 16", "    response_format: json_schema"), ("prompt 1", "response_format")),
     ("tasks-empty", _prompts("    max_tokens: 16", "    tasks: []"), ("prompt 1", "tasks")),
+    ("code-timeout-negative", _prompts("min_words: 1", "python_function: {calls: [{args: [1], expect: 1}], timeout_s: -1}"), ("prompt 1", "checks.0", "timeout_s")),
+    ("code-timeout-nan", _prompts("min_words: 1", "python_function: {calls: [{args: [1], expect: 1}], timeout_s: .nan}"), ("prompt 1", "checks.0")),
+    ("code-memory-negative", _prompts("min_words: 1", "python_function: {calls: [{args: [1], expect: 1}], memory_mb: -5}"), ("prompt 1", "checks.0", "memory_mb")),
+    ("code-memory-fraction", _prompts("min_words: 1", "python_function: {calls: [{args: [1], expect: 1}], memory_mb: 1.5}"), ("prompt 1", "checks.0", "memory_mb")),
+    ("code-no-calls", _prompts("min_words: 1", "python_function: {calls: []}"), ("prompt 1", "checks.0")),
+    ("code-bad-function-name", _prompts("min_words: 1", "python_function: {calls: [{args: [1], expect: 1}], function: 'os.system'}"), ("prompt 1", "checks.0")),
+    ("max-words-negative", _prompts("min_words: 1", "max_words: -1"), ("prompt 1", "checks.0")),
+    ("contains-empty-text", _prompts("min_words: 1", "contains: ''"), ("prompt 1", "checks.0")),
+    ("regex-bad-flags", _prompts("min_words: 1", "regex: {pattern: a, flags: x}"), ("prompt 1", "checks.0")),
+    ("json-schema-invalid", _prompts("min_words: 1", "json_schema: {schema: {type: 5}}"), ("prompt 1", "checks.0")),
     ("prompt-unknown-field", _prompts("    max_tokens: 16", "    max_token: 16"), ("prompt 1", "max_token")),
 ]
 

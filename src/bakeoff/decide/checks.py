@@ -186,6 +186,8 @@ def _as_list(value: str | list[str]) -> list[str]:
 Text = Annotated[str, pydantic.Field(min_length=1)]
 Texts = Text | Annotated[list[Text], pydantic.Field(min_length=1)]
 Limit = Annotated[int, pydantic.Field(ge=0)]
+Seconds = Annotated[float, pydantic.Field(gt=0, allow_inf_nan=False)]
+Megabytes = Annotated[int, pydantic.Field(gt=0)]
 
 
 @check("equals")
@@ -351,7 +353,7 @@ def _validate_python_function(calls: list[Call], function: str | None = None, **
 
 @check("python_function", validate=_validate_python_function)
 def python_function(
-    answer: str, calls: list[Call], function: str | None = None, timeout_s: float = 10.0, memory_mb: int = 512
+    answer: str, calls: list[Call], function: str | None = None, timeout_s: Seconds = 10.0, memory_mb: Megabytes = 512
 ) -> Outcome:
     """Run the answer's code in the sandbox, call the function per `calls`, compare with `expect`."""
     code = extract_code(answer)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import psutil
 
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import read_document, schema, validate
+from bakeoff.inputs.validation import read_document, validate
 
 GIB = 1024**3
 
@@ -106,7 +105,7 @@ def load_registry(path: Path) -> list[ModelEntry]:
     def locate(bad_path):
         return (label(bad_path[0]), bad_path[1:]) if bad_path else ("top level", [])
 
-    validate(raw, "models.schema.json", where=str(path), locate=locate, quick=_quick_valid)
+    validate(raw, "models.schema.json", where=str(path), locate=locate)
     entries, seen, default_index, names = [], set(), None, set()
     for index, item in enumerate(raw):
         if item.get("default"):
@@ -140,32 +139,6 @@ def load_registry(path: Path) -> list[ModelEntry]:
             )
         names.add(item["name"])
     return entries
-
-
-def _quick_valid(raw) -> bool:
-    """models.schema.json's verdict, in linear time that stays short for 10,000 entries: jsonschema
-    spends most of its time trying each source shape's `if`, so each source is checked against its
-    own type's shape alone (a validator per shape, built once)."""
-    general, by_type = _split_schema()
-    if not general.is_valid(raw):
-        return False
-    return all(by_type[item["source"]["type"]].is_valid(item["source"]) for item in raw if "source" in item)
-
-
-@cache
-def _split_schema():
-    """models.schema.json without its source shapes, and a validator per source type."""
-    import jsonschema
-
-    full = schema("models.schema.json")
-    source = full["items"]["properties"]["source"]
-    general = {**full, "items": {**full["items"], "properties": {**full["items"]["properties"], "source": {k: v for k, v in source.items() if k != "allOf"}}}}
-    by_type = {}
-    for branch in source["allOf"]:
-        condition = branch["if"]["properties"]["type"]
-        for kind in [condition["const"]] if "const" in condition else condition["enum"]:
-            by_type[kind] = jsonschema.Draft202012Validator(branch["then"])
-    return jsonschema.Draft202012Validator(general), by_type
 
 
 def find(entries: list[ModelEntry], name: str, runtime: str | None = None) -> ModelEntry:
