@@ -48,15 +48,17 @@ def validate(instance, schema_name: str, *, where: str, locate) -> None:
     jsonschema takes 5 s); jsonschema, whose `best_match` names the likeliest problem, runs only
     to word what is wrong.
     """
-    import jsonschema  # 55 ms: only for what reads and checks a file
-
-    validator = jsonschema.Draft202012Validator(schema(schema_name))
     try:
         # A JSON Schema "number" lets NaN and infinities through (YAML's .nan, TOML's nan, JSON's NaN).
         bad_path = _non_finite(instance)
         if bad_path is None and _fast_validator(schema_name).is_valid(instance):
             return
-        error = jsonschema.exceptions.best_match(validator.iter_errors(instance)) if bad_path is None else None
+        error = None
+        if bad_path is None:
+            import jsonschema  # 55 ms: only to word a problem
+
+            validator = jsonschema.Draft202012Validator(schema(schema_name))
+            error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
     except RecursionError:
         raise BakeoffError(f"{where}: nested too deeply to check") from None
     if bad_path is not None:
