@@ -53,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="a bound on every request (bakeoff.measure.client.Limits: first_token_s, stall_s, decode_tokens_per_s, "
-        "length_factor, max_request_s, ...); repeat for several",
+        "length_factor, max_request_s, ...), over [tool.bakeoff.limits] in pyproject.toml; repeat for several",
     )
     group.addoption(
         "--bakeoff-share-host",
