@@ -171,6 +171,11 @@ PROMPT_CONTENT = [
     ("contains-empty-text", _prompts("min_words: 1", "contains: ''"), ("prompt 1", "checks.0")),
     ("regex-bad-flags", _prompts("min_words: 1", "regex: {pattern: a, flags: x}"), ("prompt 1", "checks.0")),
     ("json-schema-invalid", _prompts("min_words: 1", "json_schema: {schema: {type: 5}}"), ("prompt 1", "checks.0")),
+    ("text-a-date", _prompts("text: Say hello.", "text: 2024-01-01"), ("prompt 0", "text")),
+    ("text-binary", _prompts("text: Say hello.", "text: !!binary aGVsbG8="), ("prompt 0", "text")),
+    ("tasks-a-set", _prompts("    max_tokens: 16", "    tasks: !!set {chat: null}"), ("prompt 1", "tasks")),
+    ("id-a-timestamp", _prompts("id: hello", "id: 2024-01-01T10:00:00Z"), ("prompt 0", "id")),
+    ("python-object-tag", _prompts("text: Say hello.", "text: !!python/object/apply:os.system [echo hi]"), ("prompts.yaml",)),
     ("prompt-unknown-field", _prompts("    max_tokens: 16", "    max_token: 16"), ("prompt 1", "max_token")),
 ]
 
@@ -262,6 +267,8 @@ PYPROJECT_CONTENT = [
     ("tool-string", 'tool = "x"\n', ("tool",)),
     ("bakeoff-number", "[tool]\nbakeoff = 5\n", ("tool.bakeoff",)),
     ("unknown-key", _table('baselin = "b.json"\n'), ("baselin",)),
+    ("baseline-a-date", _table("baseline = 1979-05-27\n"), ("baseline",)),
+    ("min-effect-a-time", _table("min_effect = 07:32:00\n"), ("min_effect",)),
     ("baseline-empty", _table('baseline = ""\n'), ("baseline",)),
     ("min-effect-nan", _table("min_effect = nan\n"), ("min_effect",)),
     ("min-effect-two", _table("min_effect = 2\n"), ("min_effect",)),

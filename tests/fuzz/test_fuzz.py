@@ -87,6 +87,13 @@ def test_plugin_refuses_in_one_line(eval_project, file, content, message):
     assert "Traceback" not in result.stdout.str()
 
 
+def test_plugin_refuses_a_bad_limit_flag(eval_project):
+    result = eval_project(MODELS, PROMPTS).runpytest_subprocess("--bakeoff-limit", "stall_s=nan")
+    errors = [line for line in result.errlines if line.strip()]
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert errors == ["ERROR: --bakeoff-limit: request limit stall_s must be a number above 0, not nan"], errors
+
+
 def test_plugin_refuses_a_bad_baseline_before_running(eval_project, tmp_path):
     pytester = eval_project(MODELS, PROMPTS)
     data = report_data("bad")

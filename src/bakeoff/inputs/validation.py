@@ -51,7 +51,7 @@ def validate(instance, schema_name: str, *, where: str, locate) -> None:
     try:
         # A JSON Schema "number" lets NaN and infinities through (YAML's .nan, TOML's nan, JSON's NaN).
         bad_path = _non_finite(instance)
-        if bad_path is None and _fast_validator(schema_name).is_valid(instance):
+        if bad_path is None and _passes_fast(schema_name, instance):
             return
         error = None
         if bad_path is None:
@@ -78,6 +78,13 @@ def _fast_validator(name: str):
     import jsonschema_rs
 
     return jsonschema_rs.validator_for(schema(name))
+
+
+def _passes_fast(name: str, instance) -> bool:
+    try:
+        return _fast_validator(name).is_valid(instance)
+    except ValueError:  # a YAML date, binary or set, a TOML datetime: no JSON type; jsonschema words it
+        return False
 
 
 def _non_finite(value, path=()) -> list | None:
