@@ -235,6 +235,7 @@ REPORT_COMMANDS = {
     "report-baseline": ["report", "reports/cand.json", "--baseline", "REPORT", "-o", "out.html"],
     "baseline-promote": ["baseline", "promote", "REPORT", "--to", "promoted.json"],
     "rate": ["rate", "REPORT", "--rater", "fuzz"],
+    "history": ["history", "reports/base.json", "REPORT"],
 }
 
 
@@ -272,6 +273,7 @@ PYPROJECT_CONTENT = [
     ("baseline-empty", _table('baseline = ""\n'), ("baseline",)),
     ("min-effect-nan", _table("min_effect = nan\n"), ("min_effect",)),
     ("min-effect-two", _table("min_effect = 2\n"), ("min_effect",)),
+    ("inconclusive-unknown", _table('inconclusive = "maybe"\n'), ("inconclusive",)),
     ("confidence-low", _table("confidence = 0.3\n"), ("confidence",)),
     ("confidence-nan", _table("confidence = nan\n"), ("confidence",)),
     ("gates-not-list", _table("gates = 5\n"), ("gates",)),
@@ -299,6 +301,7 @@ PYPROJECT_CONTENT = [
 PYPROJECT_COMMANDS = {
     "compare": ["compare", "reports/base.json", "reports/cand.json"],
     "gate": ["gate", "--from", "small-a", "--to", "small-b", "reports/both.json"],
+    "history": ["history", "reports/base.json", "reports/cand.json"],
 }
 
 
@@ -357,6 +360,9 @@ CLI_FLAGS = [
     ("cache-clean-absolute", ["cache", "clean", "/etc"], ("/etc",)),
     ("cache-unknown-action", ["cache", "wipe"], ("wipe",)),
     ("rate-missing-report", ["rate", "reports/none.json"], ("none.json",)),
+    ("history-one-report", ["history", "reports/base.json"], ("base.json",)),
+    ("history-unknown-metric", ["history", "reports/base.json", "reports/cand.json", "--metric", "speed"], ("--metric", "speed")),
+    ("history-html-directory", ["history", "reports/base.json", "reports/cand.json", "--html", "reports"], ("reports",)),
     ("models-missing-registry", ["models", "--models", "none.json"], ("none.json",)),
 ]
 
