@@ -236,6 +236,7 @@ REPORT_COMMANDS = {
     "baseline-promote": ["baseline", "promote", "REPORT", "--to", "promoted.json"],
     "rate": ["rate", "REPORT", "--rater", "fuzz"],
     "history": ["history", "reports/base.json", "REPORT"],
+    "merge": ["merge", "reports/base.json", "REPORT", "-o", "merged.json"],
 }
 
 
@@ -360,6 +361,8 @@ CLI_FLAGS = [
     ("cache-clean-absolute", ["cache", "clean", "/etc"], ("/etc",)),
     ("cache-unknown-action", ["cache", "wipe"], ("wipe",)),
     ("rate-missing-report", ["rate", "reports/none.json"], ("none.json",)),
+    ("merge-no-output", ["merge", "reports/base.json", "reports/cand.json"], ("-o",)),
+    ("merge-output-directory", ["merge", "reports/base.json", "reports/both.json", "-o", "reports"], ("reports",)),
     ("history-one-report", ["history", "reports/base.json"], ("base.json",)),
     ("history-unknown-metric", ["history", "reports/base.json", "reports/cand.json", "--metric", "speed"], ("--metric", "speed")),
     ("history-html-directory", ["history", "reports/base.json", "reports/cand.json", "--html", "reports"], ("reports",)),

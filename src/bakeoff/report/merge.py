@@ -12,14 +12,13 @@ on different machines.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from bakeoff.errors import BakeoffError
 from bakeoff.report.model import SCHEMA, Distribution, ModelRecord, Report, Worker
-from bakeoff.report.store import new_run_id, parse_report
+from bakeoff.report.store import new_run_id, parse_report, read_report_data
 
 # What makes two machines measure differently; the host name alone does not (two CI runners of one kind).
 HARDWARE = ("cpu", "cpu_count", "ram_gb", "os")
@@ -41,10 +40,7 @@ class Part:
 
 def read_part(path: Path) -> Part:
     """A stored report to merge, any version (its stored schema is kept: mixed versions are refused)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BakeoffError(f"{path}: cannot read report: {exc}") from None
+    data = read_report_data(path)
     schema = data.get("schema") if isinstance(data, dict) else None
     return Part(parse_report(data, where=str(path)), str(path), schema=str(schema))
 

@@ -92,6 +92,7 @@ class RunReport:
             models=[],
         )
         self._records: dict[tuple[str, str], ModelRecord] = {}  # by key: finding one must not scan 10,000
+        self._indexed: list[ModelRecord] = self.report.models  # the list `_records` indexes
         self.save_error: str | None = None  # why the last save failed (a full disk), in one line
 
     @property
@@ -100,6 +101,8 @@ class RunReport:
 
     def model(self, entry: ModelEntry) -> ModelRecord:
         """The record of the model on its runtime, created as not yet run."""
+        if self._indexed is not self.report.models:  # replaced (a worker's part, a merge): index it again
+            self._records, self._indexed = {m.key: m for m in self.report.models}, self.report.models
         record = self._records.get(entry.key)
         if record is None:
             record = ModelRecord(
@@ -243,11 +246,15 @@ def atomic_write(path: Path, text: str) -> None:
 
 def load_report(path: Path) -> Report:
     """A stored report of any version, brought up to the current one and validated."""
+    return parse_report(read_report_data(path), where=str(path))
+
+
+def read_report_data(path: Path) -> object:
+    """A stored report's JSON as plain data, not yet validated; one-line BakeoffError otherwise."""
     try:
-        data = read_document(Path(path), "JSON")
+        return read_document(Path(path), "JSON")
     except BakeoffError as exc:  # "PATH: why" -> "PATH: cannot read report: why"
         raise BakeoffError(f"{path}: cannot read report: {str(exc).removeprefix(f'{path}: ')}") from None
-    return parse_report(data, where=str(path))
 
 
 def parse_report(data: object, where: str = "report") -> Report:
