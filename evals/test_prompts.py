@@ -4,3 +4,8 @@
 def test_prompt(model, prompt, evaluate):
     verdict = evaluate(model, prompt)
     assert verdict.passed, verdict.failure_message
+
+
+def test_judge(judged, judge):
+    """Only for prompts with a `judge` check: graded after every model answered, by the judge model."""
+    judge(judged)

@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .fault_server import answer_model_list
+from .fault_server import answer_model_list, chunk
 
 
 @contextmanager
@@ -51,6 +51,51 @@ def serve_stream(
                 self.wfile.flush()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def serve_answers(answer_for, model: str = "served-model"):
+    """Serve chat requests with the text `answer_for(request_body)` returns, streamed a few characters
+    a chunk with a usage count, as a proper server does (a stand-in: the text is written, not generated).
+
+    Yields (url, requests): the server's root and the JSON body of every chat request."""
+    requests = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            answer_model_list(self, (model,))
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            requests.append(body)
+            text = answer_for(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            pieces = [text[i : i + 8] for i in range(0, len(text), 8)] or [""]
+            for index, piece in enumerate(pieces):
+                finish = "stop" if index == len(pieces) - 1 else None
+                self.wfile.write(f"data: {json.dumps(chunk(content=piece, finish=finish))}\n\n".encode())
+            usage = {"prompt_tokens": 10, "completion_tokens": len(pieces)}
+            self.wfile.write(f"data: {json.dumps(chunk(usage=usage))}\n\ndata: [DONE]\n\n".encode())
+            self.wfile.flush()
+            self.close_connection = True
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

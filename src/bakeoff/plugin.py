@@ -64,6 +64,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from bakeoff import judge_plugin
+
+    config.pluginmanager.register(judge_plugin, "bakeoff-judge")
     state = Bakeoff(config)
     config.stash[STATE] = state
     try:

@@ -23,21 +23,23 @@ class Verdict:
 
 
 def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
-    """Run every check on every attempt; a check passes when its pass rate reaches min_pass_rate."""
-    per_sample = [[run_check(spec, s.response, s) for spec in prompt.checks] for s in samples]
+    """Run every check on every attempt; a check passes when its pass rate reaches min_pass_rate.
+    A judge check is left out: the judge grades the answers after every candidate ran."""
+    checks = prompt.rule_checks
+    per_sample = [[run_check(spec, s.response, s) for spec in checks] for s in samples]
     sample_records = [
         {
             **sample.to_dict(),
             "passed": all(o.passed for o in outcomes),
             "checks": [
                 {"check": spec.label, "passed": o.passed, "detail": o.detail, **({"sandbox_missing": list(o.sandbox_missing)} if o.sandbox_missing else {})}
-                for spec, o in zip(prompt.checks, outcomes)
+                for spec, o in zip(checks, outcomes)
             ],
         }
         for sample, outcomes in zip(samples, per_sample)
     ]
     check_records, failures = [], []
-    for index, spec in enumerate(prompt.checks):
+    for index, spec in enumerate(checks):
         results = [outcomes[index] for outcomes in per_sample]
         passes = sum(o.passed for o in results)
         rate = passes / len(results)

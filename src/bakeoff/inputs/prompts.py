@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bakeoff.decide import judge as judge_check  # registers the `judge` check kind
 from bakeoff.decide.checks import CheckSpec, validate_spec
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.validation import read_document, validate
@@ -25,6 +26,16 @@ class Prompt:
     turns: tuple[dict, ...] = ()  # earlier turns, `{role, content}`, before `text`
     tasks: tuple[str, ...] = ()  # model tasks this prompt is for; empty: every model
     response_format: str | None = None  # "json_object" or "json_schema": ask for structured output
+    judge: str | None = None  # the judge model (NAME or NAME@RUNTIME) of its `judge` check; None: no judge check
+
+    @property
+    def judge_check(self) -> CheckSpec | None:
+        return next((spec for spec in self.checks if judge_check.is_judge(spec)), None)
+
+    @property
+    def rule_checks(self) -> tuple[CheckSpec, ...]:
+        """The checks run as each answer arrives; a judge check is graded after the run."""
+        return tuple(spec for spec in self.checks if not judge_check.is_judge(spec))
 
     @property
     def messages(self) -> list[dict]:
@@ -94,6 +105,14 @@ def load_prompts(path: Path) -> list[Prompt]:
         wanted = item.get("response_format")
         if wanted == "json_schema" and not any(spec.kind == "json_schema" for spec in specs):
             raise BakeoffError(f"{where}: field 'response_format': json_schema needs a json_schema check to take the schema from")
+        judges = [(i, spec) for i, spec in enumerate(specs) if judge_check.is_judge(spec)]
+        if len(judges) > 1:
+            raise BakeoffError(f"{where}: field 'checks.{judges[1][0]}': one judge check per prompt")
+        judge_model = None
+        if judges:
+            judge_model = judge_check.Rubric.of(judges[0][1]).model or defaults.get("judge")
+            if judge_model is None:
+                raise BakeoffError(f"{where}: field 'checks.{judges[0][0]}': no judge model: give `model:` or `defaults: judge:`")
         settings = {key: item.get(key, defaults[key]) for key in BUILT_IN_DEFAULTS}
         prompts.append(
             Prompt(
@@ -104,6 +123,7 @@ def load_prompts(path: Path) -> list[Prompt]:
                 turns=tuple(turns),
                 tasks=tuple(item.get("tasks", ())),
                 response_format=wanted,
+                judge=judge_model,
                 **settings,
             )
         )

@@ -79,6 +79,24 @@ class CheckResult(Record):
     passed: bool
 
 
+class JudgeRecord(Record):
+    """A judge model's grades for one attempt (a `judge` check), or why it gave none."""
+
+    judge: str = Field(description="the judge model, as NAME or NAME@RUNTIME")
+    scores: dict[str, Score] = Field({}, description="1-5 per criterion of the check's rubric; empty on a judge error")
+    reason: str | None = None
+    error: str | None = Field(None, description="a judge error: the judge did not answer, or not with valid scores")
+    raw: str | None = Field(None, description="on a judge error, the judge's last reply as it came")
+    self_judged: bool = Field(False, description="the judge is the same model as the one it graded")
+    tries: Count = 1
+    seconds: Seconds = Field(description="time spent judging this answer (retries included); never in the candidate's figures")
+
+    @property
+    def score(self) -> float | None:
+        """The mean of the criteria, as a rating's score; None on a judge error."""
+        return sum(self.scores.values()) / len(self.scores) if self.scores else None
+
+
 class SampleRecord(OpenRecord):
     """One attempt at a prompt: the answer, what the request measured (`bakeoff.measure.client.Sample`)
     and its checks. Times are seconds from sending the request."""
@@ -100,6 +118,7 @@ class SampleRecord(OpenRecord):
     )
     passed: bool | None = Field(None, description="this attempt passed every check")
     checks: list[AttemptCheck]
+    judge: JudgeRecord | None = Field(None, description="the judge model's grades, for a prompt with a `judge` check")
 
 
 class Rating(Record):
@@ -183,6 +202,12 @@ class PromptResult(OpenRecord):
         if not weights:
             return None
         return sum(r.score * w for r, w in zip(self.ratings, weights)) / sum(weights)
+
+    @property
+    def judge_score(self) -> float | None:
+        """The mean judge score over the graded attempts; None when no attempt was graded."""
+        scores = [s.judge.score for s in self.samples if s.judge and s.judge.score is not None]
+        return sum(scores) / len(scores) if scores else None
 
 
 class ModelRecord(Record):

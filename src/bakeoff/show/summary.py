@@ -14,6 +14,7 @@ import statistics
 from dataclasses import dataclass
 from functools import cached_property
 
+from bakeoff.decide.agreement import Agreement, agreement
 from bakeoff.decide.metrics import METRICS, SAMPLE_METRICS
 from bakeoff.decide.recommend import recommend
 from bakeoff.report.model import ModelRecord, PromptResult, Rating, Report
@@ -100,6 +101,24 @@ class ModelView:
     def ratings(self) -> list[Rating]:
         return [r for p in self.record.prompts for r in p.ratings]
 
+    @cached_property
+    def judge_means(self) -> dict | None:
+        """The judge's mean score per criterion over the model's graded attempts, with how many
+        attempts were graded, how many were judge errors and how many its own model graded."""
+        judged = [s.judge for p in self.record.prompts for s in p.samples if s.judge]
+        if not judged:
+            return None
+        graded = [j for j in judged if j.scores]
+        criteria = list(dict.fromkeys(c for j in graded for c in j.scores))
+        means = {c: statistics.fmean(j.scores[c] for j in graded if c in j.scores) for c in criteria}
+        return {
+            "means": means,
+            "attempts": len(graded),
+            "errors": len(judged) - len(graded),
+            "self_judged": sum(j.self_judged for j in judged),
+            "judges": sorted({j.judge for j in judged}),
+        }
+
 
 @dataclass(frozen=True)
 class RunView:
@@ -108,6 +127,11 @@ class RunView:
     answered: list[ModelView]  # the models that ran and answered prompts
     prompt_ids: list[str]  # every prompt any model answered, in the order they first appear
     recommendation: str
+
+    @cached_property
+    def agreement(self) -> list[Agreement]:
+        """Judge against people, per criterion, over the answers both scored."""
+        return agreement(self.report)
 
     def cell(self, model_index: int, prompt_id: str) -> Cell | None:
         prompt = next((p for p in self.answered[model_index].record.prompts if p.id == prompt_id), None)
@@ -143,6 +167,15 @@ def median_figure(prompt: PromptResult, metric: str, missing: str = "-") -> str:
 def describe_rating(rating: Rating) -> str:
     scores = ", ".join(f"{k} {v:g}" for k, v in rating.scores.items())
     return f"{scores} ({rating.rater})" if rating.rater else scores
+
+
+def describe_judge(judge) -> str:
+    """One attempt's grades: "accuracy 4, clarity 5 (judge qwen2.5-coder-1.5b): reason"."""
+    own = "; graded by its own model" if judge.self_judged else ""
+    if judge.error:
+        return f"{judge.error}: {judge.raw or ''}{own}"
+    scores = ", ".join(f"{k} {v}" for k, v in judge.scores.items())
+    return f"{scores} (judge {judge.judge}{own}): {judge.reason}"
 
 
 def describe_ratings(ratings: list[Rating]) -> str:

@@ -43,6 +43,7 @@ def run_lines(view: RunView) -> list[str]:
             notes.append(record.reason if record.reason.startswith(record.name) else f"{model.label}: {record.reason}")
     lines += check_matrix_lines(view)
     lines += ratings_lines(view)
+    lines += judge_lines(view)
     if notes:
         lines += ["", "not run:"]
         lines += [line for note in notes for line in _wrap(note, initial_indent="  ", subsequent_indent="    ")]
@@ -91,6 +92,30 @@ def ratings_lines(view: RunView) -> list[str]:
     lines = ["", f"{'rated (mean 1-5)':<{name_width}}" + "".join(f" {c:>12}" for c in CRITERIA) + f" {'answers':>8}"]
     for name, means in rows:
         lines.append(f"{_fit(name, name_width):<{name_width}}" + "".join(f" {means[c]:>12.1f}" for c in CRITERIA) + f" {means['answers']:>8}")
+    return lines
+
+
+def judge_lines(view: RunView) -> list[str]:
+    """Mean judge scores (1-5) per model, and how far the judge agrees with people; nothing
+    when no answer was judged."""
+    rows = [(m.label, m.judge_means) for m in view.models if m.judge_means]
+    if not rows:
+        return []
+    criteria = list(dict.fromkeys(c for _, judged in rows for c in judged["means"]))
+    title = "judged (mean 1-5)"
+    name_width = min(max(len(title), *(len(n) for n, _ in rows)), 28)
+    lines = ["", f"{title:<{name_width}}" + "".join(f" {_fit(c, 12):>12}" for c in criteria) + f" {'attempts':>8}"]
+    notes = []
+    for name, judged in rows:
+        means = "".join(f" {judged['means'][c]:>12.1f}" if c in judged["means"] else f" {'-':>12}" for c in criteria)
+        lines.append(f"{_fit(name, name_width):<{name_width}}{means} {judged['attempts']:>8}")
+        if judged["errors"]:
+            notes.append(f"{name}: {judged['errors']} judge error(s), counted as failed checks")
+        if judged["self_judged"]:
+            notes.append(f"{name}: {judged['self_judged']} attempt(s) graded by its own model ({', '.join(judged['judges'])})")
+    lines += [line for note in notes for line in _wrap(note, initial_indent="  ", subsequent_indent="    ")]
+    if view.agreement:
+        lines += _wrap("judge vs people (Krippendorff's ordinal alpha): " + "; ".join(a.text for a in view.agreement))
     return lines
 
 

@@ -1,0 +1,134 @@
+"""Serving a judge model and grading recorded answers with it, with no pytest in it.
+
+`JudgeServers` serves one judge at a time through the same runtimes as the candidates (prepare,
+launch, start), keeps it for every answer it grades and stops it when another judge is wanted or
+the session ends, so a judge is started once per session and never while a candidate is timed.
+`grade_prompt` grades a prompt record's distinct answers (greedy repeats are graded once) and
+writes the grades and the judge check's outcome into the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bakeoff import runtimes
+from bakeoff.decide import judge as judge_check
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.prompts import Prompt, response_format
+from bakeoff.inputs.registry import ModelEntry, ram_shortfall
+from bakeoff.measure.client import ChatClient, ServerFault
+from bakeoff.report.model import CheckResult, JudgeRecord, PromptResult
+from bakeoff.weights import cache
+
+
+class JudgeUnavailable(BakeoffError):
+    """The judge model cannot be served here; every answer it was to grade is a judge error."""
+
+
+@dataclass
+class Judge:
+    """A served judge: `ask(messages, options)` returns its reply's text."""
+
+    entry: ModelEntry
+    client: ChatClient
+    schema_format: bool = True  # False once the runtime refused a JSON Schema: then JSON mode and validation
+
+    def ask(self, messages: list[dict], options: dict) -> str:
+        if not self.schema_format:
+            options = {**options, "response_format": {"type": "json_object"}}
+        try:
+            return self.client.chat(messages, **options).response
+        except ServerFault as fault:
+            if self.schema_format and not fault.unresponsive and " answered 4" in str(fault):
+                self.schema_format = False  # a runtime without JSON Schema support: fall back, ask again
+                return self.ask(messages, options)
+            raise
+
+
+class JudgeServers:
+    """Serves the judge models a session needs, one at a time, each started once."""
+
+    def __init__(self, registry_path: Path, run_id: str, progress: Callable[[str], None], foreground=contextlib.nullcontext):
+        self.registry_path = registry_path
+        self.run_id = run_id
+        self.progress = progress
+        self.foreground = foreground
+        self.judge: Judge | None = None
+        self.server: runtimes.Server | None = None
+        self.refused: dict[tuple[str, str], str] = {}  # judges that could not be served, and why
+
+    def serving(self, entry: ModelEntry) -> Judge:
+        """The judge `entry`, served (started on first use; another judge is stopped first)."""
+        if entry.key in self.refused:
+            raise JudgeUnavailable(self.refused[entry.key])
+        if self.judge is not None and self.judge.entry.key == entry.key:
+            return self.judge
+        self.stop()
+        try:
+            self.judge = self._start(entry)
+        except BakeoffError as exc:
+            self.refused[entry.key] = f"judge {entry.label} not served: {exc}"
+            raise JudgeUnavailable(self.refused[entry.key]) from None
+        return self.judge
+
+    def _start(self, entry: ModelEntry) -> Judge:
+        runtime = runtimes.get(entry.runtime)
+        why_not = ram_shortfall(entry) or runtime.unavailable_reason() or runtime.model_unavailable_reason(entry)
+        if why_not:
+            raise BakeoffError(why_not)
+        if runtime.needs_prepare(entry):
+            with self.foreground():
+                runtime.prepare(entry, self.progress)
+        log_path = cache.serve_log_path(entry, self.run_id).with_name(f"judge-{entry.name}-{entry.runtime}-{self.run_id}.log")
+        self.server = runtime.launch(entry, self.registry_path, log_path)
+        try:
+            ready = self.server.start()
+        except runtimes.ModelUnavailable as exc:
+            raise BakeoffError(str(exc)) from None
+        self.progress(f"judge {entry.label} ready")
+        api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
+        return Judge(entry, ChatClient(ready.measured_url or ready.url, ready.model_id, api_key=api_key))
+
+    def stop(self) -> None:
+        if self.judge is not None:
+            self.judge.client.close()
+            self.judge = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def grade_prompt(prompt: Prompt, record: PromptResult, candidate: ModelEntry, judge: Judge | JudgeUnavailable) -> CheckResult:
+    """Grade each distinct answer of `record` with `judge` (or record why it could not be) and
+    write the judge check's outcome into the record."""
+    spec = prompt.judge_check
+    rubric = judge_check.Rubric.of(spec)
+    schema_format = response_format("json_schema", rubric.schema)
+    by_answer: dict[str, JudgeRecord] = {}
+    records = []
+    for sample in record.samples:
+        if sample.response not in by_answer:
+            if isinstance(judge, JudgeUnavailable):
+                by_answer[sample.response] = JudgeRecord(judge=prompt.judge, error=f"judge error: {judge}", self_judged=False, tries=0, seconds=0)
+            else:
+                by_answer[sample.response] = judge_check.grade(
+                    rubric,
+                    _question(prompt),
+                    sample.response,
+                    judge.ask,
+                    judge_label=judge.entry.label,
+                    self_judged=judge.entry.name == candidate.name,
+                    json_schema_format=schema_format,
+                )
+        records.append(by_answer[sample.response])
+    return judge_check.record_grades(record, spec, rubric, records, prompt.min_pass_rate)
+
+
+def _question(prompt: Prompt) -> str:
+    """The conversation as the judge reads it: earlier turns before the question."""
+    earlier = [f"{m['role']}: {m['content']}" for m in prompt.messages[:-1]]
+    return "\n".join([*earlier, prompt.text]) if earlier else prompt.text
