@@ -409,4 +409,5 @@ def cmd_rate(args) -> None:
 
     report = load_report(args.report)
     ratings.rate_report(args.report, report, rater=args.rater)
-    print("\n".join(table.ratings_lines(run_view(report))))
+    view = run_view(report)
+    print("\n".join(table.ratings_lines(view) + table.judge_lines(view)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass, field, fields
 
+from bakeoff.decide.agreement import agreement
 from bakeoff.decide.gates import GateOutcome, gate_for, judge_gate
 from bakeoff.decide.metrics import METRICS, TIMING_METRICS, change_text
 from bakeoff.decide.stats import (
@@ -115,6 +116,8 @@ class Comparison:
     notes: list[str]  # what could not be compared, and why
     model_failures: list[str]  # models that ran in the baseline and failed in the candidate
     like_for_like: bool = True  # same hardware, runtimes and weights on both sides
+    # How far each run's judge agrees with its human ratings: {run: "baseline"|"candidate", criterion, alpha, answers, text}.
+    agreement: list[dict] = field(default_factory=list)
 
     def failed_gates(self) -> list[Row]:
         return [row for row in self.rows if row.gate_failed]
@@ -155,7 +158,12 @@ def _comparison(baseline: Report, candidate: Report, rows: list[Row], notes: lis
     setup = environment_warnings(baseline, candidate) if baseline is not candidate else []
     shared = shared_host_warnings(baseline, candidate, rows)
     warnings = setup + shared + status_warnings(baseline, candidate)
-    return Comparison(baseline.run_id, candidate.run_id, rows, warnings, notes, model_failures, not (setup or shared))
+    agreements = [
+        {"run": side, "criterion": a.criterion, "alpha": a.alpha, "answers": a.answers, "text": a.text}
+        for side, report in (("baseline", baseline), ("candidate", candidate))
+        for a in agreement(report)
+    ]
+    return Comparison(baseline.run_id, candidate.run_id, rows, warnings, notes, model_failures, not (setup or shared), agreements)
 
 
 def shared_host_warnings(baseline: Report, candidate: Report, rows: list[Row]) -> list[str]:
@@ -189,7 +197,11 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
     ]
     rows = []
     pairs = [(base_prompts[pid], cand_prompts[pid]) for pid in shared]
-    rated = [(pid, pair) for pid, pair in zip(shared, pairs) if all(p.human_score is not None for p in pair)]
+    # Human and judge scores alike: paired by prompt, over the prompts scored on both sides.
+    scored = {
+        metric: [(pid, pair) for pid, pair in zip(shared, pairs) if all(getattr(p, metric) is not None for p in pair)]
+        for metric in SCORE_METRICS
+    }
     for metric in TIMING_METRICS:
         rows.append(_timing_row(name, runtime, None, metric, pairs, settings))
     cold = _cold_row(name, runtime, pairs, settings)
@@ -197,15 +209,17 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
         rows.append(cold)
     rows.append(_single_row(name, runtime, "peak_rss_bytes", base.peak_rss_bytes, cand.peak_rss_bytes, settings))
     rows.append(_pass_rate_row(name, runtime, None, pairs, settings))
-    if rated:
-        rows.append(_human_row(name, runtime, None, [pair for _, pair in rated], settings))
+    for metric, found in scored.items():
+        if found:
+            rows.append(_score_row(name, runtime, None, metric, [pair for _, pair in found], settings))
     per_prompt = []
     for pid, pair in zip(shared, pairs):
         for metric in TIMING_METRICS:
             per_prompt.append(_timing_row(name, runtime, pid, metric, [pair], settings))
         per_prompt.append(_pass_rate_row(name, runtime, pid, [pair], settings))
-        if pid in dict(rated):
-            per_prompt.append(_human_row(name, runtime, pid, [pair], settings))
+        for metric, found in scored.items():
+            if pid in dict(found):
+                per_prompt.append(_score_row(name, runtime, pid, metric, [pair], settings))
     _control_false_discoveries(per_prompt, settings)
     rows += per_prompt
     for row in rows:
@@ -342,12 +356,15 @@ def _attempt_passes(prompt: PromptResult, check: str) -> tuple[int, int]:
     return sum(outcomes), len(outcomes) - sum(outcomes)
 
 
-def _human_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -> Row:
-    """Human scores, paired by prompt: over several prompts Wilcoxon's signed-rank test tells
-    a change from noise; a single prompt has one score a side, shown but not tested."""
-    base = [b.human_score for b, _ in pairs]
-    cand = [c.human_score for _, c in pairs]
-    row = Row(name, runtime, prompt_id, "human_score", n_baseline=len(base), n_candidate=len(cand))
+SCORE_METRICS = ("human_score", "judge_score")  # 1-5 scores of a prompt: people's (`bakeoff rate`) and a judge model's
+
+
+def _score_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Settings) -> Row:
+    """Human or judge scores, paired by prompt: over several prompts Wilcoxon's signed-rank test
+    tells a change from noise; a single prompt has one score a side, shown but not tested."""
+    base = [getattr(b, metric) for b, _ in pairs]
+    cand = [getattr(c, metric) for _, c in pairs]
+    row = Row(name, runtime, prompt_id, metric, n_baseline=len(base), n_candidate=len(cand))
     row.baseline, row.candidate = statistics.fmean(base), statistics.fmean(cand)
     row.change = row.candidate / row.baseline - 1
     if base == cand:
@@ -359,7 +376,7 @@ def _human_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -> Ro
         row.verdict = INCONCLUSIVE
         return row
     row.detectable = row.p_value < 1 - settings.confidence
-    row.verdict = _direction("human_score", row.change) if row.detectable and abs(row.change) >= settings.min_effect else INCONCLUSIVE
+    row.verdict = _direction(metric, row.change) if row.detectable and abs(row.change) >= settings.min_effect else INCONCLUSIVE
     return row
 
 

@@ -68,6 +68,7 @@ METRICS: dict[str, Metric] = {
         Metric("cpu_seconds", "CPU time", "CPU", "s", "lower", "model", 1, 1, False, "cpu_s"),
         Metric("check_pass_rate", "check pass rate", "check pass rate", "%", "higher", "prompt", 100, 0, True),
         Metric("human_score", "human score (1-5)", "human score", "", "higher", "prompt", 1, 2, True),
+        Metric("judge_score", "judge score (1-5)", "judge score", "", "higher", "prompt", 1, 2, True),
     )
 }
 

@@ -81,6 +81,8 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False, deta
         lines += noise_lines(comparison.rows)
     if comparison.notes:
         lines += ["", "not compared:", *(f"  {note}" for note in comparison.notes)]
+    if comparison.agreement:
+        lines += ["", "judge vs people (Krippendorff's ordinal alpha):", *(f"  {a['run']}: {a['text']}" for a in comparison.agreement)]
     failures = comparison.model_failures + [_failure(row) for row in comparison.failed_gates()]
     if failures:
         lines += ["", "gates failed:", *(f"  {f}" for f in failures)]

@@ -1,5 +1,5 @@
 """Showing a run as CSV for spreadsheets: one row per model x prompt (a model that did not run gets
-one row with its reason), with the metrics, check outcomes, ratings and the answer.
+one row with its reason), with the metrics, check outcomes, ratings, the judge's grades and the answer.
 
 Answers are untrusted text: a cell that a spreadsheet would read as a formula (starting with
 =, +, -, @ or a control character, also after leading spaces or tabs, which spreadsheets skip) is
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bakeoff.decide.metrics import METRICS
 from bakeoff.report.model import PromptResult
-from bakeoff.show.summary import RunView, describe_ratings
+from bakeoff.show.summary import RunView, describe_judge, describe_ratings
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 # Skipped by spreadsheets before they look for a formula: spaces, tabs and other blanks.
@@ -26,7 +26,7 @@ MEDIANS = ("ttft_s", "total_s", "decode_tokens_per_s", "itl_p50_s", "output_toke
 COLUMNS = [
     "run_id", "model", "runtime", "model_status", "model_reason", *(METRICS[k].column for k in MODEL_FIGURES),
     "prompt", "passed", "error", "repeats", *(f"{METRICS[k].column}_median" for k in MEDIANS),
-    "checks_passed", "checks_total", "checks", "ratings", "distinct_answers", "answer",
+    "checks_passed", "checks_total", "checks", "ratings", "judge_score", "judge", "distinct_answers", "answer",
 ]
 KNOWN_PROMPT_FIELDS = {"id", "text", "repeats", "min_pass_rate", "passed", "error", "stats", "checks", "samples", "ratings"}
 
@@ -73,6 +73,8 @@ def _prompt_columns(prompt: PromptResult) -> dict:
         "checks_total": len(checks),
         "checks": "; ".join(f"{c.check}: {'pass' if c.passed else 'FAIL'} {c.pass_rate:.0%}" for c in checks),
         "ratings": describe_ratings(prompt.ratings),
+        "judge_score": METRICS["judge_score"].shown(prompt.judge_score),
+        "judge": describe_judge(prompt.samples[0].judge) if prompt.samples and prompt.samples[0].judge else "",
         "distinct_answers": len(set(answers)),
         "answer": answers[0] if answers else "",
     }

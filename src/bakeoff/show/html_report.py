@@ -17,6 +17,7 @@ from bakeoff.show.charts import model_charts
 from bakeoff.show.summary import (
     ModelView,
     RunView,
+    describe_judge,
     describe_rating,
     describe_ratings,
     median_figure,
@@ -69,6 +70,7 @@ def render_html(view: RunView, comparison: dict | None = None) -> str:
         matrix=_matrix(view),
         answers=[_answer(view, i, p.id) for i, m in enumerate(view.answered) for p in m.record.prompts],
         comparison=_comparison(comparison) if comparison else None,
+        agreement=[a.text for a in view.agreement],
     )
 
 
@@ -82,7 +84,19 @@ def _model_row(model: ModelView) -> dict:
         "figures": [METRICS[k].number(getattr(record, k), "–") for k in MODEL_COLUMNS],
         "passed": model.passed.replace("-", "–"),
         "ratings": describe_ratings(model.ratings),
+        "judged": _judged(model.judge_means),
     }
+
+
+def _judged(judged: dict | None) -> str:
+    """A model's mean judge scores: "accuracy 4.2, clarity 4.0 (6 attempts; 1 judge error)"."""
+    if not judged:
+        return ""
+    means = ", ".join(f"{c} {v:.1f}" for c, v in judged["means"].items())
+    notes = [f"{judged['attempts']} attempts"]
+    notes += [f"{judged['errors']} judge errors"] if judged["errors"] else []
+    notes += [f"{judged['self_judged']} graded by its own model"] if judged["self_judged"] else []
+    return f"{means} ({'; '.join(notes)})"
 
 
 def _matrix(view: RunView) -> dict:
@@ -112,6 +126,8 @@ def _answer(view: RunView, model_index: int, prompt_id: str) -> dict:
         group["samples"].append(index)
     for group in groups.values():  # a rating covers the attempts (0-based) that gave one answer
         group["ratings"] = [describe_rating(r) for r in prompt.ratings if set(r.samples) & set(group["samples"])]
+        judge = prompt.samples[group["samples"][0]].judge
+        group["judge"] = describe_judge(judge) if judge else ""
         group["samples"] = [index + 1 for index in group["samples"]]
     extras = {k: v for k, v in prompt.model_dump(include=set(FIELD_LABELS)).items() if v is not None} | prompt.extras
     return {
