@@ -42,11 +42,12 @@ PAIRS = [
      "Edge AI is a sharp kitchen knife for cutting vegetables."),
 ]
 
-# (registry label, must it meet the bar?): measured with `pytest tests/test_judge_real.py`; see README.
+# (registry label, must it meet the bar?): the judge the README recommends must; the smaller ones
+# are measured (their figure is printed, and the test xfails below the bar). See README.
 JUDGES = [
-    ("qwen2.5-coder-0.5b", True),
-    ("qwen2.5-coder-0.5b@llamacpp", True),
     ("qwen2.5-coder-1.5b", True),
+    ("qwen2.5-coder-0.5b", False),
+    ("qwen2.5-coder-0.5b@llamacpp", False),
     ("smollm2-135m", False),
     ("smollm2-135m@llamacpp", False),
 ]
