@@ -124,3 +124,13 @@ def test_without_a_judge_check_the_run_has_no_judge_item_and_starts_no_judge(eva
     assert "test_judge" not in result.stdout.str() and not judged
     result.stdout.fnmatch_lines(["*1 passed*"])
     assert "judged" not in result.stdout.str()
+
+
+def test_a_judge_that_cannot_be_served_fails_the_check_with_why_never_passes_it(eval_project):
+    with serve_answers(candidate) as (cand_url, _):
+        project = eval_project(models=models(cand_url, "http://127.0.0.1:9"), prompts=PROMPTS, test=TEST)
+        result = run(project, "-m", "candidate")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*test_judge*candidate-capital*FAILED*", "*judge error: judge judge not served: *"])
+    prompt = next(p for p in report_of(project).models[0].prompts if p.id == "capital")
+    assert not prompt.passed and all("not served" in s.judge.error for s in prompt.samples)
