@@ -20,9 +20,14 @@ from bakeoff.decide import judge as judge_check
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt, response_format
 from bakeoff.inputs.registry import ModelEntry, ram_shortfall
-from bakeoff.measure.client import ChatClient, ServerFault
+from bakeoff.measure.client import ChatClient, Limits, ServerFault
 from bakeoff.report.model import CheckResult, JudgeRecord, PromptResult
 from bakeoff.weights import cache
+
+
+# A judge is not timed, and grammar-constrained decoding on a busy machine was seen below 0.5
+# tokens/s (a 0.5B on 2 cores shared with other jobs): generous bounds, but still bounds.
+JUDGE_LIMITS = Limits(first_token_s=120, prefill_tokens_per_s=2, decode_tokens_per_s=0.2, stall_s=120, max_request_s=1200)
 
 
 class JudgeUnavailable(BakeoffError):
@@ -91,7 +96,7 @@ class JudgeServers:
             raise BakeoffError(str(exc)) from None
         self.progress(f"judge {entry.label} ready")
         api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
-        return Judge(entry, ChatClient(ready.measured_url or ready.url, ready.model_id, api_key=api_key))
+        return Judge(entry, ChatClient(ready.measured_url or ready.url, ready.model_id, api_key=api_key, limits=JUDGE_LIMITS))
 
     def stop(self) -> None:
         if self.judge is not None:
