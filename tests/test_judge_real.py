@@ -23,6 +23,7 @@ from .test_faults import endpoint_model
 
 pytestmark = pytest.mark.integration
 
+# (question, right answer, wrong answer)
 PAIRS = [
     ("What is the capital of France?", "The capital of France is Paris.", "The capital of France is Berlin."),
     ("What is 7 times 6?", "7 times 6 is 42.", "7 times 6 is 56."),
@@ -42,22 +43,28 @@ PAIRS = [
      "Edge AI is a sharp kitchen knife for cutting vegetables."),
 ]
 
-# (registry label, must it meet the bar?): the judge the README recommends must; the smaller ones
-# are measured (their figure is printed, and the test xfails below the bar). See README.
+# A short reference per question, for the rubric's optional `reference` (never the right answer's words).
+REFERENCES = ["Paris", "42", "eight", "100", "William Shakespeare", "Jupiter", "len(xs)", "carbon dioxide", "366", "AI run on local devices"]
+
+# (registry label, with references?, must it meet the bar?): the configuration the README recommends
+# must; the others are measured (the figure is printed, and the test xfails below the bar).
 JUDGES = [
-    ("qwen2.5-coder-1.5b", True),
-    ("qwen2.5-coder-0.5b", False),
-    ("qwen2.5-coder-0.5b@llamacpp", False),
-    ("smollm2-135m", False),
-    ("smollm2-135m@llamacpp", False),
+    ("qwen2.5-coder-1.5b", True, True),
+    ("qwen2.5-coder-1.5b", False, False),
+    ("qwen2.5-coder-0.5b", True, False),
+    ("qwen2.5-coder-0.5b@llamacpp", False, False),
+    ("smollm2-135m", True, False),
+    ("smollm2-135m@llamacpp", False, False),
 ]
 SHARED_CACHE = cache.cache_root()  # read before pytester gives each run a HOME of its own
 TEST = "def test_prompt(model, prompt, evaluate):\n    evaluate(model, prompt)\n\n\ndef test_judge(judged, judge):\n    judge(judged)\n"
 
 
-def prompts_yaml(judge: str) -> str:
+def prompts_yaml(judge: str, references: bool) -> str:
     lines = [f"defaults: {{repeats: 1, max_tokens: 64, judge: '{judge}'}}", "prompts:"]
-    lines += [f"  - {{id: q{i}, text: {json.dumps(q)}, checks: [{{judge: {{}}}}]}}" for i, (q, _, _) in enumerate(PAIRS)]
+    for i, (question, _, _) in enumerate(PAIRS):
+        rubric = f"{{reference: {json.dumps(REFERENCES[i])}}}" if references else "{}"
+        lines.append(f"  - {{id: q{i}, text: {json.dumps(question)}, checks: [{{judge: {rubric}}}]}}")
     return "\n".join(lines) + "\n"
 
 
@@ -66,13 +73,13 @@ def answer(side: int):
     return lambda body: by_question[body["messages"][-1]["content"]]
 
 
-@pytest.mark.parametrize(("judge", "must_meet_bar"), JUDGES, ids=[j for j, _ in JUDGES])
-def test_a_real_judge_scores_the_right_answer_higher(judge, must_meet_bar, eval_project, monkeypatch):
+@pytest.mark.parametrize(("judge", "references", "must_meet_bar"), JUDGES, ids=[f"{j}-{'reference' if r else 'bare'}" for j, r, _ in JUDGES])
+def test_a_real_judge_scores_the_right_answer_higher(judge, references, must_meet_bar, eval_project, monkeypatch):
     monkeypatch.setenv("BAKEOFF_CACHE", str(SHARED_CACHE))
     registry = [item for item in json.loads(REGISTRY.read_text()) if item["name"] == judge.split("@")[0]]
     with serve_answers(answer(0)) as (right_url, _), serve_answers(answer(1)) as (wrong_url, _):
         models = [*registry, endpoint_model("right", right_url), endpoint_model("wrong", wrong_url)]
-        project = eval_project(models=models, prompts=prompts_yaml(judge), test=TEST)
+        project = eval_project(models=models, prompts=prompts_yaml(judge, references), test=TEST)
         result = project.runpytest_subprocess("-p", "no:cacheprovider", "-m", "right or wrong", "-s")
     out = result.stdout.str()
     report = load_report(project.path / "reports" / "latest.json")
@@ -87,6 +94,7 @@ def test_a_real_judge_scores_the_right_answer_higher(judge, must_meet_bar, eval_
     errors = sum(j.error is not None for j in judged)
     figures = {
         "judge": judge,
+        "references": references,
         "right_scored_higher": higher,
         "pairs": len(PAIRS),
         "judge_errors": errors,

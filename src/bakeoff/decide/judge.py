@@ -35,7 +35,6 @@ COURSE_CRITERIA = {
     "completeness": "Does it do everything the question asks, no less? 1: misses it; 5: complete.",
 }
 TRIES = 3  # requests per answer before a reply that is not valid JSON becomes a judge error
-REASON_CHARS = 300
 MAX_TOKENS = 200
 
 SYSTEM = (
@@ -65,7 +64,8 @@ class Rubric:
         scores = {name: {"type": "integer", "minimum": 1, "maximum": 5} for name in self.criteria}
         return {
             "type": "object",
-            "properties": {"reason": {"type": "string", "maxLength": REASON_CHARS}, **scores},
+            # No maxLength on the reason: llama.cpp makes it a grammar that slows every token; max_tokens bounds it.
+            "properties": {"reason": {"type": "string"}, **scores},
             "required": ["reason", *self.criteria],
             "additionalProperties": False,
         }
