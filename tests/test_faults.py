@@ -243,7 +243,7 @@ def test_a_server_that_stops_answering_fails_its_model_once_and_the_run_moves_on
     with FaultServer(["ok", "stall"]) as stalling, FaultServer(["ok"]) as healthy:
         project = eval_project(models=[endpoint_model("stalls", stalling.url), endpoint_model("healthy", healthy.url)], prompts=PROMPTS, test=TEST)
         started = time.perf_counter()
-        result = project.runpytest_subprocess("-p", "no:cacheprovider", "--bakeoff-limit", "stall_s=1")
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", "--bakeoff-limit", "stall_s=1", "--bakeoff-launches", "1")
         seconds = time.perf_counter() - started
         assert len(stalling.requests) == 2  # the third prompt was not sent to a server that stopped answering
     out = result.stdout.str()

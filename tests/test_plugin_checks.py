@@ -77,7 +77,7 @@ def test_prompts_go_only_to_models_of_their_tasks(eval_project):
         "  - {id: chat-or-reasoning, tasks: [chat, reasoning], text: hi, checks: [{contains: hi}]}\n",
         conftest=USER_CHECK,
     )
-    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "--bakeoff-launches", "1")
     assert result.ret == 0
     collected = sorted(line.split("[", 1)[1].rstrip("]") for line in result.outlines if "::test_prompt[" in line)
     assert collected == ["coder-code-only", "coder-for-all", "talker-chat-or-reasoning", "talker-for-all"]

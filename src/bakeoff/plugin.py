@@ -5,6 +5,9 @@ through `bakeoff serve` and stopped before the next model starts); `prompt` is p
 prompts.yaml; `evaluate` times a model x prompt with pytest-benchmark and records the outcome.
 Under pytest-xdist (`-n N`, `--tx`) each model x runtime goes whole to one worker and the controller
 merges the workers' parts into the run's report (`Distributed`, `bakeoff.report.merge`).
+Each model is launched `launches` times (`bakeoff_launch`, a session-scoped parameter under
+`model`); `Launches` orders the tests launch by launch, every model's launch k before any
+model's launch k+1, and leaves out a launch's test of a prompt that has no repeat in it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from bakeoff.measure.client import Limits, ServerFault
 from bakeoff.report.model import ModelRecord, Report
 from bakeoff.report.store import RunReport, load_report, parse_report, part_path, publish_latest_html
 from bakeoff.runtimes.process import stop_all
-from bakeoff.session import ModelFailed, ModelRun, ModelSkipped, RunningModel
+from bakeoff.session import ModelFailed, ModelRun, ModelSkipped, RunningModel, launch_repeats
 from bakeoff.show import comparison_table, table
 from bakeoff.show.summary import run_view
 
@@ -61,6 +64,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="with -n/--tx: let several workers measure models on one machine at once (their timings disturb each "
         "other: the report says so and timing gates do not judge it)",
     )
+    group.addoption(
+        "--bakeoff-launches",
+        type=int,
+        metavar="N",
+        help="start each model's server N times in the run, the prompts' repeats spread over them "
+        "(default: launches in [tool.bakeoff], else 3)",
+    )
+    group.addoption(
+        "--bakeoff-warmup",
+        type=int,
+        metavar="N",
+        help="after each launch's first (cold) request, N requests that are not recorded (default: warmup in [tool.bakeoff], else 0)",
+    )
+    group.addoption(
+        "--bakeoff-switch",
+        metavar="A,B",
+        help="a model-switch run: only models A and B (labels as in the test ids), launch by launch A1 B1 A2 B2 ..., "
+        "for `bakeoff gate --from A --to B`",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,8 +93,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     try:
         state.check_options()
+        launches = Launches.from_config(config)
     except BakeoffError as exc:
         raise pytest.UsageError(str(exc)) from None
+    state.launches = launches
+    config.pluginmanager.register(launches, "bakeoff-launches")
     state.handle_sigterm()
     configure_distributed(config, state)
 
@@ -209,6 +234,7 @@ class Bakeoff:
         self.comparison: Comparison | None = None
         self.limits: Limits | None = None
         self.warned_marks = False
+        self.launches: Launches | None = None
         self.tests_ran = False  # a test started: a session that stops before its models still reports why
         self.terminated = False  # SIGTERM came: the run stops as on Ctrl-C, its report says so
         self.workers_died: str | None = None  # xdist workers that died mid-run, and in which test
@@ -295,6 +321,7 @@ class Bakeoff:
                 progress=self._progress,
                 foreground=self._terminal_output,
                 limits=self.limits,
+                warmup=self.launches.warmup if self.launches else 0,
             )
         return self.runs[entry.key]
 
@@ -340,12 +367,104 @@ def _check_reports_dir(reports_dir: Path, given: bool) -> None:
         raise BakeoffError(f"{where}: cannot write there: no permission in {existing}")
 
 
+class Launches:
+    """How many times each model is launched in the session, and the tests' order: launch by launch."""
+
+    def __init__(self, count: int, warmup: int, switch: list[str] | None):
+        self.count = count
+        self.warmup = warmup
+        self.switch = switch  # the two labels of a model-switch run, in order
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Launches:
+        settings = load_settings(Path(config.rootpath) / "pyproject.toml")
+        count = config.getoption("bakeoff_launches")
+        count = settings.launches if count is None else count
+        warmup = config.getoption("bakeoff_warmup")
+        warmup = settings.warmup if warmup is None else warmup
+        if count < 1:
+            raise BakeoffError(f"--bakeoff-launches {count}: must be 1 or more")
+        if warmup < 0:
+            raise BakeoffError(f"--bakeoff-warmup {warmup}: must be 0 or more")
+        switch = config.getoption("bakeoff_switch")
+        labels = [label.strip() for label in switch.split(",")] if switch else None
+        if labels is not None and (len(labels) != 2 or not all(labels) or labels[0] == labels[1]):
+            raise BakeoffError(f"--bakeoff-switch {switch!r}: expected two different model labels, A,B")
+        return cls(count, warmup, labels)
+
+    @pytest.hookimpl(trylast=True)  # the launch last in the test id, "MODEL-PROMPT-launchN": the id still begins with the model
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "bakeoff_launch" in metafunc.fixturenames and self.count > 1:
+            metafunc.parametrize(
+                "bakeoff_launch", range(self.count), indirect=True, scope="session", ids=[f"launch{k + 1}" for k in range(self.count)]
+            )
+
+    @pytest.hookimpl(trylast=True)  # after the plugin's own selection and pytest's fixture ordering
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if self.switch is not None:
+            labels = {_entry(item).label for item in items if _entry(item)}
+            unknown = [label for label in self.switch if label not in labels]
+            if unknown:
+                raise pytest.UsageError(f"--bakeoff-switch: no model {', '.join(unknown)} in this run; models: {', '.join(sorted(labels))}")
+        left_out = [item for item in items if _entry(item) and (not self._in_switch(item) or self.repeats_in(item) == 0)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if item not in set(left_out)]
+        # Launch by launch (A1 B1 A2 B2 ...), so drift over the run hits every model alike; one
+        # server at a time, as each launch's server stops before the next starts.
+        models = list(dict.fromkeys(entry.label for item in items if (entry := _entry(item))))
+        if self.switch is not None:
+            models = self.switch
+        slots = [index for index, item in enumerate(items) if _entry(item)]
+        ordered = sorted((items[index] for index in slots), key=lambda item: (_launch(item), models.index(_entry(item).label)))
+        for index, item in zip(slots, ordered):
+            items[index] = item
+
+    def repeats_in(self, item: pytest.Item) -> int:
+        """The repeats of the item's prompt that run in the item's launch."""
+        prompt = _params(item).get("prompt")
+        if not isinstance(prompt, Prompt):
+            return 1
+        return launch_repeats(prompt.repeats, self.count, _launch(item), offset=_prompt_position(item))
+
+    def _in_switch(self, item: pytest.Item) -> bool:
+        return self.switch is None or _entry(item).label in self.switch
+
+
+def _params(item: pytest.Item) -> dict:
+    return getattr(getattr(item, "callspec", None), "params", {})
+
+
+def _entry(item: pytest.Item) -> ModelEntry | None:
+    entry = _params(item).get("model")
+    return entry if isinstance(entry, ModelEntry) else None
+
+
+def _launch(item: pytest.Item) -> int:
+    return _params(item).get("bakeoff_launch", 0)
+
+
+def _prompt_position(item: pytest.Item) -> int:
+    prompts = item.config.stash[STATE].prompts or []
+    prompt = _params(item).get("prompt")
+    return next((index for index, p in enumerate(prompts) if p is prompt), 0)
+
+
 @pytest.fixture(scope="session")
-def model(request: pytest.FixtureRequest):
-    """A model served and ready, started once per session; its tests run back to back."""
+def bakeoff_launch(request: pytest.FixtureRequest) -> int:
+    """Which launch of the models this test runs in (0-based); a new value restarts the model."""
+    return getattr(request, "param", 0)
+
+
+@pytest.fixture(scope="session")
+def model(request: pytest.FixtureRequest, bakeoff_launch: int):
+    """A model served and ready, started once per launch (once per session by default: launches = 1);
+    its tests in that launch run back to back."""
     run = request.config.stash[STATE].model_run(request.param)
+    if run.gave_up:  # it stopped answering in an earlier launch: do not start it again
+        pytest.fail(f"not started again: {run.gave_up}", pytrace=False)
     try:
-        with run.serving() as running:
+        with run.serving(bakeoff_launch) as running:
             yield running
     except ModelSkipped as skipped:
         pytest.skip(str(skipped))
@@ -355,23 +474,27 @@ def model(request: pytest.FixtureRequest):
 
 @pytest.fixture
 def evaluate(request: pytest.FixtureRequest, benchmark):
-    """`evaluate(model, prompt)`: time the prompt's repeats, run its checks, record it all."""
+    """`evaluate(model, prompt)`: time the prompt's repeats in this launch, run its checks over the
+    attempts of every launch so far, record it all."""
     state = request.config.stash[STATE]
 
     def run(model: RunningModel, prompt: Prompt) -> Verdict:
-        samples = []
         model_run = state.model_run(model.entry)
+        samples = model_run.samples_of(prompt)
         if model_run.gave_up:  # the server stopped answering earlier: do not wait on it again
             model_run.record_prompt(prompt, None, error=f"not asked: {model_run.gave_up}")
             pytest.fail(f"not asked: {model_run.gave_up}", pytrace=False)
 
         def one_request():
-            samples.append(model.client.chat(prompt.messages, **prompt.request_options))
+            samples.append(model.chat(prompt.messages, **prompt.request_options))
+
+        def warm_up():  # outside the timed round
+            model.warm_up(prompt.messages, **prompt.request_options)
 
         benchmark.group = model.entry.label
         fault_line = None
         try:
-            ask_repeats(benchmark, one_request, prompt.repeats)
+            ask_repeats(benchmark, one_request, state.launches.repeats_in(request.node), setup=warm_up)
         except ServerFault as fault:
             fault_line = model_run.server_fault(fault)
             model_run.record_prompt(prompt, verdict_for(prompt, samples) if samples else None, error=str(fault))
@@ -393,15 +516,17 @@ def evaluate(request: pytest.FixtureRequest, benchmark):
     return run
 
 
-def ask_repeats(benchmark, one_request, repeats: int) -> None:
-    """The prompt's repeats, timed by pytest-benchmark as its rounds. Disabled (--benchmark-disable, or
-    under xdist, where it turns itself off) it would call once: our own figures come from each
-    request (bakeoff.measure), so the repeats are asked all the same."""
+def ask_repeats(benchmark, one_request, repeats: int, setup) -> None:
+    """The prompt's repeats (in this launch), timed by pytest-benchmark as its rounds, `setup` before
+    each outside the timing. Disabled (--benchmark-disable, or under xdist, where it turns itself
+    off) it would call once: our own figures come from each request (bakeoff.measure), so the
+    repeats are asked all the same."""
     if benchmark.disabled:
         for _ in range(repeats):
+            setup()
             one_request()
     else:
-        benchmark.pedantic(one_request, rounds=repeats, iterations=1, warmup_rounds=0)
+        benchmark.pedantic(one_request, setup=setup, rounds=repeats, iterations=1, warmup_rounds=0)
 
 
 # --- Distributed runs (pytest-xdist): each model x runtime on one worker, one merged report ------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,10 @@ from bakeoff.decide.evaluation import Verdict
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.registry import ModelEntry, ram_shortfall
-from bakeoff.measure.client import ChatClient, Limits, ServerFault
+from bakeoff.measure.client import ChatClient, Limits, Sample, ServerFault
 from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
 from bakeoff.measure.redact import redact
-from bakeoff.report.model import ModelRecord, PromptResult
+from bakeoff.report.model import LaunchRecord, ModelRecord, PromptResult
 from bakeoff.report.store import RunReport
 from bakeoff.weights import cache
 
@@ -46,15 +47,42 @@ class ModelFailed(Exception):
 
 @dataclass
 class RunningModel:
+    """One launch of a model's server. `chat` marks the launch's first request cold; the `warmup`
+    requests after it (sent by `warm_up`) are not recorded."""
+
     entry: ModelEntry
     url: str
     model_id: str
     pid: int | None  # None when there is no process to measure (an endpoint given without one)
     client: ChatClient
+    launch: int = 0
+    warmup: int = 0
+    asked: int = 0  # requests recorded in this launch
 
     @property
     def name(self) -> str:
         return self.entry.name
+
+    def chat(self, messages: list[dict], **options) -> Sample:
+        sample = self.client.chat(messages, **options)
+        sample.launch, sample.cold = self.launch, self.asked == 0
+        self.asked += 1
+        return sample
+
+    def warm_up(self, messages: list[dict], **options) -> None:
+        """After the cold request, the warm-up requests (once per launch); their answers are dropped."""
+        if self.asked == 1 and self.warmup:
+            for _ in range(self.warmup):
+                self.client.chat(messages, **options)
+            self.warmup = 0
+
+
+def launch_repeats(repeats: int, launches: int, launch: int, offset: int = 0) -> int:
+    """How many of a prompt's `repeats` run in `launch` of `launches`: repeat j runs in launch
+    (j + offset) mod launches, so every prompt keeps its repeats, and prompts with fewer repeats
+    than launches (offset: the prompt's position) are spread over the launches rather than all in
+    the first."""
+    return len([j for j in range(repeats) if (j + offset) % launches == launch])
 
 
 class ModelRun:
@@ -70,6 +98,7 @@ class ModelRun:
         progress: Callable[[str], None],
         foreground: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
         limits: Limits | None = None,
+        warmup: int = 0,
     ):
         self.report = report
         self.entry = entry
@@ -79,13 +108,16 @@ class ModelRun:
         self.progress = progress
         self.foreground = foreground  # lets a long first-use step show its progress on the terminal
         self.limits = limits  # bounds on every request (None: the client's defaults)
+        self.warmup = warmup  # requests after each launch's cold one that are not recorded
         self.server: runtimes.Server | None = None
         self.secrets: tuple[str | None, ...] = ()  # kept out of every reason and error recorded
         self.gave_up: str | None = None  # set when the server stopped answering: later prompts fail at once
+        self.samples: dict[str, list[Sample]] = {}  # each prompt's attempts over the launches so far
 
     @contextlib.contextmanager
-    def serving(self) -> Iterator[RunningModel]:
-        """The model served and measured until the block ends; then stopped and recorded."""
+    def serving(self, launch: int = 0) -> Iterator[RunningModel]:
+        """Launch `launch` (0-based) of the model: served and measured until the block ends, then
+        stopped and recorded. A run may serve a model several times, one launch after another."""
         runtime = runtimes.get(self.entry.runtime)
         self._skip_unless_it_can_run(runtime)
         server = None
@@ -105,39 +137,61 @@ class ModelRun:
                 api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
                 self.secrets = (api_key,)
                 client = ChatClient(ready.measured_url or ready.url, ready.model_id, api_key=api_key, limits=self.limits)
-            yield from self._measured(server, ready, client)
+            yield from self._measured(server, ready, client, launch)
         finally:
             if server is not None:
                 server.stop()
             self.report.save(self.reports_dir)
 
-    def _measured(self, server: runtimes.Server, ready: runtimes.ReadyInfo, client: ChatClient) -> Iterator[RunningModel]:
+    def _measured(self, server: runtimes.Server, ready: runtimes.ReadyInfo, client: ChatClient, launch: int) -> Iterator[RunningModel]:
         try:
             with self._failing_on_crash("measuring"):
                 # No process to watch (a remote endpoint given without a pid): memory is not measured, never zero.
                 sampler = MemorySampler(ready.pid).start() if ready.pid else None
+                self.record.launches.append(
+                    LaunchRecord(
+                        index=launch,
+                        ready_seconds=ready.ready_seconds,
+                        load_seconds=ready.load_seconds,
+                        rss_after_load_bytes=sampler.sample() if sampler else None,
+                    )
+                )
+                if self.record.status == "not_run":  # a later launch leaves an earlier failure as it is
+                    self.record.update(status="ran", reason=None)
                 self.record.update(
-                    status="ran",
-                    reason=None,
                     model_id=ready.model_id,
                     runtime_version=ready.runtime_version,
-                    ready_seconds=ready.ready_seconds,
-                    load_seconds=ready.load_seconds,
-                    rss_after_load_bytes=sampler.sample() if sampler else None,
+                    ready_seconds=_median_of(self.record.launches, "ready_seconds"),
+                    load_seconds=_median_of(self.record.launches, "load_seconds"),
+                    rss_after_load_bytes=_median_of(self.record.launches, "rss_after_load_bytes"),
                     memory_note=None if sampler else "not measured: no server process to watch (give source.pid)",
                 )
                 self.report.note_runtime(self.entry.runtime, ready.runtime_version)
-            yield RunningModel(self.entry, ready.url, ready.model_id, ready.pid, client)
+            yield RunningModel(self.entry, ready.url, ready.model_id, ready.pid, client, launch=launch, warmup=self.warmup)
             if not server.alive():
                 self.record.update(status="failed", reason=f"server exited during the tests: {server.log_tail()}")
-            self.record.cpu_seconds = _cpu_seconds(ready.pid) if ready.pid else None
-            self.record.peak_rss_bytes = sampler.stop() if sampler else None
+            # Over the run: CPU time adds up over launches, peak RSS is the highest of them.
+            cpu = _cpu_seconds(ready.pid) if ready.pid else None
+            if cpu is not None:
+                self.record.cpu_seconds = (self.record.cpu_seconds or 0.0) + cpu
+            peak = sampler.stop() if sampler else None
+            if peak is not None:
+                self.record.peak_rss_bytes = max(peak, self.record.peak_rss_bytes or 0)
         finally:
             client.close()
 
+    def samples_of(self, prompt: Prompt) -> list[Sample]:
+        """The prompt's attempts so far in this run (all launches); a launch appends its own."""
+        return self.samples.setdefault(prompt.id, [])
+
     def record_prompt(self, prompt: Prompt, verdict: Verdict | None, error: str | None) -> None:
-        """One prompt's outcome; `verdict` is None when the prompt failed before any answer."""
-        self.record.prompts.append(
+        """The prompt's outcome over its attempts so far; `verdict` is None when it failed before
+        any answer. A later launch replaces the record, keeping an earlier launch's error."""
+        prompts = self.record.prompts
+        earlier = next((index for index, p in enumerate(prompts) if p.id == prompt.id), len(prompts))
+        if earlier < len(prompts):
+            error = error or prompts[earlier].error
+        prompts[earlier:earlier + 1] = [
             PromptResult(
                 id=prompt.id,
                 text=prompt.text,
@@ -154,7 +208,7 @@ class ModelRun:
                 checks=verdict.check_records if verdict else [],
                 samples=verdict.sample_records if verdict else [],
             )
-        )
+        ]
         self.report.save(self.reports_dir)
 
     def server_fault(self, fault: ServerFault) -> str:
@@ -207,6 +261,14 @@ class ModelRun:
 
     def _log_path(self) -> Path:
         return cache.serve_log_path(self.entry, self.report.run_id)
+
+
+def _median_of(launches: list[LaunchRecord], field: str) -> float | int | None:
+    values = [value for launch in launches if (value := getattr(launch, field)) is not None]
+    if not values:
+        return None
+    middle = statistics.median(values)
+    return round(middle) if field == "rss_after_load_bytes" else middle
 
 
 def _cpu_seconds(pid: int) -> float | None:

@@ -315,7 +315,7 @@ def test_a_runtime_that_is_not_installed_is_skipped_with_the_reason(pytester, mo
     pytester.makefile(".json", models=json.dumps(models))
     pytester.makefile(".yaml", prompts="prompts:\n  - {id: p, text: 'hi', checks: [{contains: hi}]}\n")
     pytester.makepyfile(test_evals="def test_prompt(model, prompt, evaluate):\n    assert evaluate(model, prompt).passed\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", "-v")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", "-v", "--bakeoff-launches", "1")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*test_prompt?m-p? SKIPPED*", "*test_prompt?m@foundry_cli-p? SKIPPED*"])
     result.stdout.fnmatch_lines(["*SKIPPED*m: ollama not found on PATH*"])

@@ -53,7 +53,7 @@ def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
                 f"check {spec.label} passed {passes} of {len(results)} attempts ({rate:.0%}, needs {prompt.min_pass_rate:.0%}); "
                 f"attempt {attempt}: {failing.detail}\n  prompt: {shorten(prompt.text)!r}\n  answer: {shorten(samples[attempt - 1].response)!r}"
             )
-    stats = {metric: summarize([getattr(s, metric) for s in samples]) for metric in SAMPLE_METRICS}
+    stats = {metric: summarize([s.value(metric) for s in samples]) for metric in SAMPLE_METRICS}
     clean = sum(record["passed"] for record in sample_records)
     return Verdict(
         passed=not failures,

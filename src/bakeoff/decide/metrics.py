@@ -56,6 +56,7 @@ METRICS: dict[str, Metric] = {
     m.key: m
     for m in (
         Metric("ttft_s", "time to first token", "TTFT", "ms", "lower", "sample", 1000, 0, True, "ttft_ms"),
+        Metric("cold_ttft_s", "cold time to first token (first request after each load)", "cold TTFT", "ms", "lower", "sample", 1000, 0, False, "cold_ttft_ms"),
         Metric("total_s", "total latency", "total", "s", "lower", "sample", 1, 2, True),
         Metric("output_tokens", "output tokens", "tokens", "", None, "sample", 1, 0),
         Metric("decode_tokens_per_s", "decode tokens/s", "decode", "tok/s", "higher", "sample", 1, 1, True, heading="tok/s"),

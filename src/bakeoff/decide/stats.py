@@ -10,10 +10,11 @@ import numpy as np
 
 
 def summarize(values: list[float | None]) -> dict | None:
-    """Median, mean, spread and p95 of the samples that have a value; None when none has."""
+    """Median, mean, spread, p90, p95 and p99 of the samples that have a value; None when none has."""
     present = [v for v in values if v is not None]
     if not present:
         return None
+    cuts = statistics.quantiles(present, n=100, method="inclusive") if len(present) > 1 else [present[0]] * 99
     return {
         "n": len(present),
         "median": statistics.median(present),
@@ -21,7 +22,9 @@ def summarize(values: list[float | None]) -> dict | None:
         "min": min(present),
         "max": max(present),
         "stdev": statistics.stdev(present) if len(present) > 1 else 0.0,
-        "p95": statistics.quantiles(present, n=20, method="inclusive")[-1] if len(present) > 1 else present[0],
+        "p90": cuts[89],
+        "p95": cuts[94],
+        "p99": cuts[98],
     }
 
 

@@ -36,6 +36,9 @@ DEFAULT_MIN_EFFECT = 0.05
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_BASELINE = "reports/baseline.json"
 DEFAULT_INCONCLUSIVE = "pass"
+# Server launches per model in a run: decode speed moves 15-25% between launches and ~1-3% between
+# the repeats of one launch (README, benchmarks/gate_noise.py), so launches are the level to repeat.
+DEFAULT_LAUNCHES = 3
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class Settings:
     baseline: Path = field(default_factory=lambda: Path(DEFAULT_BASELINE))
     # Request limits by name (bakeoff.measure.client.Limits' fields; inputs never import measuring).
     limits: dict[str, float] = field(default_factory=dict)
+    launches: int = DEFAULT_LAUNCHES
+    warmup: int = 0
 
 
 def load_settings(pyproject: Path) -> Settings:
@@ -127,6 +132,8 @@ def load_settings(pyproject: Path) -> Settings:
         inconclusive=table.get("inconclusive", DEFAULT_INCONCLUSIVE),
         baseline=pyproject.parent / table.get("baseline", DEFAULT_BASELINE),
         limits=table.get("limits", {}),
+        launches=table.get("launches", DEFAULT_LAUNCHES),
+        warmup=table.get("warmup", 0),
     )
 
 

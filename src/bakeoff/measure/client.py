@@ -11,6 +11,11 @@ grows with the prompt, then at most `stall_s` of silence between events, the who
 `max_tokens` at the slowest accepted decode speed, and no more output than a multiple of
 `max_tokens`. A watchdog thread cuts the connection when a limit passes, so a hung server costs
 the allowance, not the network timeout, and a server that never stops is stopped.
+
+The clock is kept as close to the wire as the client can: it starts when the request's last byte
+is written to the socket (httpcore's trace of the request body), and each piece of the stream is
+stamped as its bytes come off the socket, before any SSE or JSON parsing
+(benchmarks/clock_vs_wire.py compares it with a packet capture).
 """
 
 from __future__ import annotations
@@ -47,6 +52,16 @@ class Sample:
     # The server's own figures when it sends them (llama-server's `timings`: prompt_ms,
     # predicted_per_second, ...), kept beside ours as an independent measurement.
     server_timings: dict | None = None
+    launch: int | None = None  # which server launch of the run it ran in (set by the session)
+    cold: bool = False  # the first request after that launch's load
+
+    @property
+    def cold_ttft_s(self) -> float | None:
+        return self.ttft_s if self.cold else None
+
+    def value(self, metric: str) -> float | None:
+        """The figure for `metric` as statistics count it: a cold sample counts only in `cold_ttft_s`."""
+        return getattr(self, metric) if self.cold == (metric == "cold_ttft_s") else None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,6 +145,39 @@ class Limits:
             return replace(base, **values) if base is not None else cls(**values)
         except BakeoffError as exc:
             raise BakeoffError(f"--bakeoff-limit: {exc}") from None
+
+
+class _Clock:
+    """When the request went out and when each read of its answer came in (perf_counter seconds).
+
+    `sent` is taken from httpcore's trace when the request body is written (until then, and with a
+    transport that traces nothing, it is the moment the request was handed to httpx)."""
+
+    def __init__(self):
+        self.sent = time.perf_counter()
+        self.arrived = self.sent  # the latest read of the answer
+
+    def trace(self, event: str, info: dict) -> None:
+        if event == "http11.send_request_body.complete":
+            self.sent = time.perf_counter()
+
+    def stamped(self, stream: httpx.SyncByteStream) -> httpx.SyncByteStream:
+        return _StampedStream(stream, self)
+
+
+class _StampedStream(httpx.SyncByteStream):
+    """The answer's bytes as they come off the socket, each read stamped before it is parsed."""
+
+    def __init__(self, inner: httpx.SyncByteStream, clock: _Clock):
+        self.inner, self.clock = inner, clock
+
+    def __iter__(self):
+        for chunk in self.inner:
+            self.clock.arrived = time.perf_counter()
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class _Watchdog:
@@ -219,8 +267,9 @@ class ChatClient:
         first_allowance = limits.first_token_allowance(messages)
         hard_cap = limits.max_request_s or math.inf
         stream = _Stream(self, cap)
+        clock = _Clock()
         with _Watchdog(byte_cap=cap * MAX_BYTES_PER_TOKEN + 2**20) as watch:
-            start = time.perf_counter()
+            start = clock.sent
             if first_allowance < hard_cap:
                 watch.limit = (start + first_allowance, f"sent no first token within {first_allowance:.3g} s")
             else:
@@ -228,20 +277,21 @@ class ChatClient:
             read_timeout = min(first_allowance, hard_cap)  # bounds the wait for headers, before the watchdog has a socket to cut
             timeout = httpx.Timeout(read_timeout, connect=limits.connect_s)
             try:
-                with connect_sse(self._http, "POST", "/v1/chat/completions", json=body, timeout=timeout) as events:
+                with connect_sse(self._http, "POST", "/v1/chat/completions", json=body, timeout=timeout, extensions={"trace": clock.trace}) as events:
                     watch.response = events.response
+                    events.response.stream = clock.stamped(events.response.stream)
                     if events.response.status_code != 200:
                         events.response.read()
                         raise self._fault(f"answered {events.response.status_code}: {shorten(events.response.text, 300)}")
                     for event in events.iter_sse():
-                        now = time.perf_counter() - start
+                        now = clock.arrived - clock.sent  # the bytes of this event came in then
                         if stream.feed(event.data, now):
                             break
                         if stream.token_times:
                             first = stream.token_times[0]
                             watch.limit = min(
-                                (start + now + limits.stall_s, f"stalled: sent nothing for {limits.stall_s:g} s after {len(stream.token_times)} tokens"),
-                                (start + first + limits.decode_allowance(max_tokens),
+                                (clock.arrived + limits.stall_s, f"stalled: sent nothing for {limits.stall_s:g} s after {len(stream.token_times)} tokens"),
+                                (clock.sent + first + limits.decode_allowance(max_tokens),
                                  f"did not finish {max_tokens} tokens within {limits.decode_allowance(max_tokens):.3g} s of its first token (slower than {limits.decode_tokens_per_s:g} tokens/s)"),
                                 (start + hard_cap, f"did not finish within {hard_cap:.3g} s (max_request_s)"),
                             )
@@ -257,7 +307,7 @@ class ChatClient:
                 raise self._transport_fault(exc, read_timeout, stream, answered=watch.response is not None) from None
             if watch.reason:  # the cut ended a stream without a length: the same as a timeout
                 raise self._fault(watch.reason, unresponsive=True)
-        return stream.sample(start)
+        return stream.sample(clock.sent)
 
     def _transport_fault(self, exc: httpx.HTTPError, read_timeout: float, stream: _Stream, *, answered: bool) -> ServerFault:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

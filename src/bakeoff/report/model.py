@@ -21,6 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 SCHEMA = "bakeoff.report/2"
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "report.schema.json"
 
+# The metric of the first request after each load (a row of bakeoff.decide.metrics.METRICS): the
+# one figure a cold sample counts in; every other statistic is over warm samples.
+COLD_METRIC = "cold_ttft_s"
+
 Seconds = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]  # bytes, tokens, samples, starts
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -54,7 +58,9 @@ class Stat(Record):
     min: float
     max: float
     stdev: Annotated[float, Field(ge=0)]
+    p90: float | None = None  # None in reports made before bakeoff kept them
     p95: float
+    p99: float | None = None
 
 
 class AttemptCheck(Record):
@@ -119,6 +125,16 @@ class SampleRecord(OpenRecord):
     passed: bool | None = Field(None, description="this attempt passed every check")
     checks: list[AttemptCheck]
     judge: JudgeRecord | None = Field(None, description="the judge model's grades, for a prompt with a `judge` check")
+    launch: Count | None = Field(None, description="0-based index of the server launch the attempt ran in; null: the run had one launch")
+    cold: bool = Field(False, description="the first request after its launch's load: counted in `cold_ttft_s`, left out of warm statistics")
+
+    @property
+    def cold_ttft_s(self) -> float | None:
+        return self.ttft_s if self.cold else None
+
+    def value(self, metric: str) -> float | None:
+        """The sample's figure for `metric` as statistics count it: a cold sample only counts in `cold_ttft_s`."""
+        return getattr(self, metric, None) if self.cold == (metric == COLD_METRIC) else None
 
 
 class Rating(Record):
@@ -189,8 +205,9 @@ class PromptResult(OpenRecord):
         return self.messages or [Message(role="user", content=self.text)]
 
     def values(self, metric: str) -> list[float]:
-        """A per-sample metric's values, from the samples that have one."""
-        return [value for s in self.samples if (value := getattr(s, metric, None)) is not None]
+        """A per-sample metric's values, from the samples that have one: warm samples only, except
+        for `cold_ttft_s`, which is the first request of each launch."""
+        return [value for s in self.samples if (value := s.value(metric)) is not None]
 
     def median(self, metric: str) -> float | None:
         return _median(self.values(metric))
@@ -210,6 +227,15 @@ class PromptResult(OpenRecord):
         return sum(scores) / len(scores) if scores else None
 
 
+class LaunchRecord(Record):
+    """One start of a model's server in a run: its time to ready and memory after load."""
+
+    index: Count = Field(description="0-based, in the order the launches ran")
+    ready_seconds: Seconds | None = None
+    load_seconds: Seconds | None = None
+    rss_after_load_bytes: Count | None = None
+
+
 class ModelRecord(Record):
     """One model on one runtime in a run: whether it ran (or why not), its per-model figures and prompts."""
 
@@ -223,15 +249,16 @@ class ModelRecord(Record):
     model_id: str | None = None
     weights_sha256: str | None = None
     starts: Count = 0
-    ready_seconds: Seconds | None = None
-    load_seconds: Seconds | None = None
-    rss_after_load_bytes: Count | None = None
+    ready_seconds: Seconds | None = Field(None, description="median over `launches`")
+    load_seconds: Seconds | None = Field(None, description="median over `launches`")
+    rss_after_load_bytes: Count | None = Field(None, description="median over `launches`")
     peak_rss_bytes: Count | None = None
     cpu_seconds: Seconds | None = None
     memory_note: str | None = Field(None, description="why memory and CPU were not measured (then null, never zero)")
     environment: Environment | None = Field(
         None, description="the machine this model ran on, when the report was merged from several (else the report's)"
     )
+    launches: list[LaunchRecord] = Field([], description="each start of the server, one sample of time to ready and RSS after load each")
     prompts: list[PromptResult] = []
 
     @property
@@ -240,7 +267,7 @@ class ModelRecord(Record):
         return self.name, self.runtime
 
     def values(self, metric: str) -> list[float]:
-        """A per-sample metric's values over all the model's prompts."""
+        """A per-sample metric's values over all the model's prompts (warm samples; see PromptResult.values)."""
         return [value for prompt in self.prompts for value in prompt.values(metric)]
 
     def median(self, metric: str) -> float | None:
