@@ -157,6 +157,13 @@ def test_a_switch_run_interleaves_two_models_and_leaves_the_others_out(eval_proj
     assert ran == ["c", "a", "c", "c", "a", "a"]  # launch 1: c one, a one; launch 2: both prompts each
 
 
+def test_zero_launches_is_one_line(eval_project):
+    project = eval_project(models=[endpoint_model("a", "http://127.0.0.1:9")], prompts=PROMPTS, test=TEST)
+    result = project.runpytest_subprocess("--bakeoff-launches", "0")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: --bakeoff-launches 0: must be 1 or more"])
+
+
 def test_a_switch_to_a_model_not_in_the_run_is_one_line(eval_project):
     project = eval_project(models=[endpoint_model("a", "http://127.0.0.1:9")], prompts=PROMPTS, test=TEST)
     result = project.runpytest_subprocess("--bakeoff-switch", "a,zz")
@@ -174,3 +181,25 @@ def test_a_model_that_stopped_answering_is_not_launched_again(eval_project):
     result.stdout.fnmatch_lines(["*not started again: stalls: server*stalled*"])
     record = load_report(project.path / "reports" / "latest.json").models[0]
     assert record.status == "failed" and record.starts == 1
+
+
+REAL_PROMPTS = """\
+defaults: {repeats: 3, max_tokens: 16}
+prompts:
+  - {id: arithmetic, text: "What is 6 times 7? Answer with the number only.", checks: [{contains: "42"}]}
+"""
+
+
+@pytest.mark.integration
+def test_a_real_run_of_the_default_model_records_each_launch(eval_project, default_model_pulled):
+    project = eval_project(prompts=REAL_PROMPTS, test=TEST)
+    result = project.runpytest_subprocess("-m", "qwen2_5_coder_0_5b and foundry", "--bakeoff-launches", "2", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    record = load_report(project.path / "reports" / "latest.json").models[0]
+    assert record.status == "ran" and record.starts == 2
+    assert [launch.index for launch in record.launches] == [0, 1]
+    for launch in record.launches:
+        assert launch.ready_seconds > 0 and launch.rss_after_load_bytes > 100 * 2**20  # a real server holding a model
+    samples = record.prompts[0].samples
+    assert [(s.launch, s.cold) for s in samples] == [(0, True), (0, False), (1, True)]
+    assert len(record.values("cold_ttft_s")) == 2 and len(record.values("ttft_s")) == 1

@@ -321,7 +321,7 @@ class Bakeoff:
                 progress=self._progress,
                 foreground=self._terminal_output,
                 limits=self.limits,
-                warmup=self.launches.warmup if self.launches else 0,
+                warmup=self.launches.warmup,
             )
         return self.runs[entry.key]
 
@@ -458,8 +458,7 @@ def bakeoff_launch(request: pytest.FixtureRequest) -> int:
 
 @pytest.fixture(scope="session")
 def model(request: pytest.FixtureRequest, bakeoff_launch: int):
-    """A model served and ready, started once per launch (once per session by default: launches = 1);
-    its tests in that launch run back to back."""
+    """A model served and ready, started once per launch; its tests in that launch run back to back."""
     run = request.config.stash[STATE].model_run(request.param)
     if run.gave_up:  # it stopped answering in an earlier launch: do not start it again
         pytest.fail(f"not started again: {run.gave_up}", pytrace=False)
