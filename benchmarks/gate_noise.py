@@ -1,28 +1,34 @@
-"""False alarms and detection of the regression gates, measured side by side on this machine.
+"""False alarms and detections of the regression gates, measured side by side on this machine.
 
-Runs `pytest evals` on the default model again and again, alternating a normal run with a run
-whose model server is held to a CPU limit (stopped and continued so that it runs half of every
-20 ms, like `cpulimit`), then compares each run with the normal run before it, using the gates in
-pyproject.toml:
+Runs `pytest evals` on the default model again and again (each run launches the model
+`--launches` times), in rounds of three: two runs whose model server is slowed by a duty cycle
+of SIGSTOP/SIGCONT (it runs `share` of every 20 ms, like `cpulimit`) and one normal run, then
+compares each with the normal run before it:
 
-    N0, S1, N1, S2, N2, ...   normal N(i-1) -> N(i): a failed gate is a false alarm
-                              normal N(i-1) -> S(i): a failed timing gate is a detection
+    N0, S20(1), S10(1), N1, S20(2), S10(2), N2, ...
+    N(i-1) -> N(i)     A/A: a failed gate is a false alarm
+    N(i-1) -> S20(i)   A/B: a failed timing gate is a detection (the heavy slowdown, ~20% of decode speed)
+    N(i-1) -> S10(i)   A/B: the same for the light one (~10%)
 
-(Pinning the server to one core with os.sched_setaffinity did not slow it measurably on this
-2-core machine, so the script limits its CPU time instead.)
+The slowdowns' real cost is measured, not assumed: the median decode ratio S/N over the rounds is
+printed beside the detections. Thresholds must be judged on rounds they were not chosen on:
 
-It prints, per round and in total, the false-alarm and detection counts and the median
-ratios (candidate / baseline) of TTFT and decode tokens/s over all prompts.
+    .venv/bin/python benchmarks/gate_noise.py --rounds 20 --out runs/A     # measure (41-61 runs)
+    .venv/bin/python benchmarks/gate_noise.py --rounds 20 --out runs/B     # fresh rounds, same settings
+    .venv/bin/python benchmarks/gate_noise.py --calibrate runs/A           # choose the limits on A
+    .venv/bin/python benchmarks/gate_noise.py --validate runs/B --limits ttft_s=0.10,decode_tokens_per_s=0.10
 
-    .venv/bin/python benchmarks/gate_noise.py                      # full default suite, 10 rounds
-    .venv/bin/python benchmarks/gate_noise.py --rounds 10 --prompts hello-in-five-words,arithmetic-7x6 --repeats 3
-    .venv/bin/python benchmarks/gate_noise.py --analyse-only DIR   # recompute from the reports of a past run
+--calibrate picks, per timing gate, the tightest limit of a grid with at most one false alarm in
+the rounds given; --validate prints false alarms and detections per gate for the given limits
+(default: the gates in pyproject.toml). A smoke run: --rounds 1 --prompts hello-in-five-words
+--repeats 2 --launches 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -97,13 +103,14 @@ class CpuLimit(threading.Thread):
                 getattr(process, action)()
 
 
-def run_suite(reports: Path, prompts: Path, slowed: bool, select: str) -> Path:
+def run_suite(reports: Path, prompts: Path, share: float | None, select: str, launches: int) -> Path:
+    """One `pytest evals` run into `reports`; its server held to `share` of the time (None: not slowed)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     argv = [sys.executable, "-m", "pytest", "evals", "-q", "-p", "no:cacheprovider", "-m", select,
-            "--bakeoff-reports", str(reports), "--bakeoff-prompts", str(prompts)]
+            "--bakeoff-reports", str(reports), "--bakeoff-prompts", str(prompts), "--bakeoff-launches", str(launches)]
     started = time.monotonic()
     with subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
-        limit = CpuLimit(run.pid) if slowed else None
+        limit = CpuLimit(run.pid, share) if share is not None else None
         if limit:
             limit.start()
         try:
@@ -111,11 +118,12 @@ def run_suite(reports: Path, prompts: Path, slowed: bool, select: str) -> Path:
         finally:
             if limit:
                 limit.stop()
+    wall = time.monotonic() - started
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "pytest.log").write_text(output)
+    (reports / "wall_seconds").write_text(f"{wall:.1f}\n")
     report = reports / "latest.json"
-    print(f"  {'slowed' if slowed else 'normal'} run -> {reports.name}: exit {run.returncode}, "
-          f"{time.monotonic() - started:.0f} s", flush=True)
+    print(f"  {reports.name}: exit {run.returncode}, {wall:.0f} s", flush=True)
     if not report.exists():
         sys.exit(f"gate_noise: no report from {reports}:\n{output[-3000:]}")
     return report
@@ -129,36 +137,96 @@ def overall_ratio(comparison, metric: str) -> float | None:
     return None
 
 
-def analyse(out: Path, rounds: int) -> None:
+KINDS = {"A/A": "normal", "A/B 20%": "slow20", "A/B 10%": "slow10"}  # comparison -> the candidate runs' prefix
+GRID = (0.05, 0.075, 0.10, 0.125, 0.15, 0.20, 0.25, 0.30)  # limits --calibrate tries, tightest first
+
+
+def rounds_in(out: Path) -> int:
+    return len(list(out.glob("normal-*"))) - 1
+
+
+def comparisons(out: Path, settings) -> dict[str, list]:
+    """Per kind, each round's comparison of the normal run before it with its candidate."""
     from bakeoff.decide.compare import compare_reports
-    from bakeoff.decide.metrics import TIMING_METRICS
-    from bakeoff.inputs.settings import load_settings
     from bakeoff.report.store import load_report
 
-    settings = load_settings(REPO / "pyproject.toml")
-    false_alarms, detections = 0, 0
-    quiet_ttft, quiet_decode, slow_ttft, slow_decode = [], [], [], []
-    print(f"\n{'round':>5}  {'N->N gates':<24} {'TTFT x':>7} {'tok/s x':>7}   {'N->S timing gates':<30} {'TTFT x':>7} {'tok/s x':>7}")
-    for i in range(1, rounds + 1):
+    found = {kind: [] for kind in KINDS}
+    for i in range(1, rounds_in(out) + 1):
         base = load_report(out / f"normal-{i - 1:02d}" / "latest.json")
-        quiet = compare_reports(base, load_report(out / f"normal-{i:02d}" / "latest.json"), settings)
-        slow = compare_reports(base, load_report(out / f"slowed-{i:02d}" / "latest.json"), settings)
-        quiet_failed = [g for g in quiet.failed_gates()]
-        slow_failed = [g for g in slow.failed_gates() if g.metric in TIMING_METRICS]
-        false_alarms += bool(quiet_failed)
-        detections += bool(slow_failed)
-        figures = [overall_ratio(quiet, "ttft_s"), overall_ratio(quiet, "decode_tokens_per_s"),
-                   overall_ratio(slow, "ttft_s"), overall_ratio(slow, "decode_tokens_per_s")]
-        for bucket, value in zip((quiet_ttft, quiet_decode, slow_ttft, slow_decode), figures):
-            if value is not None:
-                bucket.append(value)
-        quiet_text = ", ".join(sorted({g.metric for g in quiet_failed})) or "pass"
-        slow_text = ", ".join(sorted({g.metric for g in slow_failed})) or "pass (missed)"
-        print(f"{i:>5}  {quiet_text:<24} {_x(figures[0]):>7} {_x(figures[1]):>7}   {slow_text:<30} {_x(figures[2]):>7} {_x(figures[3]):>7}")
-    print(f"\nfalse alarms (a gate failed, nothing changed): {false_alarms} of {rounds}")
-    print(f"detections (a timing gate failed, server held to half a CPU): {detections} of {rounds}")
-    print(f"median ratio candidate/baseline, normal vs normal: TTFT {_x(_median(quiet_ttft))}, decode tok/s {_x(_median(quiet_decode))}")
-    print(f"median ratio candidate/baseline, slowed vs normal: TTFT {_x(_median(slow_ttft))}, decode tok/s {_x(_median(slow_decode))}")
+        for kind, prefix in KINDS.items():
+            candidate = out / f"{prefix}-{i:02d}" / "latest.json"
+            if candidate.exists():
+                found[kind].append(compare_reports(base, load_report(candidate), settings))
+    return found
+
+
+def with_limits(settings, limits: dict[str, float]):
+    """The settings with each named timing gate's relative limit replaced."""
+    from bakeoff.decide.metrics import METRICS
+    from bakeoff.inputs.settings import Gate
+
+    gates = []
+    for gate in settings.gates:
+        if gate.metric in limits and gate.prompt is None:
+            side = "max_increase" if METRICS[gate.metric].lower_is_better else "max_decrease"
+            gate = dataclasses.replace(gate, **{side: limits[gate.metric]})
+        gates.append(gate)
+    missing = [m for m in limits if m not in {g.metric for g in gates}]
+    for metric in missing:
+        side = "max_increase" if METRICS[metric].lower_is_better else "max_decrease"
+        gates.append(Gate(metric, **{side: limits[metric]}))
+    return dataclasses.replace(settings, gates=tuple(gates), switch=tuple(gates))
+
+
+def failed_metrics(comparison) -> set[str]:
+    return {row.metric for row in comparison.failed_gates()}
+
+
+def table(out: Path, settings, title: str) -> None:
+    """False alarms and detections per gate, the median ratios and each run's wall time."""
+    from bakeoff.decide.metrics import TIMING_METRICS
+
+    found = comparisons(out, settings)
+    print(f"\n{title}: {out} ({rounds_in(out)} rounds)")
+    for gate in settings.gates:
+        print(f"  gate {gate.metric}{f' ({gate.prompt})' if gate.prompt else ''}: {gate.describe()}")
+    metrics = [g.metric for g in settings.gates if g.prompt is None]
+    print(f"\n  {'comparison':<10} {'any gate':>9} " + " ".join(f"{m:>20}" for m in metrics) + f" {'TTFT x':>7} {'tok/s x':>7}")
+    for kind, runs in found.items():
+        if not runs:
+            continue
+        failed = [failed_metrics(c) for c in runs]
+        timing = [f & set(TIMING_METRICS) for f in failed]
+        anything = sum(bool(f if kind == "A/A" else t) for f, t in zip(failed, timing))
+        cells = " ".join(f"{sum(m in f for f in failed):>17}/{len(runs):<2}" for m in metrics)
+        ttft = _median([r for c in runs if (r := overall_ratio(c, "ttft_s")) is not None])
+        decode = _median([r for c in runs if (r := overall_ratio(c, "decode_tokens_per_s")) is not None])
+        print(f"  {kind:<10} {anything:>6}/{len(runs):<2} {cells} {_x(ttft):>7} {_x(decode):>7}")
+    print("  (A/A: a failed gate is a false alarm; A/B: a failed timing gate is a detection; x: median ratio "
+          "candidate/baseline, so an A/B row's tok/s x is its slowdown's measured cost)")
+    walls = {run.name: float((run / "wall_seconds").read_text()) for run in sorted(out.iterdir()) if (run / "wall_seconds").exists()}
+    print("  wall time per run: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in walls.items()))
+
+
+def calibrate(out: Path, settings) -> dict[str, float]:
+    """Per timing gate, the tightest limit of GRID with at most one false alarm in these rounds."""
+    chosen = {}
+    for gate in settings.gates:
+        if gate.prompt is not None or gate.metric not in ("ttft_s", "decode_tokens_per_s"):
+            continue
+        for limit in GRID:
+            runs = comparisons(out, with_limits(settings, {gate.metric: limit}))
+            alarms = sum(gate.metric in failed_metrics(c) for c in runs["A/A"])
+            if alarms <= 1:
+                chosen[gate.metric] = limit
+                hits = {kind: sum(gate.metric in failed_metrics(c) for c in runs[kind]) for kind in ("A/B 20%", "A/B 10%")}
+                print(f"  {gate.metric}: {limit:.1%} ({alarms} false alarms in {len(runs['A/A'])}; "
+                      f"detections {hits['A/B 20%']}/{len(runs['A/B 20%'])} at 20%, {hits['A/B 10%']}/{len(runs['A/B 10%'])} at 10%)")
+                break
+        else:
+            print(f"  {gate.metric}: no limit up to {GRID[-1]:.0%} keeps false alarms at 1 or fewer")
+    print("validate on fresh rounds with: --limits " + ",".join(f"{m}={v:g}" for m, v in chosen.items()))
+    return chosen
 
 
 def _median(values: list[float]) -> float | None:
@@ -171,33 +239,48 @@ def _x(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=20, help="rounds to run (each: slowed 20%%, slowed 10%%, normal)")
     parser.add_argument("--prompts", help="comma-separated prompt ids (default: all of prompts.yaml)")
     parser.add_argument("--repeats", type=int, help="requests per prompt (default: as in prompts.yaml)")
+    parser.add_argument("--launches", type=int, default=3, help="server launches per run (--bakeoff-launches)")
+    parser.add_argument("--shares", default="0.8,0.9", metavar="HEAVY,LIGHT",
+                        help="share of each 20 ms the slowed server runs, for the ~20%% and ~10%% slowdowns")
     # One model, so that other runtimes installed here neither slow the rounds nor share the CPU.
     parser.add_argument("--select", default="qwen2_5_coder_0_5b and foundry",
                         help="pytest -m expression of the models to run (default: the default model on Foundry)")
     parser.add_argument("--out", type=Path, help="where the runs' reports go (default: a new temporary directory)")
-    parser.add_argument("--analyse-only", type=Path, metavar="DIR", help="only compare the reports already in DIR")
+    parser.add_argument("--calibrate", type=Path, metavar="DIR", help="choose the timing gates' limits on the rounds in DIR")
+    parser.add_argument("--validate", type=Path, metavar="DIR", help="judge --limits (or pyproject's gates) on the rounds in DIR")
+    parser.add_argument("--limits", default="", metavar="METRIC=LIMIT,...", help="relative limits for --validate, e.g. ttft_s=0.1")
     args = parser.parse_args()
 
-    if args.analyse_only:
-        rounds = len(list(args.analyse_only.glob("slowed-*")))
-        analyse(args.analyse_only, rounds)
+    from bakeoff.inputs.settings import load_settings
+
+    settings = load_settings(REPO / "pyproject.toml")
+    limits = {name: float(value) for name, _, value in (item.partition("=") for item in args.limits.split(",") if item)}
+    if args.calibrate:
+        table(args.calibrate, settings, "calibration rounds, pyproject's gates")
+        print("\nchosen on these rounds:")
+        calibrate(args.calibrate, settings)
         return
+    if args.validate:
+        table(args.validate, with_limits(settings, limits), "validation rounds (fresh: not the ones the limits were chosen on)")
+        return
+    heavy, light = (float(share) for share in args.shares.split(","))
     out = args.out or Path(tempfile.mkdtemp(prefix="bakeoff-gate-noise-"))
     out.mkdir(parents=True, exist_ok=True)
     prompts = reduced_prompts(args.prompts and args.prompts.split(","), args.repeats, out / "prompts.yaml")
     print(f"reports in {out}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}", flush=True)
     started = time.monotonic()
-    run_suite(out / "normal-00", prompts, slowed=False, select=args.select)
+    run_suite(out / "normal-00", prompts, None, args.select, args.launches)
     for i in range(1, args.rounds + 1):
         print(f"round {i}", flush=True)
-        run_suite(out / f"slowed-{i:02d}", prompts, slowed=True, select=args.select)
-        run_suite(out / f"normal-{i:02d}", prompts, slowed=False, select=args.select)
-    print(f"{2 * args.rounds + 1} runs in {(time.monotonic() - started) / 60:.1f} min; "
+        run_suite(out / f"slow20-{i:02d}", prompts, heavy, args.select, args.launches)
+        run_suite(out / f"slow10-{i:02d}", prompts, light, args.select, args.launches)
+        run_suite(out / f"normal-{i:02d}", prompts, None, args.select, args.launches)
+    print(f"{3 * args.rounds + 1} runs in {(time.monotonic() - started) / 60:.1f} min; "
           f"load average now {os.getloadavg()[0]:.2f}", flush=True)
-    analyse(out, args.rounds)
+    table(out, with_limits(settings, limits), "these rounds, pyproject's gates" + (f" with {args.limits}" if limits else ""))
 
 
 if __name__ == "__main__":
