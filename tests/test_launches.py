@@ -138,7 +138,7 @@ def test_a_run_launches_each_model_l_times_launch_by_launch(eval_project):
     ran = [line.split("[")[1].split("]")[0] for line in result.outlines if "::test_prompt[" in line and "PASSED" in line]
     # A1 B1 A2 B2: launch 1 of every model before launch 2; prompt `two` (1 repeat, the second
     # prompt) only in launch 2, so one-repeat prompts do not all fall in the first launch.
-    assert ran == ["launch1-a-one", "launch1-b-one", "launch2-a-one", "launch2-a-two", "launch2-b-one", "launch2-b-two"]
+    assert ran == ["a-one-launch1", "b-one-launch1", "a-one-launch2", "a-two-launch2", "b-one-launch2", "b-two-launch2"]
     report = load_report(project.path / "reports" / "latest.json")
     for model in report.models:
         assert [launch.index for launch in model.launches] == [0, 1] and model.starts == 2
@@ -153,7 +153,7 @@ def test_a_switch_run_interleaves_two_models_and_leaves_the_others_out(eval_proj
         project = eval_project(models=models, prompts=PROMPTS, test=TEST)
         result = project.runpytest_subprocess("-v", "--bakeoff-launches", "2", "--bakeoff-switch", "c,a")
     assert result.ret == 0, result.stdout.str()
-    ran = [line.split("[")[1].split("-")[1] for line in result.outlines if "::test_prompt[" in line and "PASSED" in line]
+    ran = [line.split("[")[1].split("-")[0] for line in result.outlines if "::test_prompt[" in line and "PASSED" in line]
     assert ran == ["c", "a", "c", "c", "a", "a"]  # launch 1: c one, a one; launch 2: both prompts each
 
 

@@ -33,9 +33,9 @@ def test_models_and_prompts_are_parametrised_with_markers(eval_project):
     collected = [line for line in result.outlines if "::test_prompt[" in line]
     chat_prompts = [p for p in load_prompts(ROOT / "prompts.yaml") if p.fits("chat")]  # phi models are chat models
     assert len(collected) == 2 * len(chat_prompts) * 2  # every prompt has more repeats than launches
-    assert all("-phi-4" in line for line in collected)
+    assert all("[phi-4" in line for line in collected)
     # Grouped by model and launch, launch by launch, so one server runs at a time: four starts.
-    served_in_order = [(line.split("[")[1].split("-")[0], "phi-4-mini" if "-phi-4-mini-" in line else "phi-4") for line in collected]
+    served_in_order = [(line.rstrip("]").rsplit("-", 1)[1], "phi-4-mini" if "[phi-4-mini-" in line else "phi-4") for line in collected]
     starts = [served for previous, served in zip([None, *served_in_order], served_in_order) if served != previous]
     assert starts == [("launch1", "phi-4-mini"), ("launch1", "phi-4"), ("launch2", "phi-4-mini"), ("launch2", "phi-4")] or starts == [
         ("launch1", "phi-4"), ("launch1", "phi-4-mini"), ("launch2", "phi-4"), ("launch2", "phi-4-mini")]
