@@ -215,7 +215,7 @@ def test_a_worker_that_dies_leaves_its_finished_prompts_and_an_incomplete_report
     )
     with FaultServer(["ok"]) as dying, FaultServer(["ok"]) as living:
         project = eval_project(models=[endpoint_model("dies", dying.url), endpoint_model("lives", living.url)], prompts=PROMPTS, test=dying_test)
-        result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--bakeoff-share-host")
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--bakeoff-share-host", "--bakeoff-launches", "1")
         assert len(dying.requests) == 2 and len(living.requests) == 3  # the dead worker's model was not asked again
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -49,6 +49,6 @@ def test_a_failing_model_named_like_a_mark_still_fails(eval_project, names):
 
 def test_the_prefixed_marker_selects_the_model(eval_project):
     pytester = eval_project([entry("xfail", "fam"), entry("other", "fam")], PROMPTS)
-    result = pytester.runpytest_subprocess("--collect-only", "-q", "-m", f"{MARKER_PREFIX}xfail", "--strict-markers")
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-m", f"{MARKER_PREFIX}xfail", "--strict-markers", "--bakeoff-launches", "1")
     assert result.ret == pytest.ExitCode.OK
     assert [line for line in result.outlines if "::test_prompt[" in line] == ["test_evals.py::test_prompt[xfail-p]"]
