@@ -12,6 +12,19 @@ from .fault_server import answer_model_list, chunk
 
 
 @contextmanager
+def _serving(handler):
+    """Run `handler` on 127.0.0.1 in a thread; yields the server's root URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def serve_stream(
     events: list[tuple[float, dict | str]], status: int = 200, models: tuple[str, ...] = (), headers_seen: list | None = None
 ):
@@ -50,14 +63,8 @@ def serve_stream(
                 self.wfile.write(f"{line}\n\n".encode())
                 self.wfile.flush()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as url:
+        yield url, requests
 
 
 @contextmanager
@@ -94,12 +101,5 @@ def serve_answers(answer_for, model: str = "served-model"):
             self.wfile.flush()
             self.close_connection = True
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as url:
+        yield url, requests
