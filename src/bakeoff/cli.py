@@ -249,6 +249,9 @@ def add_comparison_commands(commands, registry_option) -> None:
     gate_cmd.add_argument("--to", dest="to_model", required=True, metavar="B", help="candidate model: NAME or NAME@RUNTIME")
     gate_cmd.add_argument("reports", type=Path, nargs="*", help="reports holding A and B (default: reports/latest.json)")
     gate_cmd.add_argument("--ram-gb", type=_gigabytes, help="RAM of the target machine (default: that of B's report)")
+    gate_cmd.add_argument(
+        "--pairwise", metavar="JUDGE", help="also serve JUDGE (a models.json entry) and ask it which answer is better, A's or B's, per prompt, in both orders"
+    )
     registry_option(gate_cmd)
     settings_option(gate_cmd)
     gate_cmd.set_defaults(handler=cmd_gate)
@@ -312,6 +315,10 @@ def cmd_gate(args) -> int:
         )
     except KeyError as exc:
         raise BakeoffError(f"{', '.join(map(str, args.reports or [Path('reports') / LATEST]))}: {exc.args[0]}") from None
+    if args.pairwise:
+        from bakeoff.judging import judge_switch
+
+        switch.pairwise = judge_switch(reports, args.from_model, args.to_model, args.pairwise, args.models, _progress)
     if args.json:
         print(json.dumps(switch.to_dict(), indent=2))
     else:

@@ -4,7 +4,8 @@
 launch, start), keeps it for every answer it grades and stops it when another judge is wanted or
 the session ends, so a judge is started once per session and never while a candidate is timed.
 `grade_prompt` grades a prompt record's distinct answers (greedy repeats are graded once) and
-writes the grades and the judge check's outcome into the record.
+writes the grades and the judge check's outcome into the record; `judge_switch` asks a judge which
+of two models' answers is better, prompt by prompt (`bakeoff gate --pairwise`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 
 from bakeoff import runtimes
 from bakeoff.decide import judge as judge_check
+from bakeoff.decide import pairwise
+from bakeoff.decide.compare import find_model
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt, response_format
-from bakeoff.inputs.registry import ModelEntry, ram_shortfall
+from bakeoff.inputs.registry import ModelEntry, find, load_registry, ram_shortfall
 from bakeoff.measure.client import ChatClient, Limits, ServerFault
-from bakeoff.report.model import CheckResult, JudgeRecord, PromptResult
+from bakeoff.report.model import CheckResult, JudgeRecord, ModelRecord, PromptResult, Report
 from bakeoff.weights import cache
 
 
@@ -133,7 +136,40 @@ def grade_prompt(prompt: Prompt, record: PromptResult, candidate: ModelEntry, ju
     return judge_check.record_grades(record, spec, rubric, records, prompt.min_pass_rate)
 
 
-def _question(prompt: Prompt) -> str:
+def judge_switch(reports: list[Report], from_spec: str, to_spec: str, judge_spec: str, registry_path: Path, progress: Callable[[str], None]) -> pairwise.PairwiseResult:
+    """Serve the judge `judge_spec` of models.json once and ask it, for every prompt both A
+    (`from_spec`) and B (`to_spec`) answered in `reports`, which first answer is better, in both orders."""
+    (_, base), (cand_report, cand) = find_model(reports, from_spec), find_model(reports, to_spec)
+    entry = find(load_registry(registry_path), judge_spec)
+    servers = JudgeServers(registry_path, f"pairwise-{cand_report.run_id}", progress)
+    try:
+        try:
+            judge: Judge | JudgeUnavailable = servers.serving(entry)
+        except JudgeUnavailable as exc:
+            judge = exc
+        return compare_answers(base, cand, entry, judge)
+    finally:
+        servers.stop()
+
+
+def compare_answers(base: ModelRecord, cand: ModelRecord, entry: ModelEntry, judge: Judge | JudgeUnavailable) -> pairwise.PairwiseResult:
+    """B (`cand`) against A (`base`) on every prompt both answered: the first answer of each
+    (the greedy one when repeats are greedy), judged in both orders by `judge` (the model `entry`)."""
+    result = pairwise.PairwiseResult(entry.label)
+    if entry.name in (base.name, cand.name):
+        result.notes.append(f"the judge {entry.label} is one of the two models compared: it may favour its own answers")
+    schema_format = response_format("json_schema", pairwise.SCHEMA)
+    answers_a = {p.id: p for p in base.prompts if p.samples}
+    for prompt in (p for p in cand.prompts if p.samples and p.id in answers_a):
+        a, b = answers_a[prompt.id].samples[0].response, prompt.samples[0].response
+        if isinstance(judge, JudgeUnavailable):
+            result.verdicts.append(pairwise.PairVerdict(prompt.id, pairwise.ERROR, f"judge error: {judge}"))
+        else:
+            result.verdicts.append(pairwise.judge_pair(prompt.id, _question(prompt), a, b, judge.ask, schema_format))
+    return result
+
+
+def _question(prompt: Prompt | PromptResult) -> str:
     """The conversation as the judge reads it: earlier turns before the question."""
-    earlier = [f"{m['role']}: {m['content']}" for m in prompt.messages[:-1]]
+    earlier = [f"{m['role']}: {m['content']}" if isinstance(m, dict) else f"{m.role}: {m.content}" for m in prompt.messages[:-1]]
     return "\n".join([*earlier, prompt.text]) if earlier else prompt.text

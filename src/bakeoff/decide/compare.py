@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from bakeoff.decide.agreement import agreement
 from bakeoff.decide.gates import GateOutcome, gate_for, judge_gate
 from bakeoff.decide.metrics import METRICS, TIMING_METRICS, change_text
+from bakeoff.decide.pairwise import PairwiseResult
 from bakeoff.decide.stats import (
     Cells,
     Estimate,
@@ -461,6 +462,7 @@ class Switch:
     reasons: list[str]  # why not; empty when the switch is fine
     checked: list[str]  # what was checked and held
     unsettled: list[str] = field(default_factory=list)  # gates the statistics could not settle (and did not fail)
+    pairwise: PairwiseResult | None = None  # `bakeoff gate --pairwise`: a judge's preferences; informs, gates nothing
 
     @property
     def allowed(self) -> bool:
@@ -476,6 +478,7 @@ class Switch:
             "unsettled": self.unsettled,
             "comparison": self.comparison.to_dict(),
             "recommendation": switch_recommendation(self),
+            **({"pairwise": self.pairwise.to_dict()} if self.pairwise else {}),
         }
 
 

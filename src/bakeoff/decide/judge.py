@@ -130,24 +130,40 @@ def grade(rubric: Rubric, question: str, answer: str, ask: Ask, *, judge_label: 
     it sent: the check then fails, never passes. `json_schema_format` is the request's
     `response_format` (how the runtimes want the schema sent)."""
     started = time.perf_counter()
+    reply = ask_until_valid(rubric.messages(question, answer), rubric.schema, ask, json_schema_format)
+    if reply.error is None:
+        scores = {name: reply.value[name] for name in rubric.criteria}
+        return JudgeRecord(
+            judge=judge_label, scores=scores, reason=reply.value["reason"], self_judged=self_judged, tries=reply.tries, seconds=time.perf_counter() - started
+        )
+    return JudgeRecord(judge=judge_label, error=reply.error, raw=reply.raw, self_judged=self_judged, tries=reply.tries, seconds=time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a judge answered to one question: the valid JSON value, or the error and its last text."""
+
+    value: dict | None
+    raw: str
+    error: str | None
+    tries: int
+
+
+def ask_until_valid(messages: list[dict], schema: dict, ask: Ask, json_schema_format: dict) -> Reply:
+    """Ask the judge until its reply is JSON matching `schema`, at most TRIES times; then a judge error."""
     raw, problem = "", ""
     for attempt in range(1, TRIES + 1):
         # The first try is greedy; a retry samples, so the same wrong reply does not come back.
         options = {"max_tokens": MAX_TOKENS, "temperature": 0.0 if attempt == 1 else 0.7, "response_format": json_schema_format}
         try:
-            raw = ask(rubric.messages(question, answer), options)
+            raw = ask(messages, options)
         except Exception as exc:  # noqa: BLE001 - a judge that fails to answer is a judge error, never a crash
             problem = f"{type(exc).__name__}: {exc}"
             continue
-        value, problem = _parse(raw, rubric.schema)
+        value, problem = _parse(raw, schema)
         if problem is None:
-            scores = {name: value[name] for name in rubric.criteria}
-            return JudgeRecord(
-                judge=judge_label, scores=scores, reason=value["reason"], self_judged=self_judged, tries=attempt, seconds=time.perf_counter() - started
-            )
-    return JudgeRecord(
-        judge=judge_label, error=f"judge error after {TRIES} tries: {problem}", raw=raw, self_judged=self_judged, tries=TRIES, seconds=time.perf_counter() - started
-    )
+            return Reply(value, raw, None, attempt)
+    return Reply(None, raw, f"judge error after {TRIES} tries: {problem}", TRIES)
 
 
 def _parse(raw: str, schema: dict) -> tuple[dict | None, str | None]:
@@ -157,7 +173,7 @@ def _parse(raw: str, schema: dict) -> tuple[dict | None, str | None]:
     problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
     if problem is not None:
         where = "/".join(str(p) for p in problem.absolute_path) or "(top level)"
-        return None, f"does not match the scores' schema at {where}: {problem.message}"
+        return None, f"does not match the schema asked for at {where}: {problem.message}"
     return value, None
 
 

@@ -17,6 +17,7 @@ from bakeoff.decide.compare import (
     switch_recommendation,
 )
 from bakeoff.decide.metrics import METRICS, change_text
+from bakeoff.decide.pairwise import ERROR, LOSS, TIE, WIN, PairwiseResult
 from bakeoff.decide.stats import MOST_LAUNCHES
 
 WIDTH = 80  # an 80-column CI log
@@ -132,7 +133,26 @@ def switch_lines(switch: Switch) -> list[str]:
         lines += ["", "held:", *(f"  {c}" for c in switch.checked)]
     if switch.reasons:
         lines += ["", "against the switch:", *(f"  {r}" for r in switch.reasons)]
+    if switch.pairwise:
+        lines += ["", *pairwise_lines(switch.pairwise, switch.to_model, switch.from_model)]
     return _wrapped(lines + ["", switch_recommendation(switch)])
+
+
+def pairwise_lines(result: PairwiseResult, to_model: str, from_model: str) -> list[str]:
+    """B's wins, ties and losses against A by the judge's preference, and how often the two
+    orders of a pair disagreed (position bias: those pairs count as ties)."""
+    share = result.disagreement_share
+    bias = f"{share:.0%} of {result.judged_both_orders} pairs" if share is not None else "no pair judged in both orders"
+    lines = [
+        (
+            f"pairwise, judged by {result.judge} in both orders: {to_model} wins {result.count(WIN)}, ties {result.count(TIE)}, "
+            f"loses {result.count(LOSS)} against {from_model}; judge errors {result.count(ERROR)}"
+        ),
+        f"  the orders disagreed (position bias, counted as ties) on {bias}",
+    ]
+    lines += [f"  note: {note}" for note in result.notes]
+    lines += [f"  {v.prompt}: {v.outcome}: {v.detail}" for v in result.verdicts]
+    return lines
 
 
 def history_lines(found: list) -> list[str]:
