@@ -46,7 +46,7 @@ def pytest_evals(reports: Path, prompts: Path, *args: str) -> tuple[subprocess.C
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "evals", "-p", "no:cacheprovider", "-rs", "--bakeoff-prompts", str(prompts),
-         "--bakeoff-reports", str(reports), *args],
+         "--bakeoff-reports", str(reports), "--bakeoff-launches", "1", *args],
         cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
     )
     return result, time.monotonic() - started

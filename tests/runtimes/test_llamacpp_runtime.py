@@ -173,7 +173,8 @@ def test_evals_start_each_model_x_runtime_once_and_compare_them_all(default_mode
     expected = {("qwen2.5-coder-0.5b", "foundry"), ("qwen2.5-coder-0.5b", "llamacpp"), ("qwen2.5-coder-1.5b", "llamacpp")}
     assert set(records) == expected
     for record in records.values():
-        assert record["status"] == "ran" and record["starts"] == 1, record
+        # One server start per launch (pyproject.toml's `launches`), never more.
+        assert record["status"] == "ran" and record["starts"] == len(record["launches"]) == 3, record
         assert [p["id"] for p in record["prompts"]] == ["arithmetic-7x6", "capital-city-json"]
         assert all(p["passed"] for p in record["prompts"])
     llama_samples = [s for p in records[("qwen2.5-coder-1.5b", "llamacpp")]["prompts"] for s in p["samples"]]
