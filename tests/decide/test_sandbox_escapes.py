@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -57,16 +58,28 @@ def unprivileged_prefix() -> list[str]:
     return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 
 
-def interpreter(prefix: list[str]) -> tuple[str, dict]:
-    """A Python the user can run, with this one's packages: ours may live where nobody cannot
-    (here, under /root); then the system's Python 3 of the same version, pointed at our packages."""
-    if not prefix or subprocess.run([*prefix, "sh", "-c", 'test -x "$0"', sys.executable]).returncode == 0:
+def readable_by(prefix: list[str], test: str, path: str) -> bool:
+    return subprocess.run([*prefix, "sh", "-c", f'test {test} "$0"', path]).returncode == 0
+
+
+def interpreter(prefix: list[str], scratch) -> tuple[str, dict]:
+    """A Python the user can run, with this package: ours may live where nobody cannot reach (under
+    /root, or a clone in a 0700 temporary directory); then the system's Python 3 of the same
+    version, given a copy of this package that the user can read (the sandbox needs only it and
+    the standard library)."""
+    package = os.path.dirname(os.path.dirname(runner.__file__))
+    if not prefix or (readable_by(prefix, "-x", sys.executable) and readable_by(prefix, "-r", runner.__file__)):
         return sys.executable, {}
     system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
     if not os.path.exists(system):
         pytest.skip(f"nobody cannot run {sys.executable} and there is no {system}")
-    paths = [os.path.dirname(os.path.dirname(os.path.dirname(runner.__file__))), *(p for p in sys.path if p.endswith("site-packages"))]
-    return system, {"PYTHONPATH": os.pathsep.join(paths)}
+    os.chmod(scratch, 0o755)
+    shutil.copytree(package, os.path.join(scratch, "bakeoff"))
+    for directory, _, files in os.walk(scratch):
+        os.chmod(directory, 0o755)
+        for name in files:
+            os.chmod(os.path.join(directory, name), 0o644)
+    return system, {"PYTHONPATH": scratch}
 
 
 @pytest.fixture(params=["root", "unprivileged"])
@@ -78,7 +91,9 @@ def probe(request):
         prefix = []
     else:
         prefix = unprivileged_prefix()
-    python, python_env = interpreter(prefix)
+    scratch = tempfile.mkdtemp(prefix="bakeoff-probe-")
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    python, python_env = interpreter(prefix, scratch)
 
     def run(code: str, *args) -> dict:
         env = {**BASE_ENV, **python_env}
