@@ -22,9 +22,10 @@ from bakeoff.decide import pairwise
 from bakeoff.decide.compare import find_model
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt, response_format
-from bakeoff.inputs.registry import ModelEntry, find, load_registry, ram_shortfall
+from bakeoff.inputs.registry import ModelEntry, find, load_registry
 from bakeoff.measure.client import ChatClient, Limits, ServerFault
 from bakeoff.report.model import CheckResult, JudgeRecord, ModelRecord, PromptResult, Report
+from bakeoff.session import cannot_run_reason
 from bakeoff.weights import cache
 
 
@@ -85,7 +86,7 @@ class JudgeServers:
 
     def _start(self, entry: ModelEntry) -> Judge:
         runtime = runtimes.get(entry.runtime)
-        why_not = ram_shortfall(entry) or runtime.unavailable_reason() or runtime.model_unavailable_reason(entry)
+        why_not = cannot_run_reason(entry, runtime)
         if why_not:
             raise BakeoffError(why_not)
         if runtime.needs_prepare(entry):

@@ -77,6 +77,16 @@ class RunningModel:
             self.warmup = 0
 
 
+def cannot_run_reason(entry: ModelEntry, runtime: runtimes.Runtime) -> str | None:
+    """Why `entry` cannot be served on this machine (too little RAM, runtime or model missing); None if it can."""
+    missing = runtime.unavailable_reason()
+    return (
+        ram_shortfall(entry)
+        or (f"{entry.label}: {missing}" if missing else None)
+        or runtime.model_unavailable_reason(entry)
+    )
+
+
 def launch_repeats(repeats: int, launches: int, launch: int, offset: int = 0) -> int:
     """How many of a prompt's `repeats` run in `launch` of `launches`: repeat j runs in launch
     (j + offset) mod launches, so every prompt keeps its repeats, and prompts with fewer repeats
@@ -228,15 +238,9 @@ class ModelRun:
         return line
 
     def _skip_unless_it_can_run(self, runtime: runtimes.Runtime) -> None:
-        too_big = ram_shortfall(self.entry)
-        if too_big:
-            self._skip(too_big)
-        missing = runtime.unavailable_reason()
-        if missing:
-            self._skip(f"{self.entry.label}: {missing}")
-        cannot = runtime.model_unavailable_reason(self.entry)
-        if cannot:
-            self._skip(cannot)
+        why_not = cannot_run_reason(self.entry, runtime)
+        if why_not:
+            self._skip(why_not)
 
     def _skip(self, reason: str):
         self.record.update(status="skipped", reason=reason)
