@@ -92,8 +92,7 @@ class JudgeServers:
         if runtime.needs_prepare(entry):
             with self.foreground():
                 runtime.prepare(entry, self.progress)
-        log_path = cache.serve_log_path(entry, self.run_id).with_name(f"judge-{entry.name}-{entry.runtime}-{self.run_id}.log")
-        self.server = runtime.launch(entry, self.registry_path, log_path)
+        self.server = runtime.launch(entry, self.registry_path, cache.judge_log_path(entry, self.run_id))
         try:
             ready = self.server.start()
         except runtimes.ModelUnavailable as exc:

@@ -151,6 +151,10 @@ def serve_log_path(entry: ModelEntry, run_id: str) -> Path:
     return logs_dir() / f"serve-{entry.name}-{entry.runtime}-{run_id}.log"
 
 
+def judge_log_path(entry: ModelEntry, run_id: str) -> Path:
+    return logs_dir() / f"judge-{entry.name}-{entry.runtime}-{run_id}.log"
+
+
 def foundry_app_dir() -> Path:
     return cache_root() / "foundry-app"
 
