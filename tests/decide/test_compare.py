@@ -14,6 +14,7 @@ from bakeoff.decide.compare import (
     recommendation,
 )
 from bakeoff.decide.metrics import METRICS
+from bakeoff.decide.stats import launches_to_settle_gate
 from bakeoff.inputs.settings import Gate, Settings
 
 from ..synthetic_reports import model, prompt, report, samples, simple_report
@@ -89,7 +90,10 @@ def test_noisy_launches_make_a_real_change_inconclusive_with_launches_to_settle_
     ttft = row(comparison, "ttft_s")
     assert ttft.verdict == INCONCLUSIVE and ttft.launches_to_settle > 3
     assert ttft.between_launch_sd > 3 * ttft.within_launch_sd  # the noise is between launches
-    assert ttft.gate.inconclusive and f"about {ttft.launches_to_settle} launches a side" in ttft.gate.reason
+    # The gate's own count is sized against its limit (+15%), not against the minimum effect.
+    for_gate = launches_to_settle_gate(1 + ttft.change, ttft.launch_sd, 0.15, increase=True)
+    settle = f"about {for_gate} launches a side" if for_gate else "more than 50 launches a side"
+    assert ttft.gate.inconclusive and f"{settle} would" in ttft.gate.reason and "against the limit" in ttft.gate.reason
 
 
 def test_per_prompt_changes_are_controlled_for_false_discoveries():

@@ -9,10 +9,13 @@ from bakeoff.decide.stats import (
     compare_proportions,
     detection_power,
     false_discovery_adjusted,
+    launch_noise,
     launches_to_settle,
+    launches_to_settle_gate,
     mcnemar_p_value,
     median_variance,
     paired_p_value,
+    percentile_intervals,
     summarize,
 )
 
@@ -150,6 +153,21 @@ def test_launches_to_settle_follow_the_power_calculation():
     assert detection_power(shift, estimate.launch_sd, (needed - 1, needed - 1)) < 0.8
 
 
+def test_launches_to_settle_a_gate_are_sized_against_its_limit():
+    """Beyond the limit: enough launches to detect the change. Within it: enough to keep the
+    interval's far side inside the limit. Right at the limit: no count settles it."""
+    sd = 0.08
+    beyond = launches_to_settle_gate(1.25, sd, 0.10, increase=True)
+    assert detection_power(np.log(1.25), sd, (beyond, beyond)) >= 0.8 > detection_power(np.log(1.25), sd, (beyond - 1, beyond - 1))
+    within = launches_to_settle_gate(1.02, sd, 0.10, increase=True)
+    assert within > 2 and launches_to_settle_gate(1.02, sd, 0.20, increase=True) < within  # a looser limit settles sooner
+    assert launches_to_settle_gate(1.099, sd, 0.10, increase=True) is None
+    # A decrease limit on a throughput: -25% decode is beyond a 10% limit, +2% is well within it.
+    assert launches_to_settle_gate(0.75, sd, 0.10, increase=False) == launches_to_settle_gate(1 / 0.75, sd, np.exp(-np.log(0.9)) - 1, increase=True)
+    assert launches_to_settle_gate(1.02, sd, 0.10, increase=False) < launches_to_settle_gate(0.98, sd, 0.10, increase=False)
+    assert launches_to_settle_gate(1.25, None, 0.10, increase=True) is None
+
+
 def test_proportions():
     same = compare_proportions(9, 10, 9, 10)
     assert same.difference == 0 and same.p_value == pytest.approx(1.0)
@@ -177,3 +195,44 @@ def test_paired_scores():
     assert paired_p_value([4.0], [3.0]) is None
     assert paired_p_value([4.0, 3.0, 5.0], [4.0, 3.0, 5.0]) == 1.0
     assert paired_p_value([4.0] * 8, [3.0] * 8) == pytest.approx(2 / 2**8)  # every pair lower: exact p
+
+
+def test_one_runs_variance_components_are_recovered_where_the_noise_is():
+    """Known components in, the same components out (median over 200 simulated runs): launches
+    noisy and requests quiet, then the other way round."""
+    rng = np.random.default_rng(7)
+    for between, within in ((0.15, 0.02), (0.01, 0.10)):
+        found = [launch_noise(run(rng, PROMPTS, launches=5, repeats=5, between=between, within=within)) for _ in range(200)]
+        assert np.median([n.between_sd for n in found]) == pytest.approx(between, rel=0.25, abs=0.01)
+        assert np.median([n.within_sd for n in found]) == pytest.approx(within, rel=0.1)
+        assert all(n.launches == 5 for n in found)
+
+
+def test_one_launch_has_no_between_launch_figure():
+    noise = launch_noise(run(np.random.default_rng(1), PROMPTS, launches=1, repeats=4, between=0.1, within=0.05))
+    assert noise.launches == 1 and noise.between_sd is None and noise.within_sd > 0
+    assert launch_noise({}) is None
+
+
+def test_percentile_intervals_cover_the_true_percentiles_at_the_nominal_rate():
+    """Over 1,000 draws of 200 lognormal samples, each 95% interval holds the true median and p90
+    about 95% of the time (order-statistic intervals are conservative: at least that)."""
+    rng = np.random.default_rng(3)
+    true = {"median": 1.0, "p90": float(np.exp(1.2815515655446004 * 0.3))}
+    covered = {name: 0 for name in true}
+    for _ in range(1000):
+        intervals = percentile_intervals(list(np.exp(rng.normal(0, 0.3, 200))))
+        for name, value in true.items():
+            low, high = intervals[name]
+            covered[name] += low <= value <= high
+    for name in true:
+        assert 0.93 <= covered[name] / 1000 <= 0.99, (name, covered[name])
+
+
+def test_a_percentile_the_samples_cannot_bound_has_an_open_side():
+    """18 samples bound p90 from below only, and p99 needs hundreds: the missing side is None, never a made-up figure."""
+    intervals = summarize(lognormal(1.0, 18, seed=5))["intervals"]
+    low, high = intervals["p90"]
+    assert low is not None and high is None
+    assert intervals["median"][0] < intervals["median"][1]
+    assert intervals["p99"][1] is None

@@ -308,3 +308,38 @@ def test_the_page_of_a_distributed_run_shows_its_workers_hosts_and_notes():
     assert "distribution" not in Page(page_of(two_model_report())).texts
     alone = Page(page_of(two_model_report(distribution=distribution.model_copy(update={"shared_host": False, "notes": []}))))
     assert "gw1" in alone.texts["distribution"] and "Shared host" not in alone.texts["distribution"]
+
+
+def test_the_page_shows_where_each_models_timing_noise_is():
+    """Launches far apart and requests close: the between-launch column is the larger, per model and figure."""
+    noisy = model("noisy-model", [prompt("echo", samples(0.4, 30.0, [True], n=12, launches=4, launch_spread=0.2, spread=0.01))])
+    text = page_of(report([noisy], "20261123T090000Z-abcdef"))
+    assert "Where the noise is" in Page(text).texts["noise"]
+    table = text[text.index('id="noise"'):]
+    start = table.index("<td>decode tokens/s</td>")
+    cells = table[start:table.index("</tr>", start)].split("</td>")
+    assert cells[1] == '<td class="num">4'  # launches
+    assert cells[2].startswith('<td class="num larger">±') and cells[3].startswith('<td class="num">±')
+
+
+def test_answers_show_percentiles_with_their_intervals_and_open_sides():
+    from bakeoff.decide.stats import summarize
+
+    data = report([model("m", [prompt("echo", samples(0.4, 30.0, [True], n=18))])], "20261123T090000Z-abcdef")
+    result = data.models[0].prompts[0]
+    result.stats = {"ttft_s": summarize(result.values("ttft_s"))}
+    text = page_of(data)
+    line = text[text.index('class="muted percentiles"'):]
+    line = line[:line.index("</div>")]
+    assert "time to first token: median" in line and "p90" in line and "p99" in line
+    assert "ms, …]" in line  # 18 samples bound p90 and p99 from below only
+
+
+def test_the_baseline_comparison_shows_between_and_within_launch_noise():
+    baseline, candidate = (report([model("m", [prompt("echo", samples(0.4, 30.0, [True], n=9, seed=seed, launches=3, launch_spread=0.1))])],
+                                  f"2026112{seed}T090000Z-abcdef") for seed in (1, 2))
+    comparison = compare_reports(baseline, candidate).to_dict()
+    section = Page(page_of(candidate, comparison)).texts["baseline"]
+    assert "noise: between / within launches" in section
+    ttft = next(r for r in comparison["rows"] if r["metric"] == "ttft_s" and r["prompt"] is None)
+    assert f"±{ttft['between_launch_sd']:.1%} / ±{ttft['within_launch_sd']:.1%}" in section

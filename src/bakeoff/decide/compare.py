@@ -28,6 +28,8 @@ from bakeoff.decide.stats import (
     compare_launches,
     compare_proportions,
     false_discovery_adjusted,
+    Noise,
+    launch_noise,
     launches_to_settle,
     mcnemar_p_value,
     paired_p_value,
@@ -65,6 +67,7 @@ class Row:
     # Where the noise is (timing rows): standard deviations on the log scale, about relative.
     between_launch_sd: float | None = None
     within_launch_sd: float | None = None
+    launch_sd: float | None = None  # of a launch's summary as repeated in these runs (both together): what the test goes on
     launches_to_settle: int | None = None  # an inconclusive row: launches a side that would likely settle it
     new_failures: list[str] = field(default_factory=list)
     # New failures that passed every attempt before and fail every attempt now: a change, not a flaky check.
@@ -225,7 +228,7 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
     rows += per_prompt
     for row in rows:
         gate = gate_for(gates, row.metric, name, runtime, row.prompt)
-        row.gate = judge_gate(gate, row, inconclusive_fails=settings.inconclusive == "fail") if gate else None
+        row.gate = judge_gate(gate, row, inconclusive_fails=settings.inconclusive == "fail", confidence=settings.confidence) if gate else None
     return rows, notes
 
 
@@ -242,6 +245,14 @@ def launch_cells(prompts: list[PromptResult], metric: str, *, cold: bool = False
             if value is not None and bool(getattr(sample, "cold", False)) == cold:
                 cells.setdefault((prompt.id, getattr(sample, "launch", None) or 0), []).append(value)
     return cells
+
+
+def run_noise(record: ModelRecord) -> dict[str, Noise]:
+    """Where one run's timing noise is for a model, per timing figure that has samples: between
+    its server's launches, or between requests within a launch (cold TTFT: launches only)."""
+    found = {metric: launch_noise(launch_cells(record.prompts, metric)) for metric in TIMING_METRICS}
+    found["cold_ttft_s"] = launch_noise(launch_cells(record.prompts, "ttft_s", cold=True))
+    return {metric: noise for metric, noise in found.items() if noise is not None}
 
 
 def _timing_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Settings) -> Row:
@@ -281,7 +292,7 @@ def _fill_from_estimate(row: Row, estimate: Estimate, settings: Settings, median
     row.n_baseline, row.n_candidate = estimate.samples
     row.launches = estimate.launches
     row.change = estimate.ratio - 1
-    row.between_launch_sd, row.within_launch_sd = estimate.between_sd, estimate.within_sd
+    row.between_launch_sd, row.within_launch_sd, row.launch_sd = estimate.between_sd, estimate.within_sd, estimate.launch_sd
     if not estimate.interval:
         row.note = "one launch a side: launch-to-launch noise unknown (run with more launches)"
         row.verdict = INCONCLUSIVE

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bakeoff.decide.metrics import change_text
+from bakeoff.decide.stats import CONFIDENCE, MOST_LAUNCHES, launches_to_settle_gate
 from bakeoff.inputs.settings import Gate
 
 
@@ -28,7 +29,7 @@ class GateOutcome:
         return {"limit": self.limit, "passed": self.passed, "reason": self.reason, "inconclusive": self.inconclusive}
 
 
-def judge_gate(gate: Gate, row, *, inconclusive_fails: bool = False) -> GateOutcome:
+def judge_gate(gate: Gate, row, *, inconclusive_fails: bool = False, confidence: float = CONFIDENCE) -> GateOutcome:
     """Whether a comparison row keeps the gate's limits.
 
     A relative limit fails only on a change that is both detected (the row's statistics tell it
@@ -51,7 +52,7 @@ def judge_gate(gate: Gate, row, *, inconclusive_fails: bool = False) -> GateOutc
         if beyond and row.detectable is not False and (row.detectable or row.low is None and row.launches is None):
             failures.append(text)  # detected, or one exact figure (peak RSS)
         elif row.launches is not None and (bound is None or sign * bound > limit):
-            doubts.append(f"{text}: {_what_would_settle(row)}")
+            doubts.append(f"{text}: {_what_would_settle(row, limit, sign > 0, confidence)}")
     if gate.max is not None and row.candidate is not None and row.candidate > gate.max:
         failures.append(f"{row.candidate:g} is above the budget {gate.max:g}")
     if gate.min is not None and row.candidate is not None and row.candidate < gate.min:
@@ -70,9 +71,11 @@ def judge_gate(gate: Gate, row, *, inconclusive_fails: bool = False) -> GateOutc
     return GateOutcome(gate.describe(), True, "within the limits")
 
 
-def _what_would_settle(row) -> str:
+def _what_would_settle(row, limit: float, increase: bool, confidence: float) -> str:
+    """How many launches a side would likely settle this gate: a change beyond its limit detected, or the interval inside it."""
     if row.launches is not None and min(row.launches) < 2:
         return "one launch a side cannot tell it from launch-to-launch noise; run at least 2 launches a side"
-    if row.launches_to_settle:
-        return f"about {row.launches_to_settle} launches a side would likely settle the verdict"
-    return "may be beyond the limit; more launches would narrow it"
+    needed = launches_to_settle_gate(1 + row.change, row.launch_sd, limit, increase=increase, confidence=confidence)
+    if needed:
+        return f"about {needed} launches a side would likely settle it against the limit"
+    return f"more than {MOST_LAUNCHES} launches a side would be needed to settle it against the limit"

@@ -10,12 +10,14 @@ import numpy as np
 
 
 def summarize(values: list[float | None]) -> dict | None:
-    """Median, mean, spread, p90, p95 and p99 of the samples that have a value; None when none has."""
+    """Median, mean, spread, p90, p95 and p99 of the samples that have a value, with intervals
+    on the percentiles users compare; None when none has."""
     present = [v for v in values if v is not None]
     if not present:
         return None
     cuts = statistics.quantiles(present, n=100, method="inclusive") if len(present) > 1 else [present[0]] * 99
     return {
+        "intervals": percentile_intervals(present),
         "n": len(present),
         "median": statistics.median(present),
         "mean": statistics.fmean(present),
@@ -43,6 +45,25 @@ def summarize(values: list[float | None]) -> dict | None:
 CONFIDENCE = 0.95
 POWER = 0.8  # the chance of settling a question that "more launches would likely settle" means
 MOST_LAUNCHES = 50  # beyond this a question is not worth settling by repetition
+
+
+# The percentiles users compare, and the share of the samples each lies above.
+PERCENTILES = {"median": 0.5, "p90": 0.9, "p99": 0.99}
+
+
+def percentile_intervals(values: list[float], *, confidence: float = CONFIDENCE) -> dict[str, tuple[float | None, float | None]]:
+    """Distribution-free confidence intervals (order statistics, as `scipy.stats.quantile_test`
+    gives them) of the median, p90 and p99 of these samples, taken as independent draws. A bound
+    that needs more samples than there are is None: 18 samples bound p90 from below only."""
+    import scipy.stats  # loaded on first use
+
+    intervals = {}
+    for name, share in PERCENTILES.items():
+        test = scipy.stats.quantile_test(values, q=float(np.quantile(values, share)), p=share)
+        low, high = test.confidence_interval(confidence)
+        intervals[name] = (None if np.isnan(low) else float(low), None if np.isnan(high) else float(high))
+    return intervals
+
 
 # The cells of one side: (stratum, launch) -> the warm values of that prompt in that launch.
 Cells = dict[tuple[str, int], list[float]]
@@ -90,17 +111,9 @@ def compare_launches(baseline: Cells, candidate: Cells, *, confidence: float = C
     the launches' geometric mean medians (with one launch a side: the geometric mean of the
     prompts' ratios of medians). None without a positive value on both sides.
     """
-    sides = [_log_medians(baseline), _log_medians(candidate)]
-    if not sides[0] or not sides[1]:
+    summaries = _launch_summaries([baseline, candidate])
+    if summaries is None:
         return None
-    strata = {stratum for side in sides for stratum, _ in side}
-    effect = {s: np.mean([m for side in sides for (stratum, _), m in side.items() if stratum == s]) for s in strata}
-    summaries = []
-    for side in sides:
-        by_launch: dict[int, list[float]] = {}
-        for (stratum, launch), median in side.items():
-            by_launch.setdefault(launch, []).append(median - effect[stratum])
-        summaries.append(np.array([np.mean(v) for v in by_launch.values()]))
     base, cand = summaries
     difference = float(cand.mean() - base.mean())
     counts = (sum(len(v) for v in baseline.values()), sum(len(v) for v in candidate.values()))
@@ -122,6 +135,48 @@ def compare_launches(baseline: Cells, candidate: Cells, *, confidence: float = C
         float(np.exp(difference)), float(np.exp(difference - half)), float(np.exp(difference + half)), p_value,
         (len(base), len(cand)), counts, float(np.sqrt(launch_var)), between, within,
     )
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Where one run's noise in a metric is: standard deviations on the log scale (about
+    relative), `between_sd` of the launches themselves (None with one launch) and `within_sd`
+    of one request around its launch (None without two requests of a prompt in a launch)."""
+
+    launches: int
+    between_sd: float | None
+    within_sd: float | None
+
+
+def launch_noise(cells: Cells) -> Noise | None:
+    """The variance components of one run's metric, its values grouped by (stratum, launch)."""
+    summaries = _launch_summaries([cells])
+    if summaries is None:
+        return None
+    (launches,) = summaries
+    within = _within_sd([cells])
+    if len(launches) < 2:
+        return Noise(1, None, within)
+    launch_var = float(launches.var(ddof=1))
+    return Noise(len(launches), _between_sd(launch_var, within, [cells]), within)
+
+
+def _launch_summaries(sides: list[Cells]) -> list[np.ndarray] | None:
+    """Per side, each launch's summary: the mean over strata of its log median less the
+    stratum's effect (the stratum's mean over every side and launch). None when a side has
+    no positive value."""
+    medians = [_log_medians(cells) for cells in sides]
+    if not all(medians):
+        return None
+    strata = {stratum for side in medians for stratum, _ in side}
+    effect = {s: np.mean([m for side in medians for (stratum, _), m in side.items() if stratum == s]) for s in strata}
+    summaries = []
+    for side in medians:
+        by_launch: dict[int, list[float]] = {}
+        for (stratum, launch), median in side.items():
+            by_launch.setdefault(launch, []).append(median - effect[stratum])
+        summaries.append(np.array([np.mean(v) for v in by_launch.values()]))
+    return summaries
 
 
 def _log_medians(cells: Cells) -> dict[tuple[str, int], float]:
@@ -185,8 +240,6 @@ def launches_to_settle(estimate: Estimate, margin: float, *, confidence: float =
     way: detect the change estimated now, or bound it within +-`margin` (relative). None when
     the launch-to-launch spread is unknown (one launch a side) or it would take more than
     MOST_LAUNCHES."""
-    import scipy.stats  # loaded on first use
-
     if estimate.launch_sd is None:
         return None
     shift = abs(np.log(estimate.ratio))
@@ -194,11 +247,38 @@ def launches_to_settle(estimate: Estimate, margin: float, *, confidence: float =
     for launches in range(2, MOST_LAUNCHES + 1):
         if estimate.launch_sd == 0 or detection_power(shift, estimate.launch_sd, (launches, launches), confidence=confidence) >= power:
             return launches
-        df = 2 * launches - 2
-        spread = scipy.stats.t.ppf(0.5 + confidence / 2, df) + scipy.stats.t.ppf(power, df)
-        if room > 0 and spread * estimate.launch_sd * np.sqrt(2 / launches) <= room:
+        if _bounded(room, estimate.launch_sd, launches, confidence, power):
             return launches
     return None
+
+
+def launches_to_settle_gate(ratio: float, launch_sd: float | None, limit: float, *, increase: bool,
+                            confidence: float = CONFIDENCE, power: float = POWER) -> int | None:
+    """Launches a side that would likely settle a gate's relative limit (`increase`: at most
+    +limit, else at most -limit): detect the change estimated now when it lies beyond the
+    limit, or keep the interval's far side inside the limit when it lies within. None when
+    the launch-to-launch spread is unknown or it would take more than MOST_LAUNCHES."""
+    if launch_sd is None:
+        return None
+    sign = 1 if increase else -1
+    change, threshold = sign * np.log(ratio), sign * np.log(1 + sign * limit)  # worse is positive
+    for launches in range(2, MOST_LAUNCHES + 1):
+        if change > threshold:
+            if launch_sd == 0 or detection_power(change, launch_sd, (launches, launches), confidence=confidence) >= power:
+                return launches
+        elif launch_sd == 0 or _bounded(threshold - change, launch_sd, launches, confidence, power):
+            return launches
+    return None
+
+
+def _bounded(room: float, launch_sd: float, launches: int, confidence: float, power: float) -> bool:
+    """Whether, with `launches` a side, an interval's side would likely (with `power`) stay
+    within `room` of the estimate (log scale)."""
+    import scipy.stats  # loaded on first use
+
+    df = 2 * launches - 2
+    spread = scipy.stats.t.ppf(0.5 + confidence / 2, df) + scipy.stats.t.ppf(power, df)
+    return room > 0 and spread * launch_sd * np.sqrt(2 / launches) <= room
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,10 @@ class Stat(Record):
     p90: float | None = None  # None in reports made before bakeoff kept them
     p95: float
     p99: float | None = None
+    intervals: dict[str, tuple[float | None, float | None]] | None = Field(
+        None,
+        description="95% distribution-free intervals of the median, p90 and p99 over these samples (a null bound: too few samples to reach it); null in reports made before bakeoff kept them",
+    )
 
 
 class AttemptCheck(Record):

@@ -12,6 +12,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from bakeoff.decide.metrics import METRICS, change_text
+from bakeoff.report.model import PromptResult
 from bakeoff.report.store import atomic_write
 from bakeoff.show.charts import model_charts
 from bakeoff.show.summary import (
@@ -67,6 +68,7 @@ def render_html(view: RunView, comparison: dict | None = None) -> str:
         charts=model_charts(view.answered),
         model_columns=[f"{METRICS[k].label} {METRICS[k].unit}" for k in MODEL_COLUMNS],
         models=[_model_row(m) for m in view.models],
+        noise=[row for m in view.answered for row in _noise_rows(m)],
         matrix=_matrix(view),
         answers=[_answer(view, i, p.id) for i, m in enumerate(view.answered) for p in m.record.prompts],
         comparison=_comparison(comparison) if comparison else None,
@@ -86,6 +88,41 @@ def _model_row(model: ModelView) -> dict:
         "ratings": describe_ratings(model.ratings),
         "judged": _judged(model.judge_means),
     }
+
+
+def _noise_rows(model: ModelView) -> list[dict]:
+    """Where a model's timing noise is in this run: between launches or within one (Kalibera & Jones:
+    repeat at the level where it is largest)."""
+    return [
+        {
+            "model": model.label,
+            "figure": METRICS[metric].label,
+            "launches": noise.launches,
+            "between": _spread(noise.between_sd, "one launch" if noise.launches < 2 else "–"),
+            "within": _spread(noise.within_sd, "–"),
+            "larger": "between" if (noise.between_sd or 0) > (noise.within_sd or 0) else "within",
+        }
+        for metric, noise in model.noise.items()
+    ]
+
+
+def _spread(sd: float | None, missing: str) -> str:
+    """A standard deviation on the log scale, about relative: "±3.1%"."""
+    return missing if sd is None else f"±{sd:.1%}"
+
+
+def _percentiles(prompt: PromptResult, metric: str) -> str:
+    """A prompt's median, p90 and p99 with their 95% intervals: "median 255 ms [250 ms, 262 ms]"."""
+    stat = prompt.stats.get(metric)
+    if stat is None or not stat.intervals:
+        return ""
+    shown = METRICS[metric]
+    parts = []
+    for name, value in (("median", stat.median), ("p90", stat.p90), ("p99", stat.p99)):
+        low, high = stat.intervals.get(name, (None, None))
+        if value is not None:
+            parts.append(f"{name} {shown.figure(value)} [{shown.figure(low, '…')}, {shown.figure(high, '…')}]")
+    return f"{shown.label}: " + ", ".join(parts)
 
 
 def _judged(judged: dict | None) -> str:
@@ -138,6 +175,7 @@ def _answer(view: RunView, model_index: int, prompt_id: str) -> dict:
         "groups": list(groups.values()),
         "ttft": median_figure(prompt, "ttft_s", "–"),
         "decode": median_figure(prompt, "decode_tokens_per_s", "–"),
+        "percentiles": [text for metric in ("ttft_s", "decode_tokens_per_s") if (text := _percentiles(prompt, metric))],
         "extras": [f"{FIELD_LABELS.get(k, k)} {_scalar(v)}" for k, v in extras.items() if isinstance(v, (str, int, float, bool))],
     }
 
@@ -153,6 +191,13 @@ def _scalar(value) -> str:
 # --- Against a baseline: `Comparison.to_dict()` from bakeoff.decide.compare, shown as it is -----
 
 VERDICT_CLASS = {"better": "better", "worse": "worse"}
+
+
+def _row_noise(row: dict) -> str:
+    """A timing row's variance components over both runs: "±2.1% / ±0.8%" (between / within launches)."""
+    if row.get("launches") is None:
+        return ""
+    return f"{_spread(row.get('between_launch_sd'), 'unknown')} / {_spread(row.get('within_launch_sd'), '–')}"
 
 
 def _comparison(data: dict) -> dict:
@@ -185,5 +230,6 @@ def _comparison_row(row: dict) -> dict:
         "verdict_class": VERDICT_CLASS.get(row.get("verdict"), "same"),
         "gate": ({True: "ok", False: "FAIL", None: ""}[gate.get("passed")] + ("?" if gate.get("inconclusive") else "")) if gate else "",
         "gate_reason": gate.get("reason") or "",
+        "noise": _row_noise(row),
         "note": row.get("note") or "",
     }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from bakeoff.decide.agreement import Agreement, agreement
+from bakeoff.decide.compare import run_noise
 from bakeoff.decide.metrics import METRICS, SAMPLE_METRICS
 from bakeoff.decide.recommend import recommend
 from bakeoff.report.model import ModelRecord, PromptResult, Rating, Report
@@ -92,6 +93,11 @@ class ModelView:
     @property
     def runtime(self) -> str:
         return " ".join(filter(None, (runtime_name(self.record.runtime), self.record.runtime_version)))
+
+    @cached_property
+    def noise(self) -> dict:
+        """Where this run's timing noise is (`decide.compare.run_noise`), per timing figure."""
+        return run_noise(self.record)
 
     @cached_property
     def mean_scores(self) -> dict | None:
