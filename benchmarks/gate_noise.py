@@ -283,7 +283,8 @@ def main() -> None:
         calibrate(args.calibrate, settings, rounds)
         return
     if args.validate:
-        table(args.validate, with_limits(settings, limits), rounds, "validation rounds (fresh: not the ones the limits were chosen on)")
+        table(args.validate, with_limits(settings, limits), rounds, "judged with " + (args.limits or "pyproject's gates")
+              + " (a validation only on rounds the limits were not chosen on)")
         return
     heavy, light = (float(share) for share in args.shares.split(","))
     out = args.out or Path(tempfile.mkdtemp(prefix="bakeoff-gate-noise-"))
