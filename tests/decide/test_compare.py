@@ -54,7 +54,7 @@ def test_a_slower_candidate_is_worse_and_fails_the_timing_gates():
     comparison = compare_reports(simple_report("a", seed=1, launches=4), simple_report("b", ttft=0.65, decode=20.0, seed=2, launches=4))
     ttft, decode = row(comparison, "ttft_s"), row(comparison, "decode_tokens_per_s")
     assert ttft.verdict == WORSE and abs(ttft.change - 0.30) < 0.05 and ttft.low > 0.15
-    assert ttft.gate.passed is False and "limit +15%" in ttft.gate.reason
+    assert ttft.gate.passed is False and "limit +10%" in ttft.gate.reason
     assert decode.verdict == WORSE and decode.gate.passed is False
     short = row(comparison, "ttft_s", "short")
     assert short.verdict == WORSE and short.q_value < 0.05  # per prompt too, after false discovery control
@@ -71,9 +71,9 @@ def test_a_faster_candidate_is_better_and_passes():
 
 
 def test_a_detected_change_within_the_gate_is_worse_but_passes():
-    comparison = compare_reports(simple_report("a", seed=1, n=30, launches=4), simple_report("b", ttft=0.55, seed=2, n=30, launches=4))
+    comparison = compare_reports(simple_report("a", seed=1, n=30, launches=4), simple_report("b", ttft=0.535, seed=2, n=30, launches=4))
     ttft = row(comparison, "ttft_s")
-    assert ttft.verdict == WORSE and ttft.gate.passed and not ttft.gate.inconclusive  # the whole interval is within +15%
+    assert ttft.verdict == WORSE and ttft.gate.passed and not ttft.gate.inconclusive  # the whole interval is within +10%
     assert not comparison.failed
     assert "within their limits" in recommendation(comparison)
 
@@ -90,8 +90,8 @@ def test_noisy_launches_make_a_real_change_inconclusive_with_launches_to_settle_
     ttft = row(comparison, "ttft_s")
     assert ttft.verdict == INCONCLUSIVE and ttft.launches_to_settle > 3
     assert ttft.between_launch_sd > 3 * ttft.within_launch_sd  # the noise is between launches
-    # The gate's own count is sized against its limit (+15%), not against the minimum effect.
-    for_gate = launches_to_settle_gate(1 + ttft.change, ttft.launch_sd, 0.15, increase=True)
+    # The gate's own count is sized against its limit (+10%), not against the minimum effect.
+    for_gate = launches_to_settle_gate(1 + ttft.change, ttft.launch_sd, 0.10, increase=True)
     settle = f"about {for_gate} launches a side" if for_gate else "more than 50 launches a side"
     assert ttft.gate.inconclusive and f"{settle} would" in ttft.gate.reason and "against the limit" in ttft.gate.reason
 

@@ -34,8 +34,8 @@ def summarize(values: list[float | None]) -> dict | None:
 # are judged on medians, on the log scale (a ratio), rather than on means.
 #
 # The noise is hierarchical (Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time"):
-# decode speed moves 15-25% between two launches of one server on a small machine, while the
-# requests inside one launch agree closely. So the unit of repetition is the launch: each launch
+# decode speed can move 11% (quiet machine) to 15-25% (loaded) between two launches of one
+# server, while the requests inside one launch agree to about 1%. So the unit of repetition is the launch: each launch
 # gets one summary (per prompt the log median of its warm requests, less the prompt's effect,
 # averaged over prompts), and the two sides' launch summaries are compared with Student's t.
 # That is the nested (launches, then requests) mixed model on the log scale, in the summary form
