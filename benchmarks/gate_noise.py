@@ -270,13 +270,15 @@ def main() -> None:
 
     settings = load_settings(REPO / "pyproject.toml")
     limits = {name: float(value) for name, _, value in (item.partition("=") for item in args.limits.split(",") if item)}
-    for out in filter(None, (args.calibrate, args.validate)):
-        rounds = rounds_in(out)
+    measured = args.calibrate or args.validate
+    if measured:
+        rounds = rounds_in(measured)
         if args.use_rounds:
             first, _, last = args.use_rounds.partition("-")
-            rounds = range(int(first), int(last or first) + 1)
-            if rounds.stop - 1 > len(rounds_in(out)):
-                sys.exit(f"gate_noise: {out} has rounds 1-{len(rounds_in(out))}, not {args.use_rounds}")
+            chosen = range(int(first), int(last or first) + 1)
+            if chosen.stop > rounds.stop:
+                sys.exit(f"gate_noise: {measured} has rounds 1-{len(rounds)}, not {args.use_rounds}")
+            rounds = chosen
     if args.calibrate:
         table(args.calibrate, settings, rounds, "calibration rounds, pyproject's gates")
         print("\nchosen on these rounds:")

@@ -25,10 +25,10 @@ from bakeoff.decide.pairwise import PairwiseResult
 from bakeoff.decide.stats import (
     Cells,
     Estimate,
+    Noise,
     compare_launches,
     compare_proportions,
     false_discovery_adjusted,
-    Noise,
     launch_noise,
     launches_to_settle,
     mcnemar_p_value,

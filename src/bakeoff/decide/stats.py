@@ -35,9 +35,10 @@ def summarize(values: list[float | None]) -> dict | None:
 #
 # The noise is hierarchical (Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time"):
 # decode speed can move 11% (quiet machine) to 15-25% (loaded) between two launches of one
-# server, while the requests inside one launch agree to about 1%. So the unit of repetition is the launch: each launch
-# gets one summary (per prompt the log median of its warm requests, less the prompt's effect,
-# averaged over prompts), and the two sides' launch summaries are compared with Student's t.
+# server, while the requests inside one launch agree to about 1%. So the unit of repetition
+# is the launch: each launch gets one summary (per prompt the log median of its warm requests,
+# less the prompt's effect, averaged over prompts), and the two sides' launch summaries are
+# compared with Student's t.
 # That is the nested (launches, then requests) mixed model on the log scale, in the summary form
 # that is exact for it; a bootstrap over 2-5 launches gives intervals far too narrow. One launch
 # a side has no launch-to-launch spread to go on: no interval, and the verdict is inconclusive.
