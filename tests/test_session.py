@@ -49,7 +49,7 @@ def test_a_crash_inside_server_start_up_is_failed_with_its_reason_never_skipped(
     def crash(*args, **kwargs):
         raise RuntimeError("the runtime fell over")
 
-    monkeypatch.setattr(type(runtimes.get("endpoint")), "launch", crash)
+    monkeypatch.setattr(type(runtimes.get("endpoint")), "server_for", crash)
     run = model_run(tmp_path, endpoint_entry("http://127.0.0.1:9"))
     with pytest.raises(ModelFailed), run.serving():
         pass
@@ -69,15 +69,15 @@ def test_a_crash_in_the_memory_sampler_is_failed_and_the_server_stopped(tmp_path
         entry = endpoint_entry(url)
         entry.source["pid"] = 1  # a process to watch, so the sampler is started
         run = model_run(tmp_path, entry)
-        real_launch = runtimes.get("endpoint").launch
+        real_server_for = runtimes.get("endpoint").server_for
 
-        def launch(*args):
-            server = real_launch(*args)
+        def server_for(*args):
+            server = real_server_for(*args)
             original_stop = server.stop
             server.stop = lambda: stopped.append(True) or original_stop()
             return server
 
-        monkeypatch.setattr(runtimes.get("endpoint"), "launch", launch)
+        monkeypatch.setattr(runtimes.get("endpoint"), "server_for", server_for)
         with pytest.raises(ModelFailed), run.serving():
             pass
     assert run.record.status == "failed" and "crashed while measuring: OSError: no /proc here" in run.record.reason

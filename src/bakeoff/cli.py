@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("name")
     serve_cmd.add_argument("--port", type=_port, default=0, help="port to bind (default: a free one)")
     serve_cmd.add_argument("--runtime", help="one of the model's runtimes (default: its first)")
-    # The entry as a parent bakeoff already validated it (see runtimes.process.serve_argv).
+    # The entry as a parent bakeoff already validated and prepared it (see runtimes.process.serve_argv):
+    # given, the model is served as it is, not checked or prepared again.
     serve_cmd.add_argument("--entry-json", help=argparse.SUPPRESS)
     registry_option(serve_cmd)
     serve_cmd.set_defaults(handler=cmd_serve)
@@ -130,7 +131,8 @@ def cmd_serve(args) -> int:
     from bakeoff.inputs.registry import ModelEntry, find, load_registry
     from bakeoff.runtimes import ModelUnavailable, ReadyInfo, servers
 
-    if args.entry_json:
+    launched_by_parent = bool(args.entry_json)
+    if launched_by_parent:
         try:
             entry = ModelEntry(**json.loads(args.entry_json))
         except (ValueError, TypeError) as exc:  # only a parent bakeoff writes it: say so, in one line
@@ -147,14 +149,12 @@ def cmd_serve(args) -> int:
         print(json.dumps(info.event()), flush=True)
 
     try:
-        runtime = runtimes.get(entry.runtime)
-        reason = runtime.unavailable_reason()
-        if reason:
-            raise ModelUnavailable(f"{entry.label}: {reason}")
-        reason = runtime.model_unavailable_reason(entry)
-        if reason:
-            raise ModelUnavailable(reason)
-        runtime.prepare(entry, progress=_progress)
+        if launched_by_parent:
+            runtime = runtimes.get(entry.runtime)
+        else:  # run by hand: checked and prepared as a parent does before it launches one
+            from bakeoff.serving import make_servable  # here only: a launched child's start is timed
+
+            runtime = make_servable(entry, progress=_progress)
         runtime.serve(entry, args.port, ready=announce, stop_event=stop)
     except ModelUnavailable as exc:
         print(json.dumps({"event": "unavailable", "reason": str(exc)}), flush=True)

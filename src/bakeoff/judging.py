@@ -1,8 +1,8 @@
 """Serving a judge model and grading recorded answers with it, with no pytest in it.
 
-`JudgeServers` serves one judge at a time through the same runtimes as the candidates (prepare,
-launch, start), keeps it for every answer it grades and stops it when another judge is wanted or
-the session ends, so a judge is started once per session and never while a candidate is timed.
+`JudgeServers` serves one judge at a time as the candidates are served (`serving.serve_model`),
+keeps it for every answer it grades and stops it when another judge is wanted or the session
+ends, so a judge is started once per session and never while a candidate is timed.
 `grade_prompt` grades a prompt record's distinct answers (greedy repeats are graded once) and
 writes the grades and the judge check's outcome into the record; `judge_switch` asks a judge which
 of two models' answers is better, prompt by prompt (`bakeoff gate --pairwise`).
@@ -11,12 +11,10 @@ of two models' answers is better, prompt by prompt (`bakeoff gate --pairwise`).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakeoff import runtimes
 from bakeoff.decide import judge as judge_check
 from bakeoff.decide import pairwise
 from bakeoff.decide.compare import find_model
@@ -25,9 +23,8 @@ from bakeoff.inputs.prompts import Prompt, response_format
 from bakeoff.inputs.registry import ModelEntry, find, load_registry
 from bakeoff.measure.client import ChatClient, Limits, ServerFault
 from bakeoff.report.model import CheckResult, JudgeRecord, ModelRecord, PromptResult, Report
-from bakeoff.session import cannot_run_reason
+from bakeoff.serving import ServedModel, serve_model
 from bakeoff.weights import cache
-
 
 # A judge is not timed, and grammar-constrained decoding on a busy machine was seen below 0.5
 # tokens/s (a 0.5B on 2 cores shared with other jobs): generous bounds, but still bounds.
@@ -67,7 +64,7 @@ class JudgeServers:
         self.progress = progress
         self.foreground = foreground
         self.judge: Judge | None = None
-        self.server: runtimes.Server | None = None
+        self.served: ServedModel | None = None
         self.refused: dict[tuple[str, str], str] = {}  # judges that could not be served, and why
 
     def serving(self, entry: ModelEntry) -> Judge:
@@ -85,29 +82,18 @@ class JudgeServers:
         return self.judge
 
     def _start(self, entry: ModelEntry) -> Judge:
-        runtime = runtimes.get(entry.runtime)
-        why_not = cannot_run_reason(entry, runtime)
-        if why_not:
-            raise BakeoffError(why_not)
-        if runtime.needs_prepare(entry):
-            with self.foreground():
-                runtime.prepare(entry, self.progress)
-        self.server = runtime.launch(entry, self.registry_path, cache.judge_log_path(entry, self.run_id))
-        try:
-            ready = self.server.start()
-        except runtimes.ModelUnavailable as exc:
-            raise BakeoffError(str(exc)) from None
+        log_path = cache.judge_log_path(entry, self.run_id)
+        self.served = serve_model(entry, registry_path=self.registry_path, log_path=log_path, progress=self.progress, foreground=self.foreground)
         self.progress(f"judge {entry.label} ready")
-        api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
-        return Judge(entry, ChatClient(ready.measured_url or ready.url, ready.model_id, api_key=api_key, limits=JUDGE_LIMITS))
+        return Judge(entry, self.served.client(JUDGE_LIMITS))
 
     def stop(self) -> None:
         if self.judge is not None:
             self.judge.client.close()
             self.judge = None
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        if self.served is not None:
+            self.served.stop()
+            self.served = None
 
 
 def grade_prompt(prompt: Prompt, record: PromptResult, candidate: ModelEntry, judge: Judge | JudgeUnavailable) -> CheckResult:

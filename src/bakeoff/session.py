@@ -16,7 +16,6 @@ into pytest's skip and fail; this module knows nothing of pytest.
 from __future__ import annotations
 
 import contextlib
-import os
 import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,12 +27,13 @@ from bakeoff import runtimes
 from bakeoff.decide.evaluation import Verdict
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt
-from bakeoff.inputs.registry import ModelEntry, ram_shortfall
+from bakeoff.inputs.registry import ModelEntry
 from bakeoff.measure.client import ChatClient, Limits, Sample, ServerFault
 from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
 from bakeoff.measure.redact import redact
 from bakeoff.report.model import LaunchRecord, ModelRecord, PromptResult
 from bakeoff.report.store import RunReport
+from bakeoff.serving import serve_model
 from bakeoff.weights import cache
 
 
@@ -77,16 +77,6 @@ class RunningModel:
             self.warmup = 0
 
 
-def cannot_run_reason(entry: ModelEntry, runtime: runtimes.Runtime) -> str | None:
-    """Why `entry` cannot be served on this machine (too little RAM, runtime or model missing); None if it can."""
-    missing = runtime.unavailable_reason()
-    return (
-        ram_shortfall(entry)
-        or (f"{entry.label}: {missing}" if missing else None)
-        or runtime.model_unavailable_reason(entry)
-    )
-
-
 def launch_repeats(repeats: int, launches: int, launch: int, offset: int = 0) -> int:
     """How many of a prompt's `repeats` run in `launch` of `launches`: repeat j runs in launch
     (j + offset) mod launches, so every prompt keeps its repeats, and prompts with fewer repeats
@@ -128,29 +118,24 @@ class ModelRun:
     def serving(self, launch: int = 0) -> Iterator[RunningModel]:
         """Launch `launch` (0-based) of the model: served and measured until the block ends, then
         stopped and recorded. A run may serve a model several times, one launch after another."""
-        runtime = runtimes.get(self.entry.runtime)
-        self._skip_unless_it_can_run(runtime)
-        server = None
+        served = None
         try:
-            with self._failing_on_crash("preparing"):
-                if runtime.needs_prepare(self.entry):
-                    with self.foreground():
-                        runtime.prepare(self.entry, self.progress)
-                self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get("gguf_sha256") or self.entry.source.get("sha256")
             with self._failing_on_crash("starting"):
-                server = self.server = runtime.launch(self.entry, self.registry_path, self._log_path())
                 try:
-                    ready = server.start()
+                    served = serve_model(
+                        self.entry, registry_path=self.registry_path, log_path=self._log_path(), progress=self.progress, foreground=self.foreground
+                    )
                 except runtimes.ModelUnavailable as exc:
                     self._skip(str(exc))
+                self.server = served.server
+                self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get("gguf_sha256") or self.entry.source.get("sha256")
                 self.record.starts += 1
-                api_key = os.environ.get(ready.api_key_env) if ready.api_key_env else None
-                self.secrets = (api_key,)
-                client = ChatClient(ready.measured_url or ready.url, ready.model_id, api_key=api_key, limits=self.limits)
-            yield from self._measured(server, ready, client, launch)
+                self.secrets = (served.api_key,)
+                client = served.client(self.limits)
+            yield from self._measured(served.server, served.ready, client, launch)
         finally:
-            if server is not None:
-                server.stop()
+            if served is not None:
+                served.stop()
             self.report.save(self.reports_dir)
 
     def _measured(self, server: runtimes.Server, ready: runtimes.ReadyInfo, client: ChatClient, launch: int) -> Iterator[RunningModel]:
@@ -236,11 +221,6 @@ class ModelRun:
             self.gave_up = line
         self.report.save(self.reports_dir)
         return line
-
-    def _skip_unless_it_can_run(self, runtime: runtimes.Runtime) -> None:
-        why_not = cannot_run_reason(self.entry, runtime)
-        if why_not:
-            self._skip(why_not)
 
     def _skip(self, reason: str):
         self.record.update(status="skipped", reason=reason)

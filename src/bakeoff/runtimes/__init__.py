@@ -8,9 +8,11 @@ same way:
     runtime.unavailable_reason()           # None, or why it cannot run here (checked once per process)
     runtime.model_unavailable_reason(entry)  # None, or why this model cannot (e.g. its catalog is unreachable)
     runtime.prepare(entry, progress)       # fetch/compile weights unless they are on disk already
-    server = runtime.launch(entry, registry_path, log_path)
+    server = runtime.server_for(entry, registry_path, log_path)  # not started yet
     ready = server.start()                 # ReadyInfo; raises ModelUnavailable (skip) or BakeoffError
     server.alive(); server.log_tail(); server.stop()
+
+(`bakeoff.serving.serve_model` is these steps, as candidates and judges take them.)
 
 Runtimes that start a process serve inside `bakeoff serve NAME --runtime R` (`Runtime.serve`, which
 prints one JSON line when ready) and are launched as a `process.ServerProcess`; the `endpoint`
@@ -24,7 +26,8 @@ import importlib
 from functools import cache
 
 from bakeoff.errors import BakeoffError
-from bakeoff.runtimes.base import ModelUnavailable, ReadyInfo, Runtime, Server
+from bakeoff.runtimes.base import Runtime, Server
+from bakeoff.runtimes.ready import ModelUnavailable, ReadyInfo
 
 __all__ = ["DISPLAY_NAMES", "NAMES", "ModelUnavailable", "ReadyInfo", "Runtime", "Server", "display_name", "get"]
 

