@@ -3,14 +3,20 @@ selection, on the real runtimes and models; and what a distributed run refuses b
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from xdist.scheduler import LoadGroupScheduling, LoadScopeScheduling
 
+from bakeoff import distributed
+from bakeoff.distributed import ModelScheduling
 from bakeoff.report.store import load_report
 
 from .conftest import REPO
@@ -178,25 +184,73 @@ def test_a_dist_mode_that_splits_models_is_refused(eval_project):
     assert "--dist load would split a model's prompts across workers" in result.stderr.str()
 
 
+class FakeWorker:
+    """A worker as xdist's scheduler sees it: the test indexes it was sent, and whether it was shut down."""
+
+    def __init__(self, name: str):
+        self.gateway = SimpleNamespace(id=name)
+        self.shutting_down = False
+        self.sent: list[int] = []
+
+    def send_runtest_some(self, indexes: list[int]) -> None:
+        self.sent += indexes
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def model_scheduling(labels=("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b@llamacpp", "phi")) -> ModelScheduling:
+    config = SimpleNamespace(getvalue=lambda name: ["popen", "popen"] if name == "tx" else None, option=SimpleNamespace(loadscopereorder=False))
+    return ModelScheduling(config, None, labels)
+
+
+def prompt_test_id(params: str) -> str:
+    return f"evals/test_prompts.py::test_prompt[{params}]"
+
+
 def test_the_scheduler_keeps_each_model_x_runtime_whole():
-    from types import SimpleNamespace
+    scheduler = model_scheduling()
+    assert scheduler.model_of(prompt_test_id("qwen2.5-coder-0.5b-arithmetic-7x6")) == scheduler.model_of(prompt_test_id("qwen2.5-coder-0.5b-yes-or-no")) == "qwen2.5-coder-0.5b"
+    assert scheduler.model_of(prompt_test_id("qwen2.5-coder-0.5b@llamacpp-yes-or-no")) == "qwen2.5-coder-0.5b@llamacpp"
+    assert scheduler.model_of(prompt_test_id("other-model-x")) is None  # not ours: a group of its own
 
-    from bakeoff.inputs.registry import find, load_registry
-    from bakeoff.plugin import model_scheduling
+    tests = [prompt_test_id(f"{label}-{prompt}-launch{k}") for k in (1, 2) for label in ("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b@llamacpp") for prompt in "ab"]
+    a, b = FakeWorker("gw0"), FakeWorker("gw1")
+    for worker in (a, b):
+        scheduler.add_node(worker)
+        scheduler.add_node_collection(worker, tests)
+    scheduler.schedule()
+    by_worker = [{scheduler.model_of(tests[index]) for index in worker.sent} for worker in (a, b)]
+    assert sorted(map(sorted, by_worker)) == [["qwen2.5-coder-0.5b"], ["qwen2.5-coder-0.5b@llamacpp"]]  # one model per worker, whole
+    assert sorted(a.sent + b.sent) == list(range(len(tests)))
 
-    from .conftest import REGISTRY
 
-    entries = [find(load_registry(REGISTRY), label) for label in ("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b@llamacpp")]
-    state = SimpleNamespace(inputs=lambda what: entries)
-    config = SimpleNamespace(getvalue=lambda name: ["popen", "popen"] if name == "tx" else None)
-    scheduler = model_scheduling(config, None, state)
+def test_the_scheduler_uses_only_xdists_public_scheduling_interface():
+    # No private method of xdist's scheduler is called, overridden or copied (they change between releases).
+    private = {name for name in vars(LoadScopeScheduling) | vars(LoadGroupScheduling) if re.match(r"_[a-z]", name)}
+    tree = ast.parse(Path(distributed.__file__).read_text())
+    names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    names |= {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    assert "_reschedule" in private and names & private == set()
 
-    def scope(test_id: str) -> str:
-        return scheduler._split_scope(f"evals/test_prompts.py::test_prompt[{test_id}]")
 
-    assert scope("qwen2.5-coder-0.5b-arithmetic-7x6") == scope("qwen2.5-coder-0.5b-yes-or-no") == "model qwen2.5-coder-0.5b"
-    assert scope("qwen2.5-coder-0.5b@llamacpp-yes-or-no") == "model qwen2.5-coder-0.5b@llamacpp"
-    assert scope("other-model-x") == "evals/test_prompts.py::test_prompt[other-model-x]"  # not ours: a scope of its own
+def test_a_model_whose_worker_died_is_not_started_again_and_the_rest_of_its_queue_moves():
+    scheduler = model_scheduling()
+    tests = [prompt_test_id(f"{label}-{prompt}") for label in ("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b@llamacpp", "phi") for prompt in "ab"]
+    a, b = FakeWorker("gw0"), FakeWorker("gw1")
+    for worker in (a, b):
+        scheduler.add_node(worker)
+        scheduler.add_node_collection(worker, tests)
+    scheduler.schedule()  # gw0: 0.5b, then phi (its two tests left room for a second unit); gw1: 0.5b@llamacpp
+    assert (a.sent, b.sent) == ([0, 1, 4, 5], [2, 3])
+    scheduler.mark_test_complete(a, 0)
+
+    crashed = scheduler.remove_node(a)  # gw0 dies in its model's second test
+
+    assert crashed == tests[1]  # its own id, as xdist reports the crash
+    assert scheduler.crashed == {"qwen2.5-coder-0.5b": ("gw0", tests[1])}
+    queued = [scheduler.tagged[test] for unit in scheduler.workqueue.values() for test in unit]
+    assert queued == tests[4:6]  # phi, not begun, is queued again; 0.5b, whose server it started, is not
 
 
 def test_a_worker_that_dies_leaves_its_finished_prompts_and_an_incomplete_report(eval_project):

@@ -1,5 +1,6 @@
 """`import bakeoff` offers exactly what `__all__` lists, and no module reaches into another's privates."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -29,3 +30,14 @@ def test_no_module_imports_a_private_name_of_another():
     private_import = re.compile(r"^\s*from bakeoff\.[\w.]+ import .*\b_[a-z]\w*", re.M)
     offenders = [str(path.relative_to(SRC)) for path in SRC.rglob("*.py") if private_import.search(path.read_text())]
     assert offenders == []
+
+
+def test_the_pytest_wiring_reads_no_private_attribute_of_another_object():
+    # The judge plugin once read the state's `_progress`: what one part of the wiring gives another is public.
+    wiring = ["plugin.py", "judge_plugin.py", "run_state.py", "launch_order.py", "distributed.py"]
+    reads = []
+    for name in wiring:
+        for node in ast.walk(ast.parse((SRC / name).read_text())):
+            if isinstance(node, ast.Attribute) and re.match(r"_[a-z]", node.attr) and not (isinstance(node.value, ast.Name) and node.value.id == "self"):
+                reads.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
+    assert reads == []

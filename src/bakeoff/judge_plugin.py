@@ -1,4 +1,5 @@
-"""The pytest wiring of model-graded (`judge`) checks, beside plugin.py's.
+"""The pytest wiring of model-graded (`judge`) checks, beside plugin.py's, which registers a
+`JudgePlugin` with the session's state.
 
 Only prompts with a `judge` check get judge items: `judged` is parametrised with each model x such
 prompt (with the model's markers, so `-m` and `-k` pick them with their model), and the items run
@@ -15,96 +16,89 @@ import pytest
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import find
 from bakeoff.judging import JudgeServers, JudgeUnavailable, grade_prompt
-
-JUDGES = pytest.StashKey[JudgeServers]()
-
-
-def _state(config: pytest.Config):
-    from bakeoff.plugin import STATE
-
-    return config.stash[STATE]
+from bakeoff.run_state import RunState
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makeitem(collector, name: str, obj):
-    # A session whose prompts have no judge check collects no judge test at all: not even one
-    # for an empty parameter set.
-    if not (inspect.isfunction(obj) and name.startswith("test") and "judged" in inspect.signature(obj).parameters):
-        return None
-    state = _state(collector.config)
-    return None if any(p.judge for p in state.inputs("prompts")) else []
+class JudgePlugin:
+    """The judge items, hooks and fixtures of a session whose state is `state`."""
 
+    def __init__(self, state: RunState):
+        self.state = state
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "judged" not in metafunc.fixturenames:
-        return
-    state = _state(metafunc.config)
-    entries, prompts = state.inputs("entries"), state.inputs("prompts")
-    params = []
-    for prompt in prompts:
-        if prompt.judge is None:
-            continue
-        try:
-            find(entries, prompt.judge)
-        except BakeoffError as exc:
-            state.input_error = state.input_error or f"{state.prompts_path}: prompt {prompt.id}: judge model: {exc}"
-            continue
-        params += [
-            pytest.param((entry, prompt), marks=[getattr(pytest.mark, m) for m in entry.markers], id=f"{entry.label}-{prompt.id}")
-            for entry in entries
-            if prompt.fits(entry.task)
-        ]
-    metafunc.parametrize("judged", params)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makeitem(self, collector, name: str, obj):
+        # A session whose prompts have no judge check collects no judge test at all: not even one
+        # for an empty parameter set.
+        if not (inspect.isfunction(obj) and name.startswith("test") and "judged" in inspect.signature(obj).parameters):
+            return None
+        return None if any(p.judge for p in self.state.inputs("prompts")) else []
 
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "judged" not in metafunc.fixturenames:
+            return
+        state = self.state
+        entries, prompts = state.inputs("entries"), state.inputs("prompts")
+        params = []
+        for prompt in prompts:
+            if prompt.judge is None:
+                continue
+            try:
+                find(entries, prompt.judge)
+            except BakeoffError as exc:
+                state.input_error = state.input_error or f"{state.prompts_path}: prompt {prompt.id}: judge model: {exc}"
+                continue
+            params += [
+                pytest.param((entry, prompt), marks=[getattr(pytest.mark, m) for m in entry.markers], id=f"{entry.label}-{prompt.id}")
+                for entry in entries
+                if prompt.fits(entry.task)
+            ]
+        metafunc.parametrize("judged", params)
 
-@pytest.hookimpl(trylast=True)  # after plugin.py's deselection
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # A judge item of a model not selected by default goes with its model; judge items run last.
-    picking = bool(config.getoption("markexpr") or config.getoption("keyword"))
-    judged, unused, rest = [], [], []
-    for item in items:
-        if "judged" not in getattr(item, "fixturenames", ()):
-            rest.append(item)
-        elif picking or item.callspec.params["judged"][0].selected_by_default:
-            judged.append(item)
-        else:
-            unused.append(item)
-    if unused:
-        config.hook.pytest_deselected(items=unused)
-    items[:] = rest + judged
+    @pytest.hookimpl(trylast=True)  # after plugin.py's deselection
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        # A judge item of a model not selected by default goes with its model; judge items run last.
+        picking = bool(config.getoption("markexpr") or config.getoption("keyword"))
+        judged, unused, rest = [], [], []
+        for item in items:
+            if "judged" not in getattr(item, "fixturenames", ()):
+                rest.append(item)
+            elif picking or item.callspec.params["judged"][0].selected_by_default:
+                judged.append(item)
+            else:
+                unused.append(item)
+        if unused:
+            config.hook.pytest_deselected(items=unused)
+        items[:] = rest + judged
 
+    @pytest.fixture(scope="session")
+    def judge_servers(self):
+        state = self.state
+        servers = JudgeServers(state.registry_path, state.report.report.run_id, state.progress, state.foreground)
+        yield servers
+        servers.stop()
 
-@pytest.fixture(scope="session")
-def judge_servers(request: pytest.FixtureRequest):
-    state = _state(request.config)
-    servers = JudgeServers(state.registry_path, state.report.report.run_id, state._progress, state._terminal_output)
-    request.config.stash[JUDGES] = servers
-    yield servers
-    servers.stop()
+    @pytest.fixture
+    def judge(self, judge_servers: JudgeServers):
+        """`judge(judged)`: grade a model's recorded answers to a prompt with the prompt's judge model."""
+        state = self.state
 
+        def run(judged):
+            entry, prompt = judged
+            record = next((p for p in state.report.model(entry).prompts if p.id == prompt.id), None)
+            if record is None or not record.samples:
+                pytest.skip(f"{entry.label} gave no answer to {prompt.id} to judge")
+            try:
+                judge_model = judge_servers.serving(find(state.inputs("entries"), prompt.judge))
+            except JudgeUnavailable as exc:
+                judge_model = exc
+            result = grade_prompt(prompt, record, entry, judge_model)
+            state.report.save(state.reports_dir)
+            if not result.passed:
+                failing = next(s.checks[-1].detail for s in record.samples if not s.checks[-1].passed)
+                message = f"judge check passed {result.passes} of {result.attempts} attempts; {failing}"
+                if not entry.must_pass_checks:
+                    pytest.xfail(f"{entry.label} (must_pass_checks: false): {message}")
+                pytest.fail(message, pytrace=False)
+            return result
 
-@pytest.fixture
-def judge(request: pytest.FixtureRequest, judge_servers: JudgeServers):
-    """`judge(judged)`: grade a model's recorded answers to a prompt with the prompt's judge model."""
-    state = _state(request.config)
-
-    def run(judged):
-        entry, prompt = judged
-        record = next((p for p in state.report.model(entry).prompts if p.id == prompt.id), None)
-        if record is None or not record.samples:
-            pytest.skip(f"{entry.label} gave no answer to {prompt.id} to judge")
-        try:
-            judge_model = judge_servers.serving(find(state.inputs("entries"), prompt.judge))
-        except JudgeUnavailable as exc:
-            judge_model = exc
-        result = grade_prompt(prompt, record, entry, judge_model)
-        state.report.save(state.reports_dir)
-        if not result.passed:
-            failing = next(s.checks[-1].detail for s in record.samples if not s.checks[-1].passed)
-            message = f"judge check passed {result.passes} of {result.attempts} attempts; {failing}"
-            if not entry.must_pass_checks:
-                pytest.xfail(f"{entry.label} (must_pass_checks: false): {message}")
-            pytest.fail(message, pytrace=False)
-        return result
-
-    return run
+        return run

@@ -1,6 +1,6 @@
 """A small valid project (models.json, prompts.yaml, pyproject.toml, reports) that each fuzz case
 breaks in one place, and the two ways a case is run: the `bakeoff` command's `main()` and the
-pytest plugin's start-up checks (`Bakeoff.check_options` and `Bakeoff.inputs`, what
+pytest plugin's start-up checks (`RunState.check_options` and `RunState.inputs`, what
 pytest_configure and collection call), both in-process.
 
 An outcome records the exit code, what went to stderr, and a traceback if anything escaped."""
@@ -177,12 +177,12 @@ def _run_cli(argv: list[str]) -> int:
 def _run_plugin(options: dict, root: Path) -> int:
     """What the plugin does before any test runs: pytest_configure's checks, then reading the
     registry and prompts at collection; a UsageError is pytest's one-line exit 4 ("ERROR: ...")."""
-    from bakeoff.plugin import Bakeoff
+    from bakeoff.run_state import RunState
 
     defaults = {"bakeoff_models": None, "bakeoff_prompts": None, "bakeoff_reports": None, "bakeoff_baseline": None, "bakeoff_limit": []}
     config = SimpleNamespace(rootpath=root, getoption={**defaults, **options}.get)
     try:
-        state = Bakeoff(config)
+        state = RunState(config)
         try:
             state.check_options()
         except BakeoffError as exc:  # as pytest_configure turns it
