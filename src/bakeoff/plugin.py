@@ -9,6 +9,7 @@ Only the wiring lives here; what it wires, each in its own module:
     launch_order.Launches    each model launched N times, the tests ordered launch by launch
     distributed              -n/--tx: each model x runtime whole on one worker, one merged report
     judge_plugin.JudgePlugin model-graded checks, run after every candidate answered
+    options.add_options      the --bakeoff-* options
 """
 
 from __future__ import annotations
