@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from bakeoff.decide.metrics import METRICS
 from bakeoff.decide.stats import summarize
 from bakeoff.measure.client import ChatClient, _Clock
 from bakeoff.report.model import PromptResult, SampleRecord
@@ -79,9 +80,9 @@ def sample(ttft: float, cold: bool = False, launch: int = 0) -> SampleRecord:
 def test_warm_statistics_leave_out_the_cold_samples_which_are_cold_ttft():
     prompt = PromptResult(id="p", text="t", repeats=4, passed=True, checks=[],
                           samples=[sample(2.0, cold=True), sample(0.1), sample(0.2), sample(3.0, cold=True, launch=1)])
-    assert prompt.values("ttft_s") == [0.1, 0.2]
-    assert prompt.values("cold_ttft_s") == [2.0, 3.0]
-    assert prompt.values("total_s") == [1.1, 1.2]
+    assert METRICS["ttft_s"].values(prompt.samples) == [0.1, 0.2]
+    assert METRICS["cold_ttft_s"].values(prompt.samples) == [2.0, 3.0]
+    assert METRICS["total_s"].values(prompt.samples) == [1.1, 1.2]
 
 
 def test_statistics_carry_p90_and_p99():
@@ -202,4 +203,4 @@ def test_a_real_run_of_the_default_model_records_each_launch(eval_project, defau
         assert launch.ready_seconds > 0 and launch.rss_after_load_bytes > 100 * 2**20  # a real server holding a model
     samples = record.prompts[0].samples
     assert [(s.launch, s.cold) for s in samples] == [(0, True), (0, False), (1, True)]
-    assert len(record.values("cold_ttft_s")) == 2 and len(record.values("ttft_s")) == 1
+    assert len(METRICS["cold_ttft_s"].values(record.samples)) == 2 and len(METRICS["ttft_s"].values(record.samples)) == 1
