@@ -17,6 +17,7 @@ import pytest
 from bakeoff.decide.metrics import METRICS
 from bakeoff.decide.stats import summarize
 from bakeoff.measure.client import ChatClient, _Clock
+from bakeoff.measure.workload import requests_for
 from bakeoff.report.model import PromptResult, SampleRecord
 from bakeoff.report.store import load_report
 from bakeoff.session import launch_repeats
@@ -51,9 +52,7 @@ def test_each_launch_is_a_new_server_with_its_own_cold_request_and_figures(tmp_p
         samples = []
         for launch in range(2):
             with run.serving(launch) as running:
-                for _ in range(3):
-                    running.warm_up(ASK)
-                    samples.append(running.chat(ASK))
+                running.workload().run(requests_for("p", ASK, {}, 3, first=len(samples)), into=samples)
         # 2 launches x (3 recorded + 2 warm-up requests after the cold one)
         assert len(requests) == 10
     assert run.record.starts == 2
@@ -61,6 +60,7 @@ def test_each_launch_is_a_new_server_with_its_own_cold_request_and_figures(tmp_p
     assert all(launch.ready_seconds is not None for launch in run.record.launches)
     assert run.record.ready_seconds == pytest.approx(sum(launch.ready_seconds for launch in run.record.launches) / 2)
     assert [(s.launch, s.cold) for s in samples] == [(0, True), (0, False), (0, False), (1, True), (1, False), (1, False)]
+    assert [s.request_id for s in samples] == [f"p#{n}" for n in range(6)]
 
 
 def test_a_later_launch_keeps_an_earlier_failure(tmp_path):

@@ -120,7 +120,7 @@ class Limits:
         for limit in fields(self):
             value = getattr(self, limit.name)
             if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
-                raise BakeoffError(f"request limit {field.name} must be a number above 0, not {value!r}")
+                raise BakeoffError(f"request limit {limit.name} must be a number above 0, not {value!r}")
 
     def first_token_allowance(self, messages: list[dict]) -> float:
         characters = sum(len(m.get("content") or "") if isinstance(m.get("content"), str) else len(json.dumps(m.get("content"))) for m in messages)
