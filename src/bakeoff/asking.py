@@ -27,7 +27,9 @@ class Asked:
     expected_failure: str | None = None  # checks failed on a model that need not pass them (must_pass_checks: false)
 
 
-def ask_prompt(model_run: ModelRun, running: RunningModel, prompt: Prompt, repeats: int, plan: Plan | None = None) -> Asked:
+def ask_prompt(
+    model_run: ModelRun, running: RunningModel, prompt: Prompt, repeats: int, plan: Plan | None = None
+) -> Asked:
     """Ask `prompt` `repeats` times in this launch, decide on every attempt so far and record it."""
     samples = model_run.samples_of(prompt)
     if model_run.gave_up:  # the server stopped answering earlier: do not wait on it again
@@ -41,10 +43,12 @@ def ask_prompt(model_run: ModelRun, running: RunningModel, prompt: Prompt, repea
         model_run.record_prompt(prompt, verdict_for(prompt, samples) if samples else None, error=str(fault))
         return Asked(None, failure=failure)
     except Exception as exc:
-        model_run.record_prompt(prompt, verdict_for(prompt, samples) if samples else None, error=f"{type(exc).__name__}: {exc}")
+        verdict = verdict_for(prompt, samples) if samples else None
+        model_run.record_prompt(prompt, verdict, error=f"{type(exc).__name__}: {exc}")
         raise
     verdict = verdict_for(prompt, samples)
     model_run.record_prompt(prompt, verdict, error=None)
     if verdict.passed or running.entry.must_pass_checks:
         return Asked(verdict)
-    return Asked(verdict, expected_failure=f"{running.entry.label} (must_pass_checks: false): {verdict.failure_message}")
+    expected = f"{running.entry.label} (must_pass_checks: false): {verdict.failure_message}"
+    return Asked(verdict, expected_failure=expected)

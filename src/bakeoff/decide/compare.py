@@ -204,7 +204,7 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
     timing = metric_keys(per="sample", compared=True)
     # Human and judge scores alike: paired by prompt, over the prompts scored on both sides.
     scored = {
-        metric: [(pid, pair) for pid, pair in zip(shared, pairs) if all(METRICS[metric].of(p) is not None for p in pair)]
+        metric: [(pid, pair) for pid, pair in zip(shared, pairs) if None not in map(METRICS[metric].of, pair)]
         for metric in metric_keys(compared=True, test="paired")
     }
     for metric in timing:
@@ -378,8 +378,9 @@ def _attempt_passes(prompt: PromptResult, check: str) -> tuple[int, int]:
 def _score_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Settings) -> Row:
     """Human or judge scores, paired by prompt: over several prompts Wilcoxon's signed-rank test
     tells a change from noise; a single prompt has one score a side, shown but not tested."""
-    base = [METRICS[metric].of(b) for b, _ in pairs]
-    cand = [METRICS[metric].of(c) for _, c in pairs]
+    read = METRICS[metric].of
+    scores = [(b, c) for b, c in ((read(bp), read(cp)) for bp, cp in pairs) if b is not None and c is not None]
+    base, cand = [b for b, _ in scores], [c for _, c in scores]
     row = Row(name, runtime, prompt_id, metric, n_baseline=len(base), n_candidate=len(cand))
     row.baseline, row.candidate = statistics.fmean(base), statistics.fmean(cand)
     row.change = row.candidate / row.baseline - 1

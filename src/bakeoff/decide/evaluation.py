@@ -33,7 +33,12 @@ def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
             sample,
             passed=all(o.passed for o in outcomes),
             checks=[
-                AttemptCheck(check=spec.label, passed=o.passed, detail=o.detail, sandbox_missing=list(o.sandbox_missing) if o.sandbox_missing else None)
+                AttemptCheck(
+                    check=spec.label,
+                    passed=o.passed,
+                    detail=o.detail,
+                    sandbox_missing=list(o.sandbox_missing) if o.sandbox_missing else None,
+                )
                 for spec, o in zip(checks, outcomes)
             ],
         )
@@ -55,7 +60,7 @@ def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
                 f"attempt {attempt}: {failing.detail}\n  prompt: {shorten(prompt.text)!r}\n  answer: {shorten(samples[attempt - 1].response)!r}"
             )
     stats = {metric: summarize([METRICS[metric].of(s) for s in samples]) for metric in metric_keys(per="sample")}
-    clean = sum(record.passed for record in sample_records)
+    clean = sum(all(o.passed for o in outcomes) for outcomes in per_sample)
     return Verdict(
         passed=not failures,
         sample_records=sample_records,

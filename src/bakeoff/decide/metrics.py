@@ -22,6 +22,10 @@ from typing import Any, Literal
 MIB = 1024**2
 
 
+# How a comparison tests a metric, by what it is measured per, unless its row says otherwise.
+DEFAULT_TEST = {"sample": "launches", "model": "once", "prompt": "paired"}
+
+
 @dataclass(frozen=True)
 class Metric:
     key: str  # the field in a report and the name gates use
@@ -36,7 +40,7 @@ class Metric:
     column: str = ""  # its name in the shown unit, for CSV headers
     heading: str = ""  # a narrow column's heading, with the unit: "TTFT ms"
     # How its value is read from a sample, a model record or a prompt result (as `per` says);
-    # None: the attribute named `key` (a field, or a figure the client measured).
+    # None: the field named `key` (or the figure of that name the client measured).
     read: Callable[[Any], float | None] | None = None
     cold: bool = False  # a per-sample metric of the first request after each load only
     # How a comparison tests it: launches (ratio of medians, launches as the unit), once (one
@@ -46,8 +50,7 @@ class Metric:
     def __post_init__(self):
         object.__setattr__(self, "column", self.column or self.key)
         object.__setattr__(self, "heading", self.heading or f"{self.short} {self.unit}".strip())
-        object.__setattr__(self, "read", self.read or _attribute(self.key))
-        object.__setattr__(self, "test", self.test or {"sample": "launches", "model": "once", "prompt": "paired"}[self.per])
+        object.__setattr__(self, "test", self.test or DEFAULT_TEST[self.per])
 
     def of(self, item: Any) -> float | None:
         """The value for `item` (a measured `Sample` or a report's `SampleRecord`, a `ModelRecord`
@@ -55,7 +58,7 @@ class Metric:
         only when it is cold, and in every other per-sample metric only when it is warm."""
         if self.per == "sample" and bool(getattr(item, "cold", False)) != self.cold:
             return None
-        return self.read(item)
+        return (self.read or _attribute(self.key))(item)
 
     def values(self, samples: Iterable[Any]) -> list[float]:
         """A per-sample metric's values, from the samples that count in it and have one."""
@@ -86,8 +89,12 @@ class Metric:
 
 
 def _attribute(key: str) -> Callable[[Any], float | None]:
+    """A reader of the field `key`: of a record, or of a measured sample (where a figure without a
+    field of its own is in `Sample.figures`; its record keeps it as a field)."""
+
     def read(item: Any) -> float | None:
-        return getattr(item, key, None)
+        value = getattr(item, key, None)
+        return value if value is not None else getattr(item, "figures", {}).get(key)
 
     return read
 

@@ -37,7 +37,8 @@ def recommend(report: Report) -> Recommendation:
     fits = [m for m in ran if m.peak_rss_bytes is None or m.peak_rss_bytes / GIB <= ram_gb]
     if not fits:
         return Recommendation(None, f"{caveat}Every model that ran went past the machine's {ram_gb:g} GB of RAM.")
-    ranked = sorted(fits, key=lambda m: (-m.prompts_passed / len(m.prompts), _or_inf(METRICS["total_s"].median(m.samples))))
+    total = METRICS["total_s"]
+    ranked = sorted(fits, key=lambda m: (-m.prompts_passed / len(m.prompts), _or_inf(total.median(m.samples))))
     best = ranked[0]
     if not best.failed_prompts:
         text = f"Ship {names[best.key]}: it passed the checks of all {len(best.prompts)} prompts, {_figures(best, ram_gb)}."

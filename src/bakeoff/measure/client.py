@@ -41,7 +41,7 @@ class Sample:
 
     A per-sample metric is a row of `bakeoff.decide.metrics.METRICS` that reads its value from
     these fields; a figure the client measures beyond them goes in `figures` under its metric's
-    key, reads as an attribute (`sample.KEY`) and is stored in the report beside the fields."""
+    key, and is stored in the report beside the fields."""
 
     response: str
     ttft_s: float
@@ -60,11 +60,6 @@ class Sample:
     cold: bool = False  # the first request after that launch's load
     figures: dict[str, float] = field(default_factory=dict)  # measured figures of metrics without a field here
     request_id: str | None = None  # which planned request it answers (the workload's); not stored
-
-    def __getattr__(self, name: str) -> float:
-        if name != "figures" and not name.startswith("__") and name in self.figures:
-            return self.figures[name]
-        raise AttributeError(name)
 
     def to_dict(self) -> dict:
         """What a report stores of it: its fields, and its measured figures beside them."""

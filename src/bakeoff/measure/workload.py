@@ -77,8 +77,11 @@ def one_by_one(one: Callable[[], None], times: int, setup: Callable[[], None]) -
         one()
 
 
+Step = Callable[["Request"], None]  # what a plan does with one request: send it, or warm up before it
+
+
 class Plan(Protocol):
-    def drive(self, requests: list[Request], send: Callable[[Request], None], before: Callable[[Request], None]) -> None:
+    def drive(self, requests: list[Request], send: Step, before: Step) -> None:
         """Send every request through `send`, `before` each outside its timing (warm-ups)."""
 
 
@@ -88,7 +91,7 @@ class Sequential:
 
     rounds: Rounds = one_by_one
 
-    def drive(self, requests: list[Request], send: Callable[[Request], None], before: Callable[[Request], None]) -> None:
+    def drive(self, requests: list[Request], send: Step, before: Step) -> None:
         queue = iter(requests)
         upcoming: list[Request] = []
 
@@ -137,6 +140,7 @@ class Workload:
         return sample
 
     def warm_up(self, request: Request) -> None:
-        """After the cold request, the start's warm-up requests (with the next request's messages); their answers are dropped."""
+        """After the cold request, the start's warm-up requests (with the next request's messages);
+        their answers are dropped."""
         for _ in range(self.start.take_warm_ups()):
             self.client.chat(request.messages, **request.options)
