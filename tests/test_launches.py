@@ -146,6 +146,9 @@ def test_a_run_launches_each_model_l_times_launch_by_launch(eval_project):
         one = next(p for p in model.prompts if p.id == "one")
         assert [(s.launch, s.cold) for s in one.samples] == [(0, True), (0, False), (1, True)]
         assert one.stats["ttft_s"].n == 1 and one.stats["cold_ttft_s"].n == 2
+    # A run's samples store what they stored before the workload stamped request ids: the record's fields, no more.
+    stored = json.loads((project.path / "reports" / "latest.json").read_text())
+    assert all(set(s) == set(SampleRecord.model_fields) for m in stored["models"] for p in m["prompts"] for s in p["samples"])
 
 
 def test_a_switch_run_interleaves_two_models_and_leaves_the_others_out(eval_project):
