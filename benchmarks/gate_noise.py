@@ -189,7 +189,7 @@ def inconclusive_metrics(comparison) -> set[str]:
 
 def table(out: Path, settings, rounds: range, title: str) -> None:
     """False alarms, detections and inconclusive verdicts per gate, the median ratios and each run's wall time."""
-    from bakeoff.decide.metrics import TIMING_METRICS
+    from bakeoff.decide.metrics import metric_keys
 
     found = comparisons(out, settings, rounds)
     print(f"\n{title}: {out}, rounds {rounds.start}-{rounds.stop - 1} ({len(rounds)} rounds)")
@@ -201,7 +201,7 @@ def table(out: Path, settings, rounds: range, title: str) -> None:
         if not runs:
             continue
         failed = [failed_metrics(c) for c in runs]
-        timing = [f & set(TIMING_METRICS) for f in failed]
+        timing = [f & set(metric_keys(per="sample", compared=True)) for f in failed]
         anything = sum(bool(f if kind == "A/A" else t) for f, t in zip(failed, timing))
         unsettled = [inconclusive_metrics(c) for c in runs]
         cells = " ".join(f"{sum(m in f for f in failed):>10}/{len(runs):<2} ({sum(m in u for u in unsettled)} inc.)" for m in metrics)

@@ -14,8 +14,10 @@ import time
 import httpx
 import pytest
 
+from bakeoff.decide.metrics import METRICS
 from bakeoff.decide.stats import summarize
 from bakeoff.measure.client import ChatClient, _Clock
+from bakeoff.measure.workload import requests_for
 from bakeoff.report.model import PromptResult, SampleRecord
 from bakeoff.report.store import load_report
 from bakeoff.session import launch_repeats
@@ -50,9 +52,7 @@ def test_each_launch_is_a_new_server_with_its_own_cold_request_and_figures(tmp_p
         samples = []
         for launch in range(2):
             with run.serving(launch) as running:
-                for _ in range(3):
-                    running.warm_up(ASK)
-                    samples.append(running.chat(ASK))
+                running.workload().run(requests_for("p", ASK, {}, 3, first=len(samples)), into=samples)
         # 2 launches x (3 recorded + 2 warm-up requests after the cold one)
         assert len(requests) == 10
     assert run.record.starts == 2
@@ -60,6 +60,7 @@ def test_each_launch_is_a_new_server_with_its_own_cold_request_and_figures(tmp_p
     assert all(launch.ready_seconds is not None for launch in run.record.launches)
     assert run.record.ready_seconds == pytest.approx(sum(launch.ready_seconds for launch in run.record.launches) / 2)
     assert [(s.launch, s.cold) for s in samples] == [(0, True), (0, False), (0, False), (1, True), (1, False), (1, False)]
+    assert [s.request_id for s in samples] == [f"p#{n}" for n in range(6)]
 
 
 def test_a_later_launch_keeps_an_earlier_failure(tmp_path):
@@ -79,9 +80,9 @@ def sample(ttft: float, cold: bool = False, launch: int = 0) -> SampleRecord:
 def test_warm_statistics_leave_out_the_cold_samples_which_are_cold_ttft():
     prompt = PromptResult(id="p", text="t", repeats=4, passed=True, checks=[],
                           samples=[sample(2.0, cold=True), sample(0.1), sample(0.2), sample(3.0, cold=True, launch=1)])
-    assert prompt.values("ttft_s") == [0.1, 0.2]
-    assert prompt.values("cold_ttft_s") == [2.0, 3.0]
-    assert prompt.values("total_s") == [1.1, 1.2]
+    assert METRICS["ttft_s"].values(prompt.samples) == [0.1, 0.2]
+    assert METRICS["cold_ttft_s"].values(prompt.samples) == [2.0, 3.0]
+    assert METRICS["total_s"].values(prompt.samples) == [1.1, 1.2]
 
 
 def test_statistics_carry_p90_and_p99():
@@ -145,6 +146,9 @@ def test_a_run_launches_each_model_l_times_launch_by_launch(eval_project):
         one = next(p for p in model.prompts if p.id == "one")
         assert [(s.launch, s.cold) for s in one.samples] == [(0, True), (0, False), (1, True)]
         assert one.stats["ttft_s"].n == 1 and one.stats["cold_ttft_s"].n == 2
+    # A run's samples store what they stored before the workload stamped request ids: the record's fields, no more.
+    stored = json.loads((project.path / "reports" / "latest.json").read_text())
+    assert all(set(s) == set(SampleRecord.model_fields) for m in stored["models"] for p in m["prompts"] for s in p["samples"])
 
 
 def test_a_switch_run_interleaves_two_models_and_leaves_the_others_out(eval_project):
@@ -202,4 +206,4 @@ def test_a_real_run_of_the_default_model_records_each_launch(eval_project, defau
         assert launch.ready_seconds > 0 and launch.rss_after_load_bytes > 100 * 2**20  # a real server holding a model
     samples = record.prompts[0].samples
     assert [(s.launch, s.cold) for s in samples] == [(0, True), (0, False), (1, True)]
-    assert len(record.values("cold_ttft_s")) == 2 and len(record.values("ttft_s")) == 1
+    assert len(METRICS["cold_ttft_s"].values(record.samples)) == 2 and len(METRICS["ttft_s"].values(record.samples)) == 1

@@ -27,7 +27,7 @@ def test_judge(prompt):
     verdict = verdict_for(prompt, samples)
     assert [c["check"] for c in verdict.check_records] == ["shouts: {'min_exclamations': 2}", "contains: 'hi'"]
     assert verdict.check_records[0]["pass_rate"] == 0.5 and verdict.check_records[0]["pass_k"] is False
-    assert verdict.sample_records[1]["checks"][0] == {
+    assert verdict.sample_records[1].checks[0].model_dump(exclude_none=True) == {
         "check": "shouts: {'min_exclamations': 2}", "passed": False, "detail": "0 exclamation marks, 2 wanted"}
     assert not verdict.passed and "shouts" in verdict.failure_message and "answer: 'Hi.'" in verdict.failure_message
 '''

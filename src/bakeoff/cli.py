@@ -328,7 +328,7 @@ def cmd_gate(args) -> int:
 
 def cmd_history(args) -> int:
     from bakeoff.decide.history import history
-    from bakeoff.decide.metrics import GATED_METRICS
+    from bakeoff.decide.metrics import metric_keys
     from bakeoff.inputs.settings import load_settings
     from bakeoff.report.store import load_report
     from bakeoff.show import comparison_table
@@ -338,9 +338,10 @@ def cmd_history(args) -> int:
         paths += sorted(p for p in path.glob("*.json") if p.name != LATEST) if path.is_dir() else [path]
     if len(paths) < 2:
         raise BakeoffError(f"{', '.join(map(str, args.reports))}: a history needs at least two reports, found {len(paths)}")
-    unknown = [m for m in args.metric or [] if m not in GATED_METRICS]
+    gated = metric_keys(compared=True)
+    unknown = [m for m in args.metric or [] if m not in gated]
     if unknown:
-        raise BakeoffError(f"--metric {unknown[0]}: not a compared metric (one of {', '.join(GATED_METRICS)})")
+        raise BakeoffError(f"--metric {unknown[0]}: not a compared metric (one of {', '.join(gated)})")
     settings = load_settings(args.config)
     found = history([load_report(path) for path in paths], metrics=args.metric, confidence=settings.confidence, min_effect=settings.min_effect)
     if args.json:

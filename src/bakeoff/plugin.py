@@ -14,16 +14,19 @@ Only the wiring lives here; what it wires, each in its own module:
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
-from bakeoff.decide.evaluation import Verdict, verdict_for
+from bakeoff.asking import ask_prompt
+from bakeoff.decide.evaluation import Verdict
 from bakeoff.distributed import configure_distributed, default_dist, hand_over_part
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.judge_plugin import JudgePlugin
 from bakeoff.launch_order import Launches
-from bakeoff.measure.client import ServerFault
+from bakeoff.measure.workload import Sequential, one_by_one
 from bakeoff.options import add_options
 from bakeoff.run_state import SELECTOR, STATE, RunState
 from bakeoff.runtimes.process import stop_all
@@ -176,44 +179,23 @@ def model(request: pytest.FixtureRequest, bakeoff_launch: int):
 
 @pytest.fixture
 def evaluate(request: pytest.FixtureRequest, benchmark):
-    """`evaluate(model, prompt)`: time the prompt's repeats in this launch, run its checks over the
-    attempts of every launch so far, record it all."""
+    """`evaluate(model, prompt)`: ask the prompt's repeats in this launch, timed by pytest-benchmark
+    (`bakeoff.asking` sends, decides and records), and pass, fail or xfail on the outcome."""
     state = request.config.stash[STATE]
 
     def run(model: RunningModel, prompt: Prompt) -> Verdict:
-        model_run = state.model_run(model.entry)
-        samples = model_run.samples_of(prompt)
-        if model_run.gave_up:  # the server stopped answering earlier: do not wait on it again
-            model_run.record_prompt(prompt, None, error=f"not asked: {model_run.gave_up}")
-            pytest.fail(f"not asked: {model_run.gave_up}", pytrace=False)
-
-        def one_request():
-            samples.append(model.chat(prompt.messages, **prompt.request_options))
-
-        def warm_up():  # outside the timed round
-            model.warm_up(prompt.messages, **prompt.request_options)
-
         benchmark.group = model.entry.label
-        fault_line = None
-        try:
-            ask_repeats(benchmark, one_request, state.launches.repeats_in(request.node), setup=warm_up)
-        except ServerFault as fault:
-            fault_line = model_run.server_fault(fault)
-            model_run.record_prompt(prompt, verdict_for(prompt, samples) if samples else None, error=str(fault))
-        except Exception as exc:
-            verdict = verdict_for(prompt, samples) if samples else None
-            model_run.record_prompt(prompt, verdict, error=f"{type(exc).__name__}: {exc}")
-            raise
-        if fault_line is not None:  # outside the except: one line, no chained traceback
-            pytest.fail(fault_line, pytrace=False)
-        verdict = verdict_for(prompt, samples)
+        rounds = functools.partial(ask_repeats, benchmark)
+        repeats = state.launches.repeats_in(request.node)
+        asked = ask_prompt(state.model_run(model.entry), model, prompt, repeats, Sequential(rounds))
+        if asked.failure is not None:
+            pytest.fail(asked.failure, pytrace=False)
         benchmark.extra_info.update(
-            {f"{metric}_median": stat["median"] for metric, stat in verdict.stats.items() if stat}
+            {f"{metric}_median": stat["median"] for metric, stat in asked.verdict.stats.items() if stat}
         )
-        model_run.record_prompt(prompt, verdict, error=None)
-        if not verdict.passed and not model.entry.must_pass_checks:
-            pytest.xfail(f"{model.entry.label} (must_pass_checks: false): {verdict.failure_message}")
-        return verdict
+        if asked.expected_failure is not None:
+            pytest.xfail(asked.expected_failure)
+        return asked.verdict
 
     return run
 
@@ -224,8 +206,6 @@ def ask_repeats(benchmark, one_request, repeats: int, setup) -> None:
     off) it would call once: our own figures come from each request (bakeoff.measure), so the
     repeats are asked all the same."""
     if benchmark.disabled:
-        for _ in range(repeats):
-            setup()
-            one_request()
+        one_by_one(one_request, repeats, setup)
     else:
         benchmark.pedantic(one_request, setup=setup, rounds=repeats, iterations=1, warmup_rounds=0)

@@ -31,6 +31,7 @@ from bakeoff.inputs.registry import ModelEntry
 from bakeoff.measure.client import ChatClient, Limits, Sample, ServerFault
 from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
 from bakeoff.measure.redact import redact
+from bakeoff.measure.workload import Plan, Sequential, ServerStart, Workload
 from bakeoff.report.model import LaunchRecord, ModelRecord, PromptResult
 from bakeoff.report.store import RunReport
 from bakeoff.serving import serve_model
@@ -47,8 +48,8 @@ class ModelFailed(Exception):
 
 @dataclass
 class RunningModel:
-    """One launch of a model's server. `chat` marks the launch's first request cold; the `warmup`
-    requests after it (sent by `warm_up`) are not recorded."""
+    """One launch of a model's server: requests go to it through a workload (`bakeoff.measure.workload`),
+    whose `ServerStart` marks the launch's first request cold and sends the `warmup` requests after it."""
 
     entry: ModelEntry
     url: str
@@ -57,24 +58,17 @@ class RunningModel:
     client: ChatClient
     launch: int = 0
     warmup: int = 0
-    asked: int = 0  # requests recorded in this launch
+
+    def __post_init__(self):
+        self.start = ServerStart(self.launch, self.warmup)
 
     @property
     def name(self) -> str:
         return self.entry.name
 
-    def chat(self, messages: list[dict], **options) -> Sample:
-        sample = self.client.chat(messages, **options)
-        sample.launch, sample.cold = self.launch, self.asked == 0
-        self.asked += 1
-        return sample
-
-    def warm_up(self, messages: list[dict], **options) -> None:
-        """After the cold request, the warm-up requests (once per launch); their answers are dropped."""
-        if self.asked == 1 and self.warmup:
-            for _ in range(self.warmup):
-                self.client.chat(messages, **options)
-            self.warmup = 0
+    def workload(self, plan: Plan | None = None) -> Workload:
+        """Requests to this launch, sent as `plan` says (one after another by default)."""
+        return Workload(self.client, self.start, plan or Sequential())
 
 
 def launch_repeats(repeats: int, launches: int, launch: int, offset: int = 0) -> int:

@@ -44,7 +44,7 @@ def test_the_sort_function_the_model_writes_runs_and_sorts(client, shipped):
     verdict = ask_once(client, shipped["python-sort-function"])
     by_kind = {record["check"].split(":")[0]: record for record in verdict.check_records}
     assert by_kind["python_function"]["passed"], verdict.failure_message
-    detail = verdict.sample_records[0]["checks"][2]["detail"]
+    detail = verdict.sample_records[0].checks[2].detail
     assert detail == "3 call(s) returned what was expected"
 
 
@@ -74,7 +74,7 @@ def test_a_check_made_to_fail_is_reported_failed_with_its_reason(client, shipped
     assert not verdict.passed and not verdict.pass_k
     assert verdict.check_records[0] == {
         "check": "equals: '43'", "pass_rate": 0.0, "passes": 0, "attempts": 1, "pass_k": False, "passed": False}
-    assert verdict.sample_records[0]["checks"][0]["detail"] == "expected exactly '43'"
+    assert verdict.sample_records[0].checks[0].detail == "expected exactly '43'"
     message = verdict.failure_message
     assert "check equals: '43' passed 0 of 1 attempts" in message
     assert "prompt: 'What is 7 times 6?'" in message and "answer: '42'" in message

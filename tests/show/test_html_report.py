@@ -323,11 +323,12 @@ def test_the_page_shows_where_each_models_timing_noise_is():
 
 
 def test_answers_show_percentiles_with_their_intervals_and_open_sides():
+    from bakeoff.decide.metrics import METRICS
     from bakeoff.decide.stats import summarize
 
     data = report([model("m", [prompt("echo", samples(0.4, 30.0, [True], n=18))])], "20261123T090000Z-abcdef")
     result = data.models[0].prompts[0]
-    result.stats = {"ttft_s": summarize(result.values("ttft_s"))}
+    result.stats = {"ttft_s": summarize(METRICS["ttft_s"].values(result.samples))}
     text = page_of(data)
     line = text[text.index('class="muted percentiles"'):]
     line = line[:line.index("</div>")]

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from bakeoff.decide.agreement import agreement
 from bakeoff.decide.gates import GateOutcome, gate_for, judge_gate
-from bakeoff.decide.metrics import METRICS, TIMING_METRICS, change_text
+from bakeoff.decide.metrics import METRICS, change_text, metric_keys
 from bakeoff.decide.pairwise import PairwiseResult
 from bakeoff.decide.stats import (
     Cells,
@@ -178,7 +178,7 @@ def shared_host_warnings(baseline: Report, candidate: Report, rows: list[Row]) -
     if not shared:
         return []
     for row in rows:
-        if row.metric in TIMING_METRICS and row.gate is not None:
+        if METRICS[row.metric].per == "sample" and row.gate is not None:
             row.gate = GateOutcome(row.gate.limit, None, "not judged: timed while workers shared a host")
     return [f"the {side} report's workers shared a host: its timings are not like for like (timing gates not judged)" for side in shared]
 
@@ -201,26 +201,31 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
     ]
     rows = []
     pairs = [(base_prompts[pid], cand_prompts[pid]) for pid in shared]
+    timing = metric_keys(per="sample", compared=True)
     # Human and judge scores alike: paired by prompt, over the prompts scored on both sides.
     scored = {
-        metric: [(pid, pair) for pid, pair in zip(shared, pairs) if all(getattr(p, metric) is not None for p in pair)]
-        for metric in SCORE_METRICS
+        metric: [(pid, pair) for pid, pair in zip(shared, pairs) if None not in map(METRICS[metric].of, pair)]
+        for metric in metric_keys(compared=True, test="paired")
     }
-    for metric in TIMING_METRICS:
+    for metric in timing:
         rows.append(_timing_row(name, runtime, None, metric, pairs, settings))
-    cold = _cold_row(name, runtime, pairs, settings)
-    if cold:
-        rows.append(cold)
-    rows.append(_single_row(name, runtime, "peak_rss_bytes", base.peak_rss_bytes, cand.peak_rss_bytes, settings))
-    rows.append(_pass_rate_row(name, runtime, None, pairs, settings))
+    for metric in (key for key in metric_keys(per="sample") if METRICS[key].cold):
+        cold = _cold_row(name, runtime, metric, pairs, settings)
+        if cold:
+            rows.append(cold)
+    for metric in metric_keys(compared=True, test="once"):
+        rows.append(_single_row(name, runtime, metric, METRICS[metric].of(base), METRICS[metric].of(cand), settings))
+    for metric in metric_keys(compared=True, test="passes"):
+        rows.append(_pass_rate_row(name, runtime, None, metric, pairs, settings))
     for metric, found in scored.items():
         if found:
             rows.append(_score_row(name, runtime, None, metric, [pair for _, pair in found], settings))
     per_prompt = []
     for pid, pair in zip(shared, pairs):
-        for metric in TIMING_METRICS:
+        for metric in timing:
             per_prompt.append(_timing_row(name, runtime, pid, metric, [pair], settings))
-        per_prompt.append(_pass_rate_row(name, runtime, pid, [pair], settings))
+        for metric in metric_keys(compared=True, test="passes"):
+            per_prompt.append(_pass_rate_row(name, runtime, pid, metric, [pair], settings))
         for metric, found in scored.items():
             if pid in dict(found):
                 per_prompt.append(_score_row(name, runtime, pid, metric, [pair], settings))
@@ -235,23 +240,24 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
 Pairs = list[tuple[PromptResult, PromptResult]]
 
 
-def launch_cells(prompts: list[PromptResult], metric: str, *, cold: bool = False) -> Cells:
-    """A metric's values by (prompt, launch): warm samples, or with `cold` the first request after
-    each load. Samples of reports made before launches were recorded all count as launch 0."""
+def launch_cells(prompts: list[PromptResult], metric: str) -> Cells:
+    """A per-sample metric's values by (prompt, launch), from the samples that count in it (warm
+    ones, or a cold metric's first request after each load). Samples of reports made before
+    launches were recorded all count as launch 0."""
     cells: Cells = {}
     for prompt in prompts:
         for sample in prompt.samples:
-            value = getattr(sample, metric, None)
-            if value is not None and bool(getattr(sample, "cold", False)) == cold:
-                cells.setdefault((prompt.id, getattr(sample, "launch", None) or 0), []).append(value)
+            value = METRICS[metric].of(sample)
+            if value is not None:
+                cells.setdefault((prompt.id, sample.launch or 0), []).append(value)
     return cells
 
 
 def run_noise(record: ModelRecord) -> dict[str, Noise]:
     """Where one run's timing noise is for a model, per timing figure that has samples: between
     its server's launches, or between requests within a launch (cold TTFT: launches only)."""
-    found = {metric: launch_noise(launch_cells(record.prompts, metric)) for metric in TIMING_METRICS}
-    found["cold_ttft_s"] = launch_noise(launch_cells(record.prompts, "ttft_s", cold=True))
+    timing = metric_keys(per="sample", compared=True) + tuple(k for k in metric_keys(per="sample") if METRICS[k].cold)
+    found = {metric: launch_noise(launch_cells(record.prompts, metric)) for metric in timing}
     return {metric: noise for metric, noise in found.items() if noise is not None}
 
 
@@ -264,17 +270,18 @@ def _timing_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Settin
     if estimate is None:
         row.note = "no samples on one side" if pairs else "no prompt in common"
         return row
-    _fill_from_estimate(row, estimate, settings, medians=[(b.values(metric), c.values(metric)) for b, c in pairs])
+    values = METRICS[metric].values
+    _fill_from_estimate(row, estimate, settings, medians=[(values(b.samples), values(c.samples)) for b, c in pairs])
     return row
 
 
-def _cold_row(name, runtime, pairs: Pairs, settings: Settings) -> Row | None:
-    """Cold-start TTFT (the first request after each load), when both sides recorded it."""
-    base = launch_cells([b for b, _ in pairs], "ttft_s", cold=True)
-    cand = launch_cells([c for _, c in pairs], "ttft_s", cold=True)
+def _cold_row(name, runtime, metric, pairs: Pairs, settings: Settings) -> Row | None:
+    """A cold metric (cold-start TTFT: the first request after each load), when both sides recorded it."""
+    base = launch_cells([b for b, _ in pairs], metric)
+    cand = launch_cells([c for _, c in pairs], metric)
     if not base or not cand:
         return None
-    row = Row(name, runtime, None, "cold_ttft_s")
+    row = Row(name, runtime, None, metric)
     estimate = compare_launches(base, cand, confidence=settings.confidence)
     if estimate is None:
         row.note = "no cold samples on one side"
@@ -305,7 +312,7 @@ def _fill_from_estimate(row: Row, estimate: Estimate, settings: Settings, median
 
 
 def _single_row(name, runtime, metric, base_value, cand_value, settings: Settings) -> Row:
-    """A figure measured once per run (peak RSS): no samples, so no interval; the change is the change."""
+    """A figure measured once per model and run (peak RSS): no samples, so no interval; the change is the change."""
     row = Row(name, runtime, None, metric, base_value, cand_value, n_baseline=1, n_candidate=1)
     if not base_value or cand_value is None:
         row.note = "not measured on one side"
@@ -315,7 +322,7 @@ def _single_row(name, runtime, metric, base_value, cand_value, settings: Setting
     return row
 
 
-def _pass_rate_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -> Row:
+def _pass_rate_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Settings) -> Row:
     """Check passes, plus checks whose pass/fail flipped. Over all prompts the prompts are the
     pairs (exact McNemar test on the prompts whose outcome flipped); a single prompt's attempts
     cannot be paired (Fisher's exact test)."""
@@ -336,7 +343,7 @@ def _pass_rate_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -
                     consistent.append(where)
             elif not check.passed and now:
                 new_passes.append(where)
-    row = Row(name, runtime, prompt_id, "check_pass_rate", change_kind="points", new_failures=new_failures, consistent_failures=consistent)
+    row = Row(name, runtime, prompt_id, metric, change_kind="points", new_failures=new_failures, consistent_failures=consistent)
     row.n_baseline, row.n_candidate = counts[1], counts[3]
     change = compare_proportions(*counts)
     if change is None:
@@ -352,7 +359,7 @@ def _pass_rate_row(name, runtime, prompt_id, pairs: Pairs, settings: Settings) -
         row.p_value = change.p_value
     row.detectable = row.p_value < 1 - settings.confidence
     if row.detectable and row.change:
-        row.verdict = _direction("check_pass_rate", row.change)
+        row.verdict = _direction(metric, row.change)
     elif not (new_failures or new_passes) and row.change == 0:
         row.verdict = SAME
     else:
@@ -368,14 +375,12 @@ def _attempt_passes(prompt: PromptResult, check: str) -> tuple[int, int]:
     return sum(outcomes), len(outcomes) - sum(outcomes)
 
 
-SCORE_METRICS = ("human_score", "judge_score")  # 1-5 scores of a prompt: people's (`bakeoff rate`) and a judge model's
-
-
 def _score_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Settings) -> Row:
     """Human or judge scores, paired by prompt: over several prompts Wilcoxon's signed-rank test
     tells a change from noise; a single prompt has one score a side, shown but not tested."""
-    base = [getattr(b, metric) for b, _ in pairs]
-    cand = [getattr(c, metric) for _, c in pairs]
+    read = METRICS[metric].of
+    scores = [(b, c) for b, c in ((read(bp), read(cp)) for bp, cp in pairs) if b is not None and c is not None]
+    base, cand = [b for b, _ in scores], [c for _, c in scores]
     row = Row(name, runtime, prompt_id, metric, n_baseline=len(base), n_candidate=len(cand))
     row.baseline, row.candidate = statistics.fmean(base), statistics.fmean(cand)
     row.change = row.candidate / row.baseline - 1

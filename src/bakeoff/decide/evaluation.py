@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bakeoff.decide.checks import run_check, shorten
-from bakeoff.decide.metrics import SAMPLE_METRICS
+from bakeoff.decide.metrics import METRICS, metric_keys
 from bakeoff.decide.stats import summarize
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.measure.client import Sample
+from bakeoff.report.model import AttemptCheck, SampleRecord
 
 
 @dataclass
 class Verdict:
     passed: bool
-    sample_records: list[dict]
+    sample_records: list[SampleRecord]
     check_records: list[dict]
     stats: dict
     failure_message: str
@@ -28,14 +29,19 @@ def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
     checks = prompt.rule_checks
     per_sample = [[run_check(spec, s.response, s) for spec in checks] for s in samples]
     sample_records = [
-        {
-            **sample.to_dict(),
-            "passed": all(o.passed for o in outcomes),
-            "checks": [
-                {"check": spec.label, "passed": o.passed, "detail": o.detail, **({"sandbox_missing": list(o.sandbox_missing)} if o.sandbox_missing else {})}
+        SampleRecord.from_sample(
+            sample,
+            passed=all(o.passed for o in outcomes),
+            checks=[
+                AttemptCheck(
+                    check=spec.label,
+                    passed=o.passed,
+                    detail=o.detail,
+                    sandbox_missing=list(o.sandbox_missing) if o.sandbox_missing else None,
+                )
                 for spec, o in zip(checks, outcomes)
             ],
-        }
+        )
         for sample, outcomes in zip(samples, per_sample)
     ]
     check_records, failures = [], []
@@ -53,8 +59,8 @@ def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
                 f"check {spec.label} passed {passes} of {len(results)} attempts ({rate:.0%}, needs {prompt.min_pass_rate:.0%}); "
                 f"attempt {attempt}: {failing.detail}\n  prompt: {shorten(prompt.text)!r}\n  answer: {shorten(samples[attempt - 1].response)!r}"
             )
-    stats = {metric: summarize([s.value(metric) for s in samples]) for metric in SAMPLE_METRICS}
-    clean = sum(record["passed"] for record in sample_records)
+    stats = {metric: summarize([METRICS[metric].of(s) for s in samples]) for metric in metric_keys(per="sample")}
+    clean = sum(all(o.passed for o in outcomes) for outcomes in per_sample)
     return Verdict(
         passed=not failures,
         sample_records=sample_records,

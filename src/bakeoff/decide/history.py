@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bakeoff.decide.metrics import GATED_METRICS, METRICS
+from bakeoff.decide.metrics import METRICS, metric_keys
 from bakeoff.report.model import ModelRecord, Report
 
 BETTER, WORSE = "better", "worse"
@@ -71,7 +71,7 @@ def history(reports: list[Report], *, metrics: list[str] | None = None, confiden
     for name, runtime in keys:
         records = [next((m for m in r.models if m.key == (name, runtime) and m.status == "ran"), None) for r in ordered]
         shared = set.intersection(*({p.id for p in m.prompts} for m in records if m))
-        for metric in metrics or GATED_METRICS:
+        for metric in metrics or metric_keys(compared=True):
             values = [_figure(m, metric, shared) if m else None for m in records]
             if sum(v is not None for v in values) < 2:
                 continue
@@ -86,17 +86,19 @@ def history(reports: list[Report], *, metrics: list[str] | None = None, confiden
 
 def _figure(model: ModelRecord, metric: str, prompts: set[str]) -> float | None:
     """A run's one figure: per-sample metrics as the geometric mean of the shared prompts' medians
-    (as comparisons do), the share of check outcomes that passed, or the model's own figure."""
+    (as comparisons do), the share of check outcomes that passed, the mean of a prompt's score
+    over the prompts scored, or the model's own figure."""
     chosen = [p for p in model.prompts if p.id in prompts]
-    if metric == "check_pass_rate":
+    row = METRICS[metric]
+    if row.test == "passes":
         outcomes = [c.passed for p in chosen for s in p.samples for c in s.checks]
         return sum(outcomes) / len(outcomes) if outcomes else None
-    if metric == "human_score":
-        scores = [p.human_score for p in chosen if p.human_score is not None]
+    if row.per == "prompt":
+        scores = [score for p in chosen if (score := row.of(p)) is not None]
         return statistics.fmean(scores) if scores else None
-    if METRICS[metric].per == "model":
-        return getattr(model, metric, None)
-    medians = [m for p in chosen if (m := p.median(metric))]
+    if row.per == "model":
+        return row.of(model)
+    medians = [m for p in chosen if (m := row.median(p.samples))]
     return statistics.geometric_mean(medians) if medians else None
 
 

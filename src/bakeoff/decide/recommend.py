@@ -37,7 +37,8 @@ def recommend(report: Report) -> Recommendation:
     fits = [m for m in ran if m.peak_rss_bytes is None or m.peak_rss_bytes / GIB <= ram_gb]
     if not fits:
         return Recommendation(None, f"{caveat}Every model that ran went past the machine's {ram_gb:g} GB of RAM.")
-    ranked = sorted(fits, key=lambda m: (-m.prompts_passed / len(m.prompts), _or_inf(m.median("total_s"))))
+    total = METRICS["total_s"]
+    ranked = sorted(fits, key=lambda m: (-m.prompts_passed / len(m.prompts), _or_inf(total.median(m.samples))))
     best = ranked[0]
     if not best.failed_prompts:
         text = f"Ship {names[best.key]}: it passed the checks of all {len(best.prompts)} prompts, {_figures(best, ram_gb)}."
@@ -62,7 +63,7 @@ def _or_inf(value: float | None) -> float:
 
 
 def _figures(model: ModelRecord, ram_gb: float) -> str:
-    total, ttft, decode = (model.median(k) for k in ("total_s", "ttft_s", "decode_tokens_per_s"))
+    total, ttft, decode = (METRICS[k].median(model.samples) for k in ("total_s", "ttft_s", "decode_tokens_per_s"))
     parts = []
     if total is not None:
         parts.append(f"answers in a median {total:.1f} s")
@@ -78,7 +79,7 @@ def _against(name: str, model: ModelRecord, best: ModelRecord) -> str:
         outcome = f"{name} passed {model.prompts_passed} of {len(model.prompts)}"
     else:
         outcome = f"{name} passed them all too"
-    total, best_total = model.median("total_s"), best.median("total_s")
+    total, best_total = METRICS["total_s"].median(model.samples), METRICS["total_s"].median(best.samples)
     if total and best_total:
         ratio = total / best_total
         if abs(ratio - 1) < 0.05:

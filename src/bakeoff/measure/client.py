@@ -26,7 +26,7 @@ import socket
 import statistics
 import threading
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import httpx
 from httpx_sse import SSEError, connect_sse
@@ -37,7 +37,11 @@ from bakeoff.measure.redact import redact, shorten
 
 @dataclass
 class Sample:
-    """What one streamed request measured. Times are seconds from sending the request."""
+    """What one streamed request measured. Times are seconds from sending the request.
+
+    A per-sample metric is a row of `bakeoff.decide.metrics.METRICS` that reads its value from
+    these fields; a figure the client measures beyond them goes in `figures` under its metric's
+    key, and is stored in the report beside the fields."""
 
     response: str
     ttft_s: float
@@ -52,19 +56,15 @@ class Sample:
     # The server's own figures when it sends them (llama-server's `timings`: prompt_ms,
     # predicted_per_second, ...), kept beside ours as an independent measurement.
     server_timings: dict | None = None
-    launch: int | None = None  # which server launch of the run it ran in (set by the session)
+    launch: int | None = None  # which server launch of the run it ran in (stamped by the workload)
     cold: bool = False  # the first request after that launch's load
-
-    @property
-    def cold_ttft_s(self) -> float | None:
-        return self.ttft_s if self.cold else None
-
-    def value(self, metric: str) -> float | None:
-        """The figure for `metric` as statistics count it: a cold sample counts only in `cold_ttft_s`."""
-        return getattr(self, metric) if self.cold == (metric == "cold_ttft_s") else None
+    figures: dict[str, float] = field(default_factory=dict)  # measured figures of metrics without a field here
+    request_id: str | None = None  # which planned request it answers (the workload's); not stored
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """What a report stores of it: its fields, and its measured figures beside them."""
+        stored = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("figures", "request_id")}
+        return {**stored, **self.figures}
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -112,10 +112,10 @@ class Limits:
     default_max_tokens: int = 2048  # what the budget assumes for a request that names no max_tokens
 
     def __post_init__(self):
-        for field in fields(self):
-            value = getattr(self, field.name)
+        for limit in fields(self):
+            value = getattr(self, limit.name)
             if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
-                raise BakeoffError(f"request limit {field.name} must be a number above 0, not {value!r}")
+                raise BakeoffError(f"request limit {limit.name} must be a number above 0, not {value!r}")
 
     def first_token_allowance(self, messages: list[dict]) -> float:
         characters = sum(len(m.get("content") or "") if isinstance(m.get("content"), str) else len(json.dumps(m.get("content"))) for m in messages)

@@ -11,19 +11,17 @@ equal. Reading older versions is `bakeoff.report.migrate`'s job.
 from __future__ import annotations
 
 import json
-import statistics
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+if TYPE_CHECKING:
+    from bakeoff.measure.client import Sample
+
 SCHEMA = "bakeoff.report/2"
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "report.schema.json"
-
-# The metric of the first request after each load (a row of bakeoff.decide.metrics.METRICS): the
-# one figure a cold sample counts in; every other statistic is over warm samples.
-COLD_METRIC = "cold_ttft_s"
 
 Seconds = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]  # bytes, tokens, samples, starts
@@ -107,6 +105,9 @@ class JudgeRecord(Record):
         return sum(self.scores.values()) / len(self.scores) if self.scores else None
 
 
+# Made from a measured sample by `SampleRecord.from_sample` only. A measured figure without a field
+# here (a newer per-sample metric's, `Sample.figures`) is kept as it is; how each metric is read
+# from a record, and which samples count in it, is the metrics table's (bakeoff.decide.metrics).
 class SampleRecord(OpenRecord):
     """One attempt at a prompt: the answer, what the request measured (`bakeoff.measure.client.Sample`)
     and its checks. Times are seconds from sending the request."""
@@ -132,13 +133,10 @@ class SampleRecord(OpenRecord):
     launch: Count | None = Field(None, description="0-based index of the server launch the attempt ran in; null: the run had one launch")
     cold: bool = Field(False, description="the first request after its launch's load: counted in `cold_ttft_s`, left out of warm statistics")
 
-    @property
-    def cold_ttft_s(self) -> float | None:
-        return self.ttft_s if self.cold else None
-
-    def value(self, metric: str) -> float | None:
-        """The sample's figure for `metric` as statistics count it: a cold sample only counts in `cold_ttft_s`."""
-        return getattr(self, metric, None) if self.cold == (metric == COLD_METRIC) else None
+    @classmethod
+    def from_sample(cls, sample: Sample, *, passed: bool, checks: list[AttemptCheck]) -> SampleRecord:
+        """The record of a measured sample and its checks: the one place a sample becomes a record."""
+        return cls(**sample.to_dict(), passed=passed, checks=checks)
 
 
 class Rating(Record):
@@ -208,14 +206,6 @@ class PromptResult(OpenRecord):
         """The messages sent; a report that does not keep them asked `text` alone."""
         return self.messages or [Message(role="user", content=self.text)]
 
-    def values(self, metric: str) -> list[float]:
-        """A per-sample metric's values, from the samples that have one: warm samples only, except
-        for `cold_ttft_s`, which is the first request of each launch."""
-        return [value for s in self.samples if (value := s.value(metric)) is not None]
-
-    def median(self, metric: str) -> float | None:
-        return _median(self.values(metric))
-
     @property
     def human_score(self) -> float | None:
         """The mean human score, each rating weighing by the attempts it covers; None when unrated."""
@@ -270,13 +260,10 @@ class ModelRecord(Record):
         """What identifies a model in a report, and across reports: its name and its runtime."""
         return self.name, self.runtime
 
-    def values(self, metric: str) -> list[float]:
-        """A per-sample metric's values over all the model's prompts (warm samples; see PromptResult.values)."""
-        return [value for prompt in self.prompts for value in prompt.values(metric)]
-
-    def median(self, metric: str) -> float | None:
-        """The median over all the model's samples, so every prompt weighs by its repeats."""
-        return _median(self.values(metric))
+    @property
+    def samples(self) -> list[SampleRecord]:
+        """Every attempt at every prompt, so a median over them weighs each prompt by its repeats."""
+        return [sample for prompt in self.prompts for sample in prompt.samples]
 
     @property
     def failed_prompts(self) -> list[str]:
@@ -285,10 +272,6 @@ class ModelRecord(Record):
     @property
     def prompts_passed(self) -> int:
         return len(self.prompts) - len(self.failed_prompts)
-
-
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
 
 
 class Environment(Record):

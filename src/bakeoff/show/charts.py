@@ -37,10 +37,10 @@ def model_charts(models: list[ModelView]) -> list[Chart]:
     ready, ttft, decode, peak, after_load = (METRICS[k] for k in ("ready_seconds", "ttft_s", "decode_tokens_per_s", "peak_rss_bytes", "rss_after_load_bytes"))
 
     def per_model(metric) -> list[float | None]:
-        return [None if (v := getattr(m.record, metric.key)) is None else v * metric.scale for m in models]
+        return [None if (v := metric.of(m.record)) is None else v * metric.scale for m in models]
 
     def every_sample(metric) -> list[list[float]]:
-        return [[v * metric.scale for v in m.record.values(metric.key)] for m in models]
+        return [[v * metric.scale for v in metric.values(m.record.samples)] for m in models]
 
     return [
         Chart("ready", f"Time to ready ({ready.unit})", _bars(names, per_model(ready), colors, ready)),

@@ -50,7 +50,7 @@ def render_csv(view: RunView) -> str:
             "runtime": record.runtime,
             "model_status": record.status,
             "model_reason": record.reason or "",
-            **{METRICS[k].column: METRICS[k].shown(getattr(record, k)) for k in MODEL_FIGURES},
+            **{METRICS[k].column: METRICS[k].shown(METRICS[k].of(record)) for k in MODEL_FIGURES},
         }
         if not record.prompts:
             writer.writerow(_safe(base))
@@ -68,7 +68,7 @@ def _prompt_columns(prompt: PromptResult) -> dict:
         "passed": prompt.passed,
         "error": prompt.error or "",
         "repeats": prompt.repeats,
-        **{f"{METRICS[k].column}_median": METRICS[k].shown(prompt.median(k)) for k in MEDIANS},
+        **{f"{METRICS[k].column}_median": METRICS[k].shown(METRICS[k].median(prompt.samples)) for k in MEDIANS},
         "checks_passed": sum(c.passed for c in checks),
         "checks_total": len(checks),
         "checks": "; ".join(f"{c.check}: {'pass' if c.passed else 'FAIL'} {c.pass_rate:.0%}" for c in checks),

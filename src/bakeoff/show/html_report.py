@@ -83,7 +83,7 @@ def _model_row(model: ModelView) -> dict:
         "runtime": model.runtime,
         "status": record.status,
         "reason": model.reason,
-        "figures": [METRICS[k].number(getattr(record, k), "–") for k in MODEL_COLUMNS],
+        "figures": [METRICS[k].number(METRICS[k].of(record), "–") for k in MODEL_COLUMNS],
         "passed": model.passed.replace("-", "–"),
         "ratings": describe_ratings(model.ratings),
         "judged": _judged(model.judge_means),

@@ -16,7 +16,7 @@ from functools import cached_property
 
 from bakeoff.decide.agreement import Agreement, agreement
 from bakeoff.decide.compare import run_noise
-from bakeoff.decide.metrics import METRICS, SAMPLE_METRICS
+from bakeoff.decide.metrics import METRICS, metric_keys
 from bakeoff.decide.recommend import recommend
 from bakeoff.report.model import ModelRecord, PromptResult, Rating, Report
 from bakeoff.report.ratings import mean_scores
@@ -77,7 +77,7 @@ class ModelView:
 
     @cached_property
     def medians(self) -> dict[str, float | None]:
-        return {metric: self.record.median(metric) for metric in SAMPLE_METRICS}
+        return {metric: METRICS[metric].median(self.record.samples) for metric in metric_keys(per="sample")}
 
     @property
     def passed(self) -> str:
@@ -167,7 +167,7 @@ def run_view(report: Report) -> RunView:
 
 def median_figure(prompt: PromptResult, metric: str, missing: str = "-") -> str:
     """A prompt's median of a per-sample metric, with its unit."""
-    return METRICS[metric].figure(prompt.median(metric), missing)
+    return METRICS[metric].figure(METRICS[metric].median(prompt.samples), missing)
 
 
 def describe_rating(rating: Rating) -> str:

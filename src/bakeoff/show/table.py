@@ -53,7 +53,7 @@ def run_lines(view: RunView) -> list[str]:
 
 def _figure_of(model, metric: str) -> float | None:
     """A model's figure: its own for a per-model metric, its median over all samples otherwise."""
-    return getattr(model.record, metric) if METRICS[metric].per == "model" else model.medians[metric]
+    return METRICS[metric].of(model.record) if METRICS[metric].per == "model" else model.medians[metric]
 
 
 def check_matrix_lines(view: RunView) -> list[str]:
