@@ -22,12 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from bakeoff.decide.checks import validate_prompts
 from bakeoff.decide.compare import Comparison, compare_reports
 from bakeoff.decide.evaluation import Verdict, verdict_for
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.prompts import Prompt, load_prompts
+from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.registry import MARKER_PREFIX, PYTEST_MARKS, ModelEntry, load_registry
 from bakeoff.inputs.settings import load_settings
+from bakeoff.inputs.sources import prompt_source
 from bakeoff.measure.client import Limits, ServerFault
 from bakeoff.report.model import ModelRecord, Report
 from bakeoff.report.store import RunReport, load_report, parse_report, part_path, publish_latest_html
@@ -44,6 +46,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("bakeoff", "bakeoff: local model evaluation")
     group.addoption("--bakeoff-models", metavar="PATH", help="model registry (default: models.json in the rootdir)")
     group.addoption("--bakeoff-prompts", metavar="PATH", help="prompts file (default: prompts.yaml in the rootdir)")
+    group.addoption(
+        "--bakeoff-prompt-source",
+        metavar="MODULE:FACTORY",
+        help="read the prompts with this factory, given the --bakeoff-prompts location (default: a prompts.yaml file)",
+    )
     group.addoption("--bakeoff-reports", metavar="DIR", help="where run reports go (default: reports/ in the rootdir)")
     group.addoption(
         "--bakeoff-baseline",
@@ -224,7 +231,7 @@ class Bakeoff:
         self.prompts: list[Prompt] | None = None
         self.input_error: str | None = None
         self.runs: dict[tuple[str, str], ModelRun] = {}
-        self.report = RunReport(self.registry_path, self.prompts_path)
+        self.report = RunReport(self.registry_path)
         self.report_path: Path | None = None
         self.html_path: Path | None = None
         self.html_error: str | None = None
@@ -271,7 +278,10 @@ class Bakeoff:
         if self.entries is None and self.input_error is None:
             try:
                 self.entries = load_registry(self.registry_path)
-                self.prompts = load_prompts(self.prompts_path)
+                source = prompt_source(self.config.getoption("bakeoff_prompt_source"), self.prompts_path)
+                self.prompts = source.items()
+                validate_prompts(self.prompts)
+                self.report.note_prompt_source(source.identity())
                 self.settings = self.settings or load_settings(Path(self.config.rootpath) / "pyproject.toml")
                 # [tool.bakeoff.limits], then --bakeoff-limit over it
                 self.limits = Limits.parse(self.config.getoption("bakeoff_limit") or [], base=Limits(**self.settings.limits))

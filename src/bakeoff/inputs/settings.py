@@ -20,7 +20,8 @@ candidate run (or model) must keep, and how comparisons decide.
 A gate naming no prompt judges a model over all its prompts; one naming a prompt judges that
 prompt alone. For each comparison row the most specific matching gate applies
 (`bakeoff.decide.gates` judges them). Metrics are named as in `bakeoff.decide.metrics`, the one
-table of them (a pure table: no deciding happens here).
+table of them; config.schema.json lists those a gate may name and those measured per model (both
+tested equal to the table), so that settings are checked here without importing the deciding stage.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from bakeoff.decide.metrics import METRICS
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import read_document, validate
+from bakeoff.inputs.validation import read_document, schema, validate
 
 DEFAULT_MIN_EFFECT = 0.05
 DEFAULT_CONFIDENCE = 0.95
@@ -148,7 +148,7 @@ def _gates(items: list[dict] | None, key: str, pyproject: Path) -> tuple[Gate, .
             raise BakeoffError(f"{where}: needs a limit: max_increase, max_decrease, max, min or max_new_failures")
         if gate.max_new_failures is not None and gate.metric != "check_pass_rate":
             raise BakeoffError(f"{where}: field 'max_new_failures': only applies to metric check_pass_rate")
-        if gate.prompt is not None and METRICS[gate.metric].per == "model":
+        if gate.prompt is not None and gate.metric in schema("config.schema.json")["$defs"]["model_metric"]["enum"]:
             raise BakeoffError(f"{where}: field 'prompt': {gate.metric} is measured per model, not per prompt")
         gates.append(gate)
     return tuple(gates)
