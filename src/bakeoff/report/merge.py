@@ -97,17 +97,17 @@ def _refuse_mixed_schemas(parts: list[Part]) -> None:
 
 
 def _refuse_mixed_prompts(parts: list[Part]) -> None:
+    sources = []
     for part in parts:
-        if part.report.prompt_source is None or part.report.prompt_source.sha256 is None:
+        source = part.report.prompt_source
+        if source is None or source.sha256 is None:
             raise MergeRefused(f"{part.source} does not record its prompts' digest (made by an older bakeoff): cannot tell its prompts are the same")
-    first = parts[0].report.prompt_source
-    for part in parts[1:]:
-        other = part.report.prompt_source
+        sources.append(source)
+    first = sources[0]
+    for part, source in zip(parts[1:], sources[1:]):
         # The name is left out: one file has other paths on other machines.
-        if (other.kind, other.sha256) != (first.kind, first.sha256):
-            raise MergeRefused(
-                f"{part.source} was run with other prompts than {parts[0].source} ({_described(other)} vs {_described(first)})"
-            )
+        if (source.kind, source.sha256) != (first.kind, first.sha256):
+            raise MergeRefused(f"{part.source} was run with other prompts than {parts[0].source} ({_described(source)} vs {_described(first)})")
 
 
 def _described(source: PromptSourceRecord) -> str:
