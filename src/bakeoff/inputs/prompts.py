@@ -117,7 +117,9 @@ def _prompt(item: dict, defaults: dict, origin: str) -> Prompt:
     checks = tuple(_check(written) for written in item["checks"])
     turns, text = _question(item, origin)
     if item.get("response_format") == "json_schema" and not any(spec.kind == "json_schema" for spec in checks):
-        raise BakeoffError(f"{origin}: field 'response_format': json_schema needs a json_schema check to take the schema from")
+        raise BakeoffError(
+            f"{origin}: field 'response_format': json_schema needs a json_schema check to take the schema from"
+        )
     return Prompt(
         id=item["id"],
         text=text,

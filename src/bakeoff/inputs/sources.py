@@ -46,14 +46,17 @@ def prompt_source(factory: str | None, location: Path) -> PromptSource:
         return PromptsYaml(location)
     source = _imported(factory)(Path(location))
     if not isinstance(source, PromptSource):
-        raise BakeoffError(f"prompt source {factory!r}: made a {type(source).__name__}, which lacks identity(), defaults() or items()")
+        made = type(source).__name__
+        raise BakeoffError(f"prompt source {factory!r}: made a {made}, which lacks identity(), defaults() or items()")
     return source
 
 
 def _imported(factory: str) -> Callable[[Path], object]:
     module_name, _, name = factory.partition(":")
     if not module_name or not name:
-        raise BakeoffError(f"prompt source {factory!r}: name it MODULE:FACTORY (a function taking the --bakeoff-prompts location)")
+        raise BakeoffError(
+            f"prompt source {factory!r}: name it MODULE:FACTORY (a function taking the --bakeoff-prompts location)"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -101,13 +101,19 @@ def _refuse_mixed_prompts(parts: list[Part]) -> None:
     for part in parts:
         source = part.report.prompt_source
         if source is None or source.sha256 is None:
-            raise MergeRefused(f"{part.source} does not record its prompts' digest (made by an older bakeoff): cannot tell its prompts are the same")
+            raise MergeRefused(
+                f"{part.source} does not record its prompts' digest (made by an older bakeoff): "
+                "cannot tell its prompts are the same"
+            )
         sources.append(source)
     first = sources[0]
     for part, source in zip(parts[1:], sources[1:]):
         # The name is left out: one file has other paths on other machines.
         if (source.kind, source.sha256) != (first.kind, first.sha256):
-            raise MergeRefused(f"{part.source} was run with other prompts than {parts[0].source} ({_described(source)} vs {_described(first)})")
+            raise MergeRefused(
+                f"{part.source} was run with other prompts than {parts[0].source} "
+                f"({_described(source)} vs {_described(first)})"
+            )
 
 
 def _described(source: PromptSourceRecord) -> str:
