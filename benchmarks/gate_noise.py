@@ -162,7 +162,7 @@ def comparisons(out: Path, settings, rounds: range) -> dict[str, list]:
 
 def with_limits(settings, limits: dict[str, float]):
     """The settings with each named timing gate's relative limit replaced."""
-    from bakeoff.decide.metrics import METRICS
+    from bakeoff.metrics import METRICS
     from bakeoff.inputs.settings import Gate
 
     gates = []
@@ -189,7 +189,7 @@ def inconclusive_metrics(comparison) -> set[str]:
 
 def table(out: Path, settings, rounds: range, title: str) -> None:
     """False alarms, detections and inconclusive verdicts per gate, the median ratios and each run's wall time."""
-    from bakeoff.decide.metrics import metric_keys
+    from bakeoff.metrics import metric_keys
 
     found = comparisons(out, settings, rounds)
     print(f"\n{title}: {out}, rounds {rounds.start}-{rounds.stop - 1} ({len(rounds)} rounds)")

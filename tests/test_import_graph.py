@@ -22,10 +22,6 @@ import bakeoff
 
 SRC = Path(bakeoff.__file__).parent
 PACKAGES = ("inputs", "decide", "measure", "report", "runtimes", "show", "weights")
-# Pairs of packages whose cycle another branch removes; each with the branch that does.
-KNOWN_PACKAGE_CYCLES: set[frozenset[str]] = {
-    frozenset({"bakeoff.inputs", "bakeoff.decide"}),  # removed by the prompt-source branch
-}
 
 
 def module_name(path: Path, src: Path = SRC) -> str:
@@ -102,25 +98,13 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(found)
 
 
-def without(graph: dict[str, set[str]], pairs: set[frozenset[str]]) -> dict[str, set[str]]:
-    """`graph` less the edges, both ways, between the nodes of each pair."""
-    return {node: {other for other in imported if frozenset({node, other}) not in pairs} for node, imported in graph.items()}
-
-
 def test_no_module_imports_another_that_imports_it_back():
     assert cycles(import_graph()) == []
 
 
 def test_no_package_imports_another_that_imports_it_back():
     packages = package_graph(import_graph())
-    assert cycles(without(packages, KNOWN_PACKAGE_CYCLES)) == []
-
-
-def test_each_known_package_cycle_is_still_there():
-    # When another branch removes one, its exception above goes with it (else it would hide a new one).
-    packages = package_graph(import_graph())
-    for pair in KNOWN_PACKAGE_CYCLES:
-        assert any(pair <= set(group) for group in cycles(packages)), f"{sorted(pair)}: no longer a cycle; remove it"
+    assert cycles(packages) == []
 
 
 def test_the_graph_sees_every_kind_of_import(tmp_path):

@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from bakeoff.decide.metrics import METRICS
+from bakeoff.metrics import METRICS
 from bakeoff.decide.stats import summarize
 from bakeoff.measure.client import ChatClient, _Clock
 from bakeoff.measure.workload import requests_for

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from bakeoff.inputs.prompts import load_prompts
+from bakeoff import load_prompts
 
 ROOT = Path(__file__).resolve().parents[1]
 

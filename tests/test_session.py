@@ -25,7 +25,7 @@ def endpoint_entry(url: str, min_ram_gb: float = 0) -> ModelEntry:
 
 
 def model_run(tmp_path, entry: ModelEntry) -> ModelRun:
-    report = RunReport(tmp_path / "models.json", tmp_path / "prompts.yaml")
+    report = RunReport(tmp_path / "models.json")
     return ModelRun(report, entry, registry_path=tmp_path / "models.json", reports_dir=tmp_path / "reports", progress=print)
 
 

@@ -30,7 +30,7 @@ _HOMES = {
     "check": "bakeoff.decide.checks",
     "compare_reports": "bakeoff.decide.compare",
     "compare_switch": "bakeoff.decide.compare",
-    "load_prompts": "bakeoff.inputs.prompts",
+    "load_prompts": "bakeoff.decide.checks",
     "load_registry": "bakeoff.inputs.registry",
     "load_report": "bakeoff.report.store",
     "load_settings": "bakeoff.inputs.settings",

@@ -13,6 +13,11 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("bakeoff", "bakeoff: local model evaluation")
     group.addoption("--bakeoff-models", metavar="PATH", help="model registry (default: models.json in the rootdir)")
     group.addoption("--bakeoff-prompts", metavar="PATH", help="prompts file (default: prompts.yaml in the rootdir)")
+    group.addoption(
+        "--bakeoff-prompt-source",
+        metavar="MODULE:FACTORY",
+        help="read the prompts with this factory, given the --bakeoff-prompts location (default: a prompts.yaml file)",
+    )
     group.addoption("--bakeoff-reports", metavar="DIR", help="where run reports go (default: reports/ in the rootdir)")
     group.addoption(
         "--bakeoff-baseline",

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bakeoff.decide.checks import validate_prompts
 from bakeoff.decide.compare import Comparison, compare_reports
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.prompts import Prompt, load_prompts
+from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.registry import MARKER_PREFIX, PYTEST_MARKS, ModelEntry, load_registry
 from bakeoff.inputs.settings import load_settings
+from bakeoff.inputs.sources import prompt_source
 from bakeoff.measure.client import Limits
 from bakeoff.report.model import Report
 from bakeoff.report.store import RunReport, load_report, publish_latest_html
@@ -50,7 +52,7 @@ class RunState:
         self.prompts: list[Prompt] | None = None
         self.input_error: str | None = None
         self.runs: dict[tuple[str, str], ModelRun] = {}
-        self.report = RunReport(self.registry_path, self.prompts_path)
+        self.report = RunReport(self.registry_path)
         self.report_path: Path | None = None
         self.html_path: Path | None = None
         self.html_error: str | None = None
@@ -97,7 +99,10 @@ class RunState:
         if self.entries is None and self.input_error is None:
             try:
                 self.entries = load_registry(self.registry_path)
-                self.prompts = load_prompts(self.prompts_path)
+                source = prompt_source(self.config.getoption("bakeoff_prompt_source"), self.prompts_path)
+                self.prompts = source.items()
+                validate_prompts(self.prompts)
+                self.report.note_prompt_source(source.identity())
                 self.settings = self.settings or load_settings(Path(self.config.rootpath) / "pyproject.toml")
                 # [tool.bakeoff.limits], then --bakeoff-limit over it
                 self.limits = Limits.parse(self.config.getoption("bakeoff_limit") or [], base=Limits(**self.settings.limits))

@@ -13,7 +13,7 @@ from bakeoff.decide.compare import (
     compare_switch,
     recommendation,
 )
-from bakeoff.decide.metrics import METRICS
+from bakeoff.metrics import METRICS
 from bakeoff.decide.stats import launches_to_settle_gate
 from bakeoff.inputs.settings import Gate, Settings
 

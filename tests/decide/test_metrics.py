@@ -10,7 +10,7 @@ import pytest
 
 from bakeoff.decide.compare import WORSE, compare_reports
 from bakeoff.decide.evaluation import verdict_for
-from bakeoff.decide.metrics import METRICS, Metric, metric_keys
+from bakeoff.metrics import METRICS, Metric, metric_keys
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.settings import Gate, Settings
 from bakeoff.measure.client import Sample

@@ -7,7 +7,7 @@ import pytest
 
 from bakeoff.decide.checks import known_kinds
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.prompts import load_prompts
+from bakeoff import load_prompts
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -35,7 +35,7 @@ def calls_to_collect(count: int, tmp_path) -> int:
     try:
         entries = load_registry(path)
         markers = {marker for entry in entries for marker in entry.markers}
-        report = RunReport(path, path)
+        report = RunReport(path)
         for entry in entries + entries:  # each entry's record is made once and found again
             report.model(entry)
         report.report.checked()

@@ -22,7 +22,7 @@ def no_space(*args):
 
 def test_a_full_disk_keeps_latest_as_it_was_and_says_why(tmp_path, monkeypatch):
     reports = tmp_path / "reports"
-    report = RunReport(tmp_path / "models.json", tmp_path / "prompts.yaml")
+    report = RunReport(tmp_path / "models.json")
     report.model(ENTRY)
     first = report.save(reports)
     before = (reports / "latest.json").read_text()

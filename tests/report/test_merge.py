@@ -11,11 +11,13 @@ from bakeoff.cli import main
 from bakeoff.decide.compare import compare_reports
 from bakeoff.inputs.settings import Gate, Settings
 from bakeoff.report.merge import MergeRefused, Part, merge
+from bakeoff.report.model import PromptSourceRecord
 from bakeoff.report.store import load_report
 
 from ..synthetic_reports import model, prompt, report, samples
 
 DIGEST = "d1" * 32
+SOURCE = PromptSourceRecord(kind="prompts-yaml", name="prompts.yaml", sha256=DIGEST)
 CHECKS = [True, False]
 
 
@@ -23,7 +25,7 @@ def one_model_report(name: str, runtime: str = "foundry", run_id: str | None = N
                      started: str = "2026-11-22T21:00:00+00:00", finished: str = "2026-11-22T21:05:00+00:00", **environment):
     prompts = [prompt("short", samples(0.5, 30.0, CHECKS, n=3)), prompt("long", samples(2.0, 30.0, [True], n=3))]
     made = report([model(name, prompts, runtime=runtime)], run_id or f"run-{name}-{runtime}", host=host, **environment)
-    made.update(prompts_sha256=DIGEST, prompts_file="prompts.yaml", started_at=started, finished_at=finished)
+    made.update(prompt_source=SOURCE, started_at=started, finished_at=finished)
     return made
 
 
@@ -50,7 +52,7 @@ def test_a_merge_keeps_every_model_with_its_machine(tmp_path):
     merged = load_report(out)
     assert [m.key for m in merged.models] == [("qwen", "foundry"), ("smollm", "llamacpp")]
     assert outcome(merged) == {**outcome(a), **outcome(b)}
-    assert merged.status == "complete" and merged.prompts_sha256 == DIGEST
+    assert merged.status == "complete" and merged.prompt_source == SOURCE
     by_key = {m.key: m for m in merged.models}
     assert by_key["qwen", "foundry"].environment.host == "runner-a"
     assert by_key["smollm", "llamacpp"].environment.cpu == "Intel Xeon"
@@ -81,10 +83,15 @@ def test_reports_from_one_host_at_overlapping_times_shared_it():
     ("second", "expected"),
     [
         (lambda: one_model_report("qwen", run_id="again"), "qwen@foundry is also in"),
-        (lambda: one_model_report("smollm").model_copy(update={"prompts_sha256": "ff" * 32}), "was run with other prompts than"),
-        (lambda: one_model_report("smollm").model_copy(update={"prompts_sha256": None}), "does not record its prompts file's digest"),
+        (lambda: one_model_report("smollm").model_copy(update={"prompt_source": SOURCE.model_copy(update={"sha256": "ff" * 32})}),
+         "was run with other prompts than"),
+        (lambda: one_model_report("smollm").model_copy(update={"prompt_source": SOURCE.model_copy(update={"kind": "jsonl"})}),
+         "was run with other prompts than"),
+        (lambda: one_model_report("smollm").model_copy(update={"prompt_source": None}), "does not record its prompts' digest"),
+        (lambda: one_model_report("smollm").model_copy(update={"prompt_source": SOURCE.model_copy(update={"sha256": None})}),
+         "does not record its prompts' digest"),
     ],
-    ids=["same model twice", "other prompts", "no prompts digest"],
+    ids=["same model twice", "other prompts", "another kind of source", "no prompt source", "no prompts digest"],
 )
 def test_what_cannot_be_merged_is_refused_with_one_line(tmp_path, capsys, second, expected):
     first = saved(tmp_path, one_model_report("qwen"))
@@ -118,7 +125,7 @@ def test_timing_gates_do_not_judge_a_report_whose_workers_shared_a_host():
     baseline = one_model_report("qwen", host="box")
     # Every timing twice as slow and one check newly failing.
     slow = report([model("qwen", [prompt("short", samples(1.0, 15.0, [False, False], n=3)), prompt("long", samples(4.0, 15.0, [True], n=3))])], "slow", host="box")
-    slow.update(prompts_sha256=DIGEST)
+    slow.update(prompt_source=SOURCE)
     candidate = merge([Part(slow, "gw0", worker="gw0"), Part(one_model_report("smollm", host="box"), "gw1", worker="gw1")])
     assert candidate.distribution.shared_host
     settings = Settings(gates=(Gate(metric="ttft_s", max_increase=0.15), Gate(metric="check_pass_rate", max_new_failures=0)))

@@ -22,7 +22,7 @@ def sample(ttft, tps, response="42"):
 
 
 def filled_report(tmp_path) -> RunReport:
-    report = RunReport(tmp_path / "models.json", tmp_path / "prompts.yaml")
+    report = RunReport(tmp_path / "models.json")
     record = report.model(ENTRY)
     record.update(status="ran", reason=None, ready_seconds=3.2, peak_rss_bytes=700 * 1024**2, starts=1)
     record.prompts.append(PromptResult(id="p", text="7x6?", repeats=3, passed=True, checks=[],
@@ -42,7 +42,7 @@ def test_report_is_written_atomically_with_latest(tmp_path):
 
 
 def test_unfinished_models_make_the_report_incomplete(tmp_path):
-    report = RunReport(tmp_path / "models.json", tmp_path / "prompts.yaml")
+    report = RunReport(tmp_path / "models.json")
     assert report.model(ENTRY).status == "not_run"
     path = report.save(tmp_path)
     data = json.loads(path.read_text())

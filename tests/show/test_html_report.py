@@ -323,7 +323,7 @@ def test_the_page_shows_where_each_models_timing_noise_is():
 
 
 def test_answers_show_percentiles_with_their_intervals_and_open_sides():
-    from bakeoff.decide.metrics import METRICS
+    from bakeoff.metrics import METRICS
     from bakeoff.decide.stats import summarize
 
     data = report([model("m", [prompt("echo", samples(0.4, 30.0, [True], n=18))])], "20261123T090000Z-abcdef")

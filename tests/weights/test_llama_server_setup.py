@@ -185,7 +185,7 @@ def test_a_machine_that_cannot_build_it_skips_with_the_reason(tmp_path, monkeypa
     monkeypatch.setattr("bakeoff.runtimes.llamacpp.find_binary", lambda: None)
     runtime = LlamaCppRuntime()
     monkeypatch.setattr(runtimes, "get", lambda name: runtime)
-    run = ModelRun(RunReport(tmp_path / "models.json", tmp_path / "prompts.yaml"), gguf_entry(tmp_path),
+    run = ModelRun(RunReport(tmp_path / "models.json"), gguf_entry(tmp_path),
                    registry_path=tmp_path / "models.json", reports_dir=tmp_path / "reports", progress=print)  # fmt: skip
     with pytest.raises(ModelSkipped), run.serving():
         pass

@@ -5,8 +5,9 @@ arguments written in prompts.yaml (`kind: value` passes one positional argument,
 passes keyword arguments, `kind:` or `kind: {}` none). A check that needs the request's
 measurements (time to first token, tokens) registers with `takes="sample"` and receives the
 `Sample` instead. Arguments are checked against the function's type annotations when
-prompts.yaml loads, so a wrong type stops the run before any model starts. A check written in a
-user's conftest.py uses the same decorator and is indistinguishable from a built-in one.
+prompts.yaml loads, so a wrong type stops the run before any model starts (`validate_prompts`,
+for the prompts of any source; `load_prompts` reads a prompts.yaml file whole). A check written in
+a user's conftest.py uses the same decorator and is indistinguishable from a built-in one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import typing
 import warnings
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, NotRequired
 
 import jsonschema
@@ -25,6 +27,9 @@ import pydantic
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from bakeoff.decide import sandbox
+from bakeoff.errors import BakeoffError
+from bakeoff.inputs.prompts import CheckSpec, Prompt
+from bakeoff.inputs.prompts_yaml import PromptsYaml
 from bakeoff.measure.client import Sample
 
 
@@ -33,20 +38,6 @@ class Outcome:
     passed: bool
     detail: str
     sandbox_missing: tuple[str, ...] = ()  # protections the code sandbox lacked on this machine
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    """One check as written in prompts.yaml: `{kind: argument}`."""
-
-    kind: str
-    argument: object
-
-    @property
-    def label(self) -> str:
-        if self.argument is None or self.argument == {}:
-            return self.kind
-        return f"{self.kind}: {shorten(repr(self.argument), 120)}"
 
 
 CheckFn = Callable[..., Outcome]
@@ -115,6 +106,24 @@ def validate_spec(spec: CheckSpec) -> None:
         registered.validate(*args, **kwargs)
 
 
+def load_prompts(path: Path) -> list[Prompt]:
+    """The prompts of a prompts.yaml file, whole: as the file says and each check as its kind needs."""
+    prompts = PromptsYaml(path).items()
+    validate_prompts(prompts)
+    return prompts
+
+
+def validate_prompts(prompts: list[Prompt]) -> None:
+    """BakeoffError naming the prompt and the field of the first check that cannot run as written
+    (an unknown kind, a wrong argument), whichever source the prompts came from."""
+    for prompt in prompts:
+        for index, spec in enumerate(prompt.checks):
+            try:
+                validate_spec(spec)
+            except ValueError as exc:
+                raise BakeoffError(f"{prompt.origin}: field 'checks.{index}': {exc}") from None
+
+
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "any"}
 
 
@@ -163,11 +172,6 @@ def run_check(spec: CheckSpec, answer: str, sample: Sample | None = None) -> Out
         return registered.fn(subject, *args, **kwargs)
     except Exception as exc:  # a broken user check fails that check, not the run
         return Outcome(False, f"check raised {type(exc).__name__}: {exc}")
-
-
-def shorten(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # --- Text -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ with every gate judged; `recommendation(comparison)` says in plain words what to
 `compare_switch(reports, from_model, to_model)` answers "may we switch from A to B?".
 Reports are `bakeoff.report.model.Report`s (`bakeoff.report.store.load_report` reads them);
 nothing here reads files. Metrics, their labels and which way is better come from
-`bakeoff.decide.metrics`.
+`bakeoff.metrics`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from bakeoff.decide.agreement import agreement
 from bakeoff.decide.gates import GateOutcome, gate_for, judge_gate
-from bakeoff.decide.metrics import METRICS, change_text, metric_keys
+from bakeoff.metrics import METRICS, change_text, metric_keys
 from bakeoff.decide.pairwise import PairwiseResult
 from bakeoff.decide.stats import (
     Cells,

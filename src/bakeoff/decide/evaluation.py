@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bakeoff.decide.checks import run_check, shorten
-from bakeoff.decide.metrics import METRICS, metric_keys
+from bakeoff.decide.checks import run_check
+from bakeoff.metrics import METRICS, metric_keys
 from bakeoff.decide.stats import summarize
 from bakeoff.inputs.prompts import Prompt
+from bakeoff.inputs.validation import shorten
 from bakeoff.measure.client import Sample
 from bakeoff.report.model import AttemptCheck, SampleRecord
 

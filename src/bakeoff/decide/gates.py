@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bakeoff.decide.metrics import change_text
+from bakeoff.metrics import change_text
 from bakeoff.decide.stats import CONFIDENCE, MOST_LAUNCHES, launches_to_settle_gate
 from bakeoff.inputs.settings import Gate
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bakeoff.decide.metrics import METRICS, metric_keys
+from bakeoff.metrics import METRICS, metric_keys
 from bakeoff.report.model import ModelRecord, Report
 
 BETTER, WORSE = "better", "worse"

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import jsonschema
 
-from bakeoff.decide.checks import CheckSpec, Outcome, check, extract_json, shorten
+from bakeoff.decide.checks import Outcome, check, extract_json
+from bakeoff.inputs.prompts import JUDGE_KIND, CheckSpec
+from bakeoff.inputs.validation import shorten
 from bakeoff.report.model import AttemptCheck, CheckResult, JudgeRecord, PromptResult
-
-KIND = "judge"
 
 # The course's criteria, as `bakeoff rate` asks people for them; what a rubric defaults to.
 COURSE_CRITERIA = {
@@ -104,7 +104,7 @@ def _validate(criteria: dict[str, str] | None = None, threshold: float | dict[st
         raise ValueError("judge: a threshold is a score between 1 and 5")
 
 
-@check(KIND, validate=_validate)
+@check(JUDGE_KIND, validate=_validate)
 def judge(
     answer: str,
     criteria: dict[str, str] | None = None,
@@ -114,10 +114,6 @@ def judge(
 ) -> Outcome:
     """Registered for its arguments' validation; answers are graded after the run (see `grade`)."""
     return Outcome(False, "not graded: the judge grades answers after every candidate ran")
-
-
-def is_judge(spec: CheckSpec) -> bool:
-    return spec.kind == KIND
 
 
 Ask = Callable[[list[dict], dict], str]  # (messages, request options) -> the judge's reply

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bakeoff.decide.metrics import METRICS
+from bakeoff.metrics import METRICS
 from bakeoff.inputs.registry import GIB
 from bakeoff.report.model import ModelRecord, Report
 

@@ -1,16 +1,36 @@
-"""The fixed prompts, prompts.yaml: loading and validation, including every check's arguments."""
+"""What a prompt is, whatever its source: the `Prompt` a run asks, the checks as written
+(`CheckSpec`), and `build_prompts`, which turns written prompts (prompts.yaml's item shape) into
+Prompts: ids unique, the question split from earlier turns, defaults applied, the judge model found.
+
+A source (`bakeoff.inputs.sources`) reads and parses; whether each check's arguments suit its
+kind is decided by the check registry (`bakeoff.decide.checks.validate_prompts`), which is fed
+every source's prompts alike.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from bakeoff.decide import judge as judge_check  # registers the `judge` check kind
-from bakeoff.decide.checks import CheckSpec, validate_spec
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import read_document, validate
+from bakeoff.inputs.validation import shorten
 
 BUILT_IN_DEFAULTS = {"repeats": 3, "max_tokens": 128, "temperature": 0.0, "min_pass_rate": 1.0}
+# The check a judge model grades after the run (bakeoff.decide.judge registers it); it may name its model.
+JUDGE_KIND = "judge"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check as written in prompts.yaml: `{kind: argument}`."""
+
+    kind: str
+    argument: object
+
+    @property
+    def label(self) -> str:
+        if self.argument is None or self.argument == {}:
+            return self.kind
+        return f"{self.kind}: {shorten(repr(self.argument), 120)}"
 
 
 @dataclass(frozen=True)
@@ -27,15 +47,16 @@ class Prompt:
     tasks: tuple[str, ...] = ()  # model tasks this prompt is for; empty: every model
     response_format: str | None = None  # "json_object" or "json_schema": ask for structured output
     judge: str | None = None  # the judge model (NAME or NAME@RUNTIME) of its `judge` check; None: no judge check
+    origin: str = field(default="", compare=False)  # where it was written, for messages: "prompts.yaml: prompt 0 (id)"
 
     @property
     def judge_check(self) -> CheckSpec | None:
-        return next((spec for spec in self.checks if judge_check.is_judge(spec)), None)
+        return next((spec for spec in self.checks if spec.kind == JUDGE_KIND), None)
 
     @property
     def rule_checks(self) -> tuple[CheckSpec, ...]:
         """The checks run as each answer arrives; a judge check is graded after the run."""
-        return tuple(spec for spec in self.checks if not judge_check.is_judge(spec))
+        return tuple(spec for spec in self.checks if spec.kind != JUDGE_KIND)
 
     @property
     def messages(self) -> list[dict]:
@@ -58,6 +79,17 @@ class Prompt:
         return not self.tasks or task in self.tasks
 
 
+@dataclass(frozen=True)
+class SourceIdentity:
+    """Which prompts a run asked, as its report records it: the kind of source, which one (a file's
+    path, a dataset's name) and a digest of what it held. Two runs asked the same prompts when kind
+    and digest agree; the name is for people (one file has other paths on other machines)."""
+
+    kind: str
+    name: str
+    sha256: str | None  # None: the source could not be read (then there is no run to report anyway)
+
+
 def response_format(kind: str, schema: dict | None) -> dict:
     if kind == "json_object":
         return {"type": "json_object"}
@@ -67,70 +99,72 @@ def response_format(kind: str, schema: dict | None) -> dict:
     return {"type": "json_schema", "json_schema": {**schema, "name": "answer", "schema": schema}}
 
 
-def load_prompts(path: Path) -> list[Prompt]:
-    path = Path(path)
-    raw = read_document(path, "YAML")
-
-    def locate(bad_path):
-        if len(bad_path) >= 2 and bad_path[0] == "prompts":
-            return _prompt_label(raw["prompts"], bad_path[1]), bad_path[2:]
-        if bad_path:
-            return str(bad_path[0]), bad_path[1:]
-        return "top level", []
-
-    validate(raw, "prompts.schema.json", where=str(path), locate=locate)
-
-    defaults = {**BUILT_IN_DEFAULTS, **raw.get("defaults", {})}
+def build_prompts(written: list[dict], defaults: dict, where: str) -> list[Prompt]:
+    """Prompts from items of prompts.yaml's shape (already checked against its schema), `defaults`
+    filling what an item leaves out; `where` (a file, a dataset) starts every error's line."""
+    defaults = {**BUILT_IN_DEFAULTS, **defaults}
     prompts, seen = [], set()
-    for index, item in enumerate(raw["prompts"]):
-        where = f"{path}: {_prompt_label(raw['prompts'], index)}"
+    for index, item in enumerate(written):
+        origin = f"{where}: {prompt_label(written, index)}"
         if item["id"] in seen:
-            raise BakeoffError(f"{where}: field 'id': duplicate prompt id")
+            raise BakeoffError(f"{origin}: field 'id': duplicate prompt id")
         seen.add(item["id"])
-        specs = []
-        for check_index, written in enumerate(item["checks"]):
-            ((kind, argument),) = written.items()
-            spec = CheckSpec(kind, argument)
-            try:
-                validate_spec(spec)
-            except ValueError as exc:
-                raise BakeoffError(f"{where}: field 'checks.{check_index}': {exc}") from None
-            specs.append(spec)
-        turns = list(item.get("messages", []))
-        text = item.get("text")
-        if text is None:  # the last turn of `messages` is the question
-            if turns[-1]["role"] != "user":
-                raise BakeoffError(f"{where}: field 'messages.{len(turns) - 1}': the last turn must be the user's")
-            text = turns.pop()["content"]
-        wanted = item.get("response_format")
-        if wanted == "json_schema" and not any(spec.kind == "json_schema" for spec in specs):
-            raise BakeoffError(f"{where}: field 'response_format': json_schema needs a json_schema check to take the schema from")
-        judges = [(i, spec) for i, spec in enumerate(specs) if judge_check.is_judge(spec)]
-        if len(judges) > 1:
-            raise BakeoffError(f"{where}: field 'checks.{judges[1][0]}': one judge check per prompt")
-        judge_model = None
-        if judges:
-            judge_model = judge_check.Rubric.of(judges[0][1]).model or defaults.get("judge")
-            if judge_model is None:
-                raise BakeoffError(f"{where}: field 'checks.{judges[0][0]}': no judge model: give `model:` or `defaults: judge:`")
-        settings = {key: item.get(key, defaults[key]) for key in BUILT_IN_DEFAULTS}
-        prompts.append(
-            Prompt(
-                id=item["id"],
-                text=text,
-                system=item.get("system"),
-                checks=tuple(specs),
-                turns=tuple(turns),
-                tasks=tuple(item.get("tasks", ())),
-                response_format=wanted,
-                judge=judge_model,
-                **settings,
-            )
-        )
+        prompts.append(_prompt(item, defaults, origin))
     return prompts
 
 
-def _prompt_label(items: list, index) -> str:
+def _prompt(item: dict, defaults: dict, origin: str) -> Prompt:
+    checks = tuple(_check(written) for written in item["checks"])
+    turns, text = _question(item, origin)
+    if item.get("response_format") == "json_schema" and not any(spec.kind == "json_schema" for spec in checks):
+        raise BakeoffError(
+            f"{origin}: field 'response_format': json_schema needs a json_schema check to take the schema from"
+        )
+    return Prompt(
+        id=item["id"],
+        text=text,
+        system=item.get("system"),
+        checks=checks,
+        turns=turns,
+        tasks=tuple(item.get("tasks", ())),
+        response_format=item.get("response_format"),
+        judge=_judge_model(checks, defaults, origin),
+        origin=origin,
+        **{key: item.get(key, defaults[key]) for key in BUILT_IN_DEFAULTS},
+    )
+
+
+def _check(written: dict) -> CheckSpec:
+    ((kind, argument),) = written.items()  # the schema allows one kind per check
+    return CheckSpec(kind, argument)
+
+
+def _question(item: dict, origin: str) -> tuple[tuple[dict, ...], str]:
+    """The earlier turns and the question: `text`, or else the last turn of `messages`."""
+    turns = list(item.get("messages", []))
+    if "text" in item:
+        return tuple(turns), item["text"]
+    if turns[-1]["role"] != "user":
+        raise BakeoffError(f"{origin}: field 'messages.{len(turns) - 1}': the last turn must be the user's")
+    return tuple(turns[:-1]), turns[-1]["content"]
+
+
+def _judge_model(checks: tuple[CheckSpec, ...], defaults: dict, origin: str) -> str | None:
+    """The model that grades the prompt's judge check: its own `model:`, else `defaults: judge`."""
+    judges = [index for index, spec in enumerate(checks) if spec.kind == JUDGE_KIND]
+    if not judges:
+        return None
+    if len(judges) > 1:
+        raise BakeoffError(f"{origin}: field 'checks.{judges[1]}': one judge check per prompt")
+    argument = checks[judges[0]].argument
+    model = (argument.get("model") if isinstance(argument, dict) else None) or defaults.get("judge")
+    if model is None:
+        raise BakeoffError(f"{origin}: field 'checks.{judges[0]}': no judge model: give `model:` or `defaults: judge:`")
+    return model
+
+
+def prompt_label(items: list, index) -> str:
+    """How an error names a written prompt: its index, and its id where it has one."""
     item = items[index] if isinstance(index, int) and index < len(items) else None
     prompt_id = item.get("id") if isinstance(item, dict) else None
     return f"prompt {index}" + (f" ({prompt_id})" if isinstance(prompt_id, str) else "")

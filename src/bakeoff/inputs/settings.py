@@ -19,8 +19,8 @@ candidate run (or model) must keep, and how comparisons decide.
 
 A gate naming no prompt judges a model over all its prompts; one naming a prompt judges that
 prompt alone. For each comparison row the most specific matching gate applies
-(`bakeoff.decide.gates` judges them). Metrics are named as in `bakeoff.decide.metrics`, the one
-table of them (a pure table: no deciding happens here).
+(`bakeoff.decide.gates` judges them). Metrics are named as in `bakeoff.metrics`, the one table of
+them: a gate may name any compared metric there, so a metric added to the table can be gated at once.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from bakeoff.decide.metrics import METRICS
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.validation import read_document, validate
+from bakeoff.metrics import METRICS, metric_keys
 
 DEFAULT_MIN_EFFECT = 0.05
 DEFAULT_CONFIDENCE = 0.95
@@ -146,6 +146,10 @@ def _gates(items: list[dict] | None, key: str, pyproject: Path) -> tuple[Gate, .
         where = f"{pyproject}: [[tool.bakeoff.{key}]] entry {index} ({gate.metric})"
         if not gate.describe():
             raise BakeoffError(f"{where}: needs a limit: max_increase, max_decrease, max, min or max_new_failures")
+        gated = metric_keys(compared=True)
+        if gate.metric not in gated:
+            entry = f"{pyproject}: [[tool.bakeoff.{key}]] entry {index}"
+            raise BakeoffError(f"{entry}: field 'metric': {gate.metric!r} is not one of {', '.join(gated)}")
         if gate.max_new_failures is not None and gate.metric != "check_pass_rate":
             raise BakeoffError(f"{where}: field 'max_new_failures': only applies to metric check_pass_rate")
         if gate.prompt is not None and METRICS[gate.metric].per == "model":

@@ -39,7 +39,7 @@ from bakeoff.measure.redact import redact, shorten
 class Sample:
     """What one streamed request measured. Times are seconds from sending the request.
 
-    A per-sample metric is a row of `bakeoff.decide.metrics.METRICS` that reads its value from
+    A per-sample metric is a row of `bakeoff.metrics.METRICS` that reads its value from
     these fields; a figure the client measures beyond them goes in `figures` under its metric's
     key, and is stored in the report beside the fields."""
 

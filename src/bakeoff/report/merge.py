@@ -3,7 +3,7 @@ the reports of separate jobs (a CI matrix, several machines). The result reads, 
 and renders as a serial run's report does.
 
 What cannot be merged is refused with one line (`MergeRefused`): reports of different report
-schemas, of different prompts (the prompts file's digest), or holding the same model x runtime
+schemas, of different prompts (the prompt source's kind and digest), or holding the same model x runtime
 twice. What a reader must know is kept in the result: each model's machine
 (`ModelRecord.environment`), and in `distribution` the parts, whether two of them measured on one
 machine at the same time (`shared_host`: their timings disturbed each other), and models measured
@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bakeoff.errors import BakeoffError
-from bakeoff.report.model import SCHEMA, Distribution, ModelRecord, Report, Worker
+from bakeoff.report.model import SCHEMA, Distribution, ModelRecord, PromptSourceRecord, Report, Worker
 from bakeoff.report.store import new_run_id, parse_report, read_report_data
 
 # What makes two machines measure differently; the host name alone does not (two CI runners of one kind).
@@ -78,8 +78,7 @@ def merge(parts: list[Part], *, run_id: str | None = None) -> Report:
         started_at=min(part.report.started_at for part in parts),
         finished_at=None if None in finished else max(finished),
         registry=first.registry,
-        prompts_file=first.prompts_file,
-        prompts_sha256=first.prompts_sha256,
+        prompt_source=first.prompt_source,
         environment=environment,
         distribution=Distribution(
             workers=[worker for part in parts for worker in _workers(part)],
@@ -98,16 +97,27 @@ def _refuse_mixed_schemas(parts: list[Part]) -> None:
 
 
 def _refuse_mixed_prompts(parts: list[Part]) -> None:
+    sources = []
     for part in parts:
-        if part.report.prompts_sha256 is None:
-            raise MergeRefused(f"{part.source} does not record its prompts file's digest (made by an older bakeoff): cannot tell its prompts are the same")
-    first = parts[0]
-    for part in parts[1:]:
-        if part.report.prompts_sha256 != first.report.prompts_sha256:
+        source = part.report.prompt_source
+        if source is None or source.sha256 is None:
             raise MergeRefused(
-                f"{part.source} was run with other prompts than {first.source} ({part.report.prompts_file} sha256 "
-                f"{part.report.prompts_sha256[:12]} vs {first.report.prompts_file} sha256 {first.report.prompts_sha256[:12]})"
+                f"{part.source} does not record its prompts' digest (made by an older bakeoff): "
+                "cannot tell its prompts are the same"
             )
+        sources.append(source)
+    first = sources[0]
+    for part, source in zip(parts[1:], sources[1:]):
+        # The name is left out: one file has other paths on other machines.
+        if (source.kind, source.sha256) != (first.kind, first.sha256):
+            raise MergeRefused(
+                f"{part.source} was run with other prompts than {parts[0].source} "
+                f"({_described(source)} vs {_described(first)})"
+            )
+
+
+def _described(source: PromptSourceRecord) -> str:
+    return f"{source.kind} {source.name} sha256 {str(source.sha256)[:12]}"
 
 
 def _workers(part: Part) -> list[Worker]:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 if TYPE_CHECKING:
     from bakeoff.measure.client import Sample
 
-SCHEMA = "bakeoff.report/2"
+SCHEMA = "bakeoff.report/3"
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "report.schema.json"
 
 Seconds = Annotated[float, Field(ge=0)]
@@ -107,7 +107,7 @@ class JudgeRecord(Record):
 
 # Made from a measured sample by `SampleRecord.from_sample` only. A measured figure without a field
 # here (a newer per-sample metric's, `Sample.figures`) is kept as it is; how each metric is read
-# from a record, and which samples count in it, is the metrics table's (bakeoff.decide.metrics).
+# from a record, and which samples count in it, is the metrics table's (bakeoff.metrics).
 class SampleRecord(OpenRecord):
     """One attempt at a prompt: the answer, what the request measured (`bakeoff.measure.client.Sample`)
     and its checks. Times are seconds from sending the request."""
@@ -305,20 +305,27 @@ class Distribution(Record):
     notes: list[str] = Field([], description="what a reader must know: models measured on different machines, ...")
 
 
+class PromptSourceRecord(Record):
+    """Where a run's prompts came from (bakeoff.inputs.sources): reports merge only when kind and digest agree."""
+
+    kind: str = Field(description="the kind of source: prompts-yaml, or a source's own")
+    name: str = Field(description="which one, for people: a file's path, a dataset's name")
+    sha256: str | None = Field(description="digest of what the source held; null: it could not be read")
+
+
 class Report(Record):
     """One run: where and when, and every model it selected."""
 
-    model_config = ConfigDict(title="bakeoff run report, version 2", populate_by_name=True)
+    model_config = ConfigDict(title="bakeoff run report, version 3", populate_by_name=True)
 
-    schema_: Literal["bakeoff.report/2"] = Field(SCHEMA, alias="schema")
+    schema_: Literal["bakeoff.report/3"] = Field(SCHEMA, alias="schema")
     run_id: str
     status: Literal["complete", "incomplete"]
     incomplete_reason: str | None = None
     started_at: str
     finished_at: str | None
     registry: str | None = None
-    prompts_file: str | None = None
-    prompts_sha256: str | None = Field(None, description="digest of the prompts file: reports merge only when it is the same")
+    prompt_source: PromptSourceRecord | None = None
     environment: Environment
     distribution: Distribution | None = Field(None, description="set when the run was split across workers or merged from reports")
     models: list[ModelRecord]

@@ -7,7 +7,6 @@ The report's shape is `bakeoff.report.model`; older versions are brought up to i
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import html
 import json
 import os
@@ -29,11 +28,12 @@ import psutil
 from pydantic import ValidationError
 
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.prompts import SourceIdentity
 from bakeoff.inputs.registry import GIB, ModelEntry
 from bakeoff.inputs.validation import read_document
 from bakeoff.report import LATEST
 from bakeoff.report.migrate import migrate, runtime_key
-from bakeoff.report.model import Environment, ModelRecord, Report
+from bakeoff.report.model import Environment, ModelRecord, PromptSourceRecord, Report
 
 
 def now_iso() -> str:
@@ -66,18 +66,10 @@ def environment() -> Environment:
     )
 
 
-def file_sha256(path: Path) -> str | None:
-    """A file's digest, None when it cannot be read (then there is no run to report anyway)."""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
 class RunReport:
     """The document one `pytest evals` session builds up (`.report`); saved whenever something finishes."""
 
-    def __init__(self, registry_path: Path, prompts_path: Path):
+    def __init__(self, registry_path: Path):
         self.part: str | None = None  # set on an xdist worker: its part of the run, handed to the controller
         self.report = Report(
             run_id=new_run_id(),
@@ -86,8 +78,6 @@ class RunReport:
             started_at=now_iso(),
             finished_at=None,
             registry=str(registry_path),
-            prompts_file=str(prompts_path),
-            prompts_sha256=file_sha256(prompts_path),
             environment=environment(),
             models=[],
         )
@@ -116,6 +106,10 @@ class RunReport:
             self.report.models.append(record)
             self._records[entry.key] = record
         return record
+
+    def note_prompt_source(self, identity: SourceIdentity) -> None:
+        """Record which prompts the run asks (kind, name, digest): reports merge only of the same."""
+        self.report.prompt_source = PromptSourceRecord(kind=identity.kind, name=identity.name, sha256=identity.sha256)
 
     def note_runtime(self, runtime: str, runtime_version: str) -> None:
         """Keep a runtime's version under its key (a runtime may still give the name it calls itself)."""

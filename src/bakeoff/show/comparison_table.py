@@ -16,7 +16,7 @@ from bakeoff.decide.compare import (
     recommendation,
     switch_recommendation,
 )
-from bakeoff.decide.metrics import METRICS, change_text
+from bakeoff.metrics import METRICS, change_text
 from bakeoff.decide.pairwise import ERROR, LOSS, TIE, WIN, PairwiseResult
 from bakeoff.decide.stats import MOST_LAUNCHES
 

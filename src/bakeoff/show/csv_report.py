@@ -12,7 +12,7 @@ import csv
 import io
 from pathlib import Path
 
-from bakeoff.decide.metrics import METRICS
+from bakeoff.metrics import METRICS
 from bakeoff.report.model import PromptResult
 from bakeoff.show.summary import RunView, describe_judge, describe_ratings
 

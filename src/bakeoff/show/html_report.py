@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from bakeoff.decide.metrics import METRICS, change_text
+from bakeoff.metrics import METRICS, change_text
 from bakeoff.report.model import PromptResult
 from bakeoff.report.store import atomic_write
 from bakeoff.show.charts import model_charts

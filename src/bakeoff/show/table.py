@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import textwrap
 
-from bakeoff.decide.metrics import METRICS
+from bakeoff.metrics import METRICS
 from bakeoff.report.model import CRITERIA
 from bakeoff.show.summary import OUTCOME_MARKS, RunView
 
