@@ -1,4 +1,4 @@
-"""The child side of bakeoff.sandbox: contain, load the model's code in a limited worker, call it.
+"""The child side of bakeoff.decide.sandbox: contain, load the model's code in a limited worker, call it.
 
 Run as `python -I -S _sandbox_runner.py` with the job as JSON on stdin. Standard library only.
 This process (when root, first as nobody) enters new user, PID, network, mount, IPC and UTS

@@ -58,7 +58,7 @@ def check(
 ) -> Callable[[CheckFn], CheckFn]:
     """Register `fn(answer, *args, **kwargs) -> Outcome` as the check `kind`.
 
-    `takes="sample"` passes the measured `bakeoff.client.Sample` instead of the text;
+    `takes="sample"` passes the measured `bakeoff.measure.client.Sample` instead of the text;
     `validate(*args, **kwargs)` may raise ValueError to reject arguments when prompts.yaml loads.
     """
     if takes not in ("text", "sample"):
