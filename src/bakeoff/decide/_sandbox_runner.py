@@ -17,7 +17,6 @@ root, a subreaper that kills what the code left) and the result line names each 
 missing.
 """
 
-import contextlib
 import ctypes
 import json
 import os
@@ -360,11 +359,15 @@ def kill_leftovers(isolated: bool) -> None:
                 return
     while pids := children():
         for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
         for pid in pids:
-            with contextlib.suppress(ChildProcessError):
+            try:
                 os.waitpid(pid, 0)
+            except ChildProcessError:
+                continue
 
 
 def describe(status: int) -> str | None:
@@ -380,8 +383,11 @@ def describe(status: int) -> str | None:
 def supervise(job: dict, isolated: bool, missing: list[str], seccomp) -> None:
     """Run the worker, wait for it, clean up, and write the result line; never returns."""
     if not isolated:
-        with contextlib.suppress(OSError, AttributeError):
+        # Not contextlib.suppress: a module imported here is one the code under test can import too.
+        try:  # noqa: SIM105
             call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the code come to us to be killed
+        except (OSError, AttributeError):
+            pass
     result_read, result_write = os.pipe()
     worker = os.fork()
     if worker == 0:
