@@ -128,7 +128,8 @@ def hand_over_part(config: pytest.Config, state: RunState, exitstatus: int) -> N
     selected = [record.model_dump(mode="json") for record in report.models]
     report.models = [record for record in report.models if record.key in state.runs]
     state.finish_report(exitstatus)
-    config.workeroutput["bakeoff"] = {"report": report.to_data(), "selected": selected}
+    part = {"report": report.to_data(), "selected": selected}
+    config.workeroutput["bakeoff"] = part  # type: ignore[attr-defined]  # xdist sets it on a worker's config
 
 
 class Distributed:
@@ -158,7 +159,8 @@ class Distributed:
         if hasattr(session.config, "workerinput"):
             return
         state = self.state
-        parts, selected = [], {}
+        parts: list[Part] = []
+        selected: dict[tuple[str, str], ModelRecord] = {}
         for worker in self.workers:
             output = self.outputs.get(worker) or self._left_on_disk(worker)
             if output is None:

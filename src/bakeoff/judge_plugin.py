@@ -14,7 +14,7 @@ import inspect
 import pytest
 
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.registry import find
+from bakeoff.inputs.registry import ModelEntry, find
 from bakeoff.judging import JudgeServers, JudgeUnavailable, grade_prompt
 from bakeoff.run_state import RunState
 
@@ -58,11 +58,13 @@ class JudgePlugin:
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         # A judge item of a model not selected by default goes with its model; judge items run last.
         picking = bool(config.getoption("markexpr") or config.getoption("keyword"))
-        judged, unused, rest = [], [], []
+        judged: list[pytest.Item] = []
+        unused: list[pytest.Item] = []
+        rest: list[pytest.Item] = []
         for item in items:
-            if "judged" not in getattr(item, "fixturenames", ()):
+            if not isinstance(item, pytest.Function) or "judged" not in item.fixturenames:
                 rest.append(item)
-            elif picking or item.callspec.params["judged"][0].selected_by_default:
+            elif picking or _judged_model(item).selected_by_default:
                 judged.append(item)
             else:
                 unused.append(item)
@@ -102,3 +104,11 @@ class JudgePlugin:
             return result
 
         return run
+
+
+def _judged_model(item: pytest.Function) -> ModelEntry:
+    """The candidate model of a judge item, whose `judged` parameter is (model, prompt)."""
+    judged = item.callspec.params["judged"]
+    if not (isinstance(judged, tuple) and isinstance(judged[0], ModelEntry)):
+        raise TypeError(f"{item.nodeid}: `judged` is not (model, prompt)")
+    return judged[0]

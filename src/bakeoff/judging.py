@@ -99,7 +99,9 @@ class JudgeServers:
 def grade_prompt(prompt: Prompt, record: PromptResult, candidate: ModelEntry, judge: Judge | JudgeUnavailable) -> CheckResult:
     """Grade each distinct answer of `record` with `judge` (or record why it could not be) and
     write the judge check's outcome into the record."""
-    spec = prompt.judge_check
+    spec, judge_name = prompt.judge_check, prompt.judge
+    if spec is None or judge_name is None:  # graded are the prompts with a judge check, which names its judge
+        raise ValueError(f"prompt {prompt.id!r} has no judge check to grade")
     rubric = judge_check.Rubric.of(spec)
     schema_format = response_format("json_schema", rubric.schema)
     by_answer: dict[str, JudgeRecord] = {}
@@ -107,7 +109,7 @@ def grade_prompt(prompt: Prompt, record: PromptResult, candidate: ModelEntry, ju
     for sample in record.samples:
         if sample.response not in by_answer:
             if isinstance(judge, JudgeUnavailable):
-                by_answer[sample.response] = JudgeRecord(judge=prompt.judge, error=f"judge error: {judge}", self_judged=False, tries=0, seconds=0)
+                by_answer[sample.response] = JudgeRecord(judge=judge_name, error=f"judge error: {judge}", self_judged=False, tries=0, seconds=0)
             else:
                 by_answer[sample.response] = judge_check.grade(
                     rubric,

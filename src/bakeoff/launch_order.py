@@ -57,7 +57,7 @@ class Launches:
     @pytest.hookimpl(trylast=True)  # after the plugin's own selection and pytest's fixture ordering
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         if self.switch is not None:
-            labels = {_entry(item).label for item in items if _entry(item)}
+            labels = {entry.label for item in items if (entry := _entry(item))}
             unknown = [label for label in self.switch if label not in labels]
             if unknown:
                 raise pytest.UsageError(f"--bakeoff-switch: no model {', '.join(unknown)} in this run; models: {', '.join(sorted(labels))}")
@@ -71,8 +71,8 @@ class Launches:
         if self.switch is not None:
             models = self.switch
         slots = [index for index, item in enumerate(items) if _entry(item)]
-        ordered = sorted((items[index] for index in slots), key=lambda item: (_launch(item), models.index(_entry(item).label)))
-        for index, item in zip(slots, ordered):
+        ordered = sorted((items[index] for index in slots), key=lambda item: (_launch(item), models.index(_model_label(item))))
+        for index, item in zip(slots, ordered, strict=True):
             items[index] = item
 
     def repeats_in(self, item: pytest.Item) -> int:
@@ -83,7 +83,7 @@ class Launches:
         return launch_repeats(prompt.repeats, self.count, _launch(item), offset=self._position(prompt))
 
     def _in_switch(self, item: pytest.Item) -> bool:
-        return self.switch is None or _entry(item).label in self.switch
+        return self.switch is None or _model_label(item) in self.switch
 
     def _position(self, prompt: Prompt) -> int:
         return next((index for index, p in enumerate(self.prompts()) if p is prompt), 0)
@@ -96,6 +96,14 @@ def _params(item: pytest.Item) -> dict:
 def _entry(item: pytest.Item) -> ModelEntry | None:
     entry = _params(item).get("model")
     return entry if isinstance(entry, ModelEntry) else None
+
+
+def _model_label(item: pytest.Item) -> str:
+    """The label of the model an item runs; asked only of items that run one."""
+    entry = _entry(item)
+    if entry is None:
+        raise ValueError(f"{item.nodeid} runs no model")
+    return entry.label
 
 
 def _launch(item: pytest.Item) -> int:

@@ -186,16 +186,17 @@ def evaluate(request: pytest.FixtureRequest, benchmark):
     def run(model: RunningModel, prompt: Prompt) -> Verdict:
         benchmark.group = model.entry.label
         rounds = functools.partial(ask_repeats, benchmark)
-        repeats = state.launches.repeats_in(request.node)
+        repeats = state.configured_launches().repeats_in(request.node)
         asked = ask_prompt(state.model_run(model.entry), model, prompt, repeats, Sequential(rounds))
-        if asked.failure is not None:
-            pytest.fail(asked.failure, pytrace=False)
+        verdict = asked.verdict
+        if verdict is None:  # it failed before a verdict: `failure` says how
+            pytest.fail(asked.failure or "no verdict", pytrace=False)
         benchmark.extra_info.update(
-            {f"{metric}_median": stat["median"] for metric, stat in asked.verdict.stats.items() if stat}
+            {f"{metric}_median": stat["median"] for metric, stat in verdict.stats.items() if stat}
         )
         if asked.expected_failure is not None:
             pytest.xfail(asked.expected_failure)
-        return asked.verdict
+        return verdict
 
     return run
 

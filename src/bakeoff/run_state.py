@@ -14,7 +14,9 @@ import signal
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import pytest
@@ -24,7 +26,7 @@ from bakeoff.decide.compare import Comparison, compare_reports
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.registry import MARKER_PREFIX, PYTEST_MARKS, ModelEntry, load_registry
-from bakeoff.inputs.settings import load_settings
+from bakeoff.inputs.settings import Settings, load_settings
 from bakeoff.inputs.sources import prompt_source
 from bakeoff.measure.client import Limits
 from bakeoff.report.model import Report
@@ -58,7 +60,7 @@ class RunState:
         self.html_error: str | None = None
         self.baseline_path = config.getoption("bakeoff_baseline")
         self.baseline: Report | None = None
-        self.settings = None
+        self.settings: Settings | None = None
         self.comparison: Comparison | None = None
         self.limits: Limits | None = None
         self.warned_marks = False
@@ -67,14 +69,14 @@ class RunState:
         self.terminated = False  # SIGTERM came: the run stops as on Ctrl-C, its report says so
         self.workers_died: str | None = None  # xdist workers that died mid-run, and in which test
         self.finishing = False
-        self._previous_sigterm = None
+        self._previous_sigterm: Callable[[int, FrameType | None], object] | int | None = None
 
     def check_options(self) -> None:
         """What the command line gives, checked before anything runs: BakeoffError, one line."""
         Limits.parse(self.config.getoption("bakeoff_limit") or [])
         self.load_baseline()
 
-    def marks_taken(self) -> set[str]:
+    def marks_taken(self) -> frozenset[str]:
         """pytest's own marks and those other plugins or the ini register: never a model's selector
         (a model named `xfail` or a family `integration` would change what runs or what passes)."""
         registered = {line.split(":")[0].split("(")[0].strip() for line in self.config.getini("markers") if SELECTOR not in line}
@@ -85,7 +87,7 @@ class RunState:
             warnings.warn(pytest.PytestConfigWarning(
                 f"models.json names pytest marks ({', '.join(renamed)}): select those models with "
                 f"-m {MARKER_PREFIX}NAME instead ({', '.join(MARKER_PREFIX + n for n in renamed)})"
-            ))
+            ), stacklevel=1)
         return taken
 
     def load_baseline(self) -> None:
@@ -156,6 +158,12 @@ class RunState:
         except Exception as exc:  # noqa: BLE001 - the JSON report is saved; say why the page is missing
             self.html_error = f"not written: {type(exc).__name__}: {exc}"
 
+    def configured_launches(self) -> Launches:
+        """The session's launch plan, set by pytest_configure before any test runs."""
+        if self.launches is None:
+            raise RuntimeError("bakeoff's launches are not configured: pytest_configure did not run")
+        return self.launches
+
     def model_run(self, entry: ModelEntry) -> ModelRun:
         """The run of `entry` in this session, made on first use."""
         if entry.key not in self.runs:
@@ -167,7 +175,7 @@ class RunState:
                 progress=self.progress,
                 foreground=self.foreground,
                 limits=self.limits,
-                warmup=self.launches.warmup,
+                warmup=self.configured_launches().warmup,
             )
         return self.runs[entry.key]
 

@@ -20,6 +20,7 @@ import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import psutil
 
@@ -32,7 +33,7 @@ from bakeoff.measure.client import ChatClient, Limits, Sample, ServerFault
 from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
 from bakeoff.measure.redact import redact
 from bakeoff.measure.workload import Plan, Sequential, ServerStart, Workload
-from bakeoff.report.model import LaunchRecord, ModelRecord, PromptResult
+from bakeoff.report.model import CheckResult, LaunchRecord, Message, ModelRecord, PromptResult
 from bakeoff.report.store import RunReport
 from bakeoff.serving import serve_model
 from bakeoff.weights import cache
@@ -186,7 +187,7 @@ class ModelRun:
                 text=prompt.text,
                 repeats=prompt.repeats,
                 min_pass_rate=prompt.min_pass_rate,
-                messages=prompt.messages,
+                messages=[Message.model_validate(message) for message in prompt.messages],
                 tasks=list(prompt.tasks),
                 response_format=prompt.response_format,
                 passed=bool(verdict and verdict.passed and not error),
@@ -194,7 +195,7 @@ class ModelRun:
                 pass_k=verdict.pass_k if verdict else None,
                 error=redact(error, self.secrets) if error else None,
                 stats=verdict.stats if verdict else {},
-                checks=verdict.check_records if verdict else [],
+                checks=[CheckResult.model_validate(check) for check in verdict.check_records] if verdict else [],
                 samples=verdict.sample_records if verdict else [],
             )
         ]
@@ -216,7 +217,7 @@ class ModelRun:
         self.report.save(self.reports_dir)
         return line
 
-    def _skip(self, reason: str):
+    def _skip(self, reason: str) -> NoReturn:
         self.record.update(status="skipped", reason=reason)
         raise ModelSkipped(reason)
 

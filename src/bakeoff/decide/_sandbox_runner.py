@@ -29,7 +29,7 @@ import types
 
 # Imported before dropping to nobody: the interpreter may live where nobody cannot read (here,
 # under /root), so code a model wrote can use these and other standard modules fail to import.
-PRELOADED = (
+PRELOADED = (  # noqa: SIM905 - a list of words reads best as words
     "abc array bisect cmath collections collections.abc copy dataclasses datetime decimal enum "
     "fractions functools hashlib heapq itertools math numbers operator random re statistics "
     "string struct textwrap time typing unicodedata"
@@ -55,7 +55,7 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_
 CAPABILITY_VERSION_3 = 0x20080522
 CLONE_NEWCGROUP, AF_UNIX = 0x02000000, 1
 SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_CMP_NE, SCMP_CMP_MASKED_EQ = 0x7FFF0000, 0x00050000, 1, 7
-DENIED_CALLS = (
+DENIED_CALLS = (  # noqa: SIM905 - a list of words reads best as words
     "ptrace process_vm_readv process_vm_writev kcmp pidfd_getfd keyctl add_key request_key bpf "
     "perf_event_open userfaultfd mount umount2 mount_setattr move_mount open_tree fsopen fsmount fspick "
     "pivot_root chroot unshare setns open_by_handle_at name_to_handle_at init_module finit_module "
@@ -110,7 +110,7 @@ class MountAttr(ctypes.Structure):
 def python_dirs() -> list[str]:
     """The standard library's directories outside the system's, where we can reach them (not as
     nobody when Python lives under /root: then the code has the PRELOADED modules only)."""
-    found = []
+    found: list[str] = []
     for path in sys.path:
         if os.path.isdir(path) and not any(path == d or path.startswith(d + "/") for d in [*SYSTEM_DIRS, *found]):
             found.append(path)
@@ -279,7 +279,7 @@ def run_job(job: dict, result_fd: int, isolated: bool, missing: list[str], secco
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.closerange(3, result_fd)
     os.closerange(result_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-    sys.stdin = open(os.devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - stdin for the rest of the worker's life
     limit(job["limits"])
     if isolated:
         if PRIVATE_TMP not in missing:
@@ -292,7 +292,7 @@ def run_job(job: dict, result_fd: int, isolated: bool, missing: list[str], secco
         exec(compile(job["code"], "<answer>", "exec"), module.__dict__)
         function = pick_function(module, job["function"])
     except BaseException as exc:  # noqa: BLE001 - any failure of untrusted code is a result
-        result = {"error": f"the code does not load: {type(exc).__name__}: {exc}"}
+        result: dict[str, object] = {"error": f"the code does not load: {type(exc).__name__}: {exc}"}
     else:
         calls = []
         for call_ in job["calls"]:
@@ -314,14 +314,14 @@ def collect(worker: int, result_fd: int, timeout_s: float):
     watched = [result_fd]
     with os.fdopen(os.pidfd_open(worker)) as pidfd:
         while (left := deadline - time.monotonic()) > 0:
-            ready = select.select([pidfd, *watched], [], [], left)[0]
+            ready = select.select([pidfd.fileno(), *watched], [], [], left)[0]
             if result_fd in ready:
                 chunk = os.read(result_fd, 65536)
                 if not chunk:
                     watched = []  # closed; the worker may still run
                 elif len(data) < RESULT_LIMIT:
                     data += chunk
-            if pidfd in ready:
+            if pidfd.fileno() in ready:
                 status = os.waitpid(worker, 0)[1]
                 os.set_blocking(result_fd, False)  # what is left; the code's children may hold the pipe open
                 try:
@@ -362,12 +362,12 @@ def kill_leftovers(isolated: bool) -> None:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
-                pass
+                continue
         for pid in pids:
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
-                pass
+                continue
 
 
 def describe(status: int) -> str | None:
@@ -383,7 +383,8 @@ def describe(status: int) -> str | None:
 def supervise(job: dict, isolated: bool, missing: list[str], seccomp) -> None:
     """Run the worker, wait for it, clean up, and write the result line; never returns."""
     if not isolated:
-        try:
+        # Not contextlib.suppress: a module imported here is one the code under test can import too.
+        try:  # noqa: SIM105
             call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the code come to us to be killed
         except (OSError, AttributeError):
             pass
@@ -399,7 +400,7 @@ def supervise(job: dict, isolated: bool, missing: list[str], seccomp) -> None:
         os.waitpid(worker, 0)
     kill_leftovers(isolated)
     if status is None:
-        result = {"error": f"timed out after {job['limits']['wall_s']:g} s wall-clock"}
+        result: dict[str, object] = {"error": f"timed out after {job['limits']['wall_s']:g} s wall-clock"}
     elif failure := describe(status):
         result = {"error": failure}
     else:

@@ -51,7 +51,7 @@ def agreement(report: Report) -> list[Agreement]:
     """Per criterion, where the report has answers both rated and judged; [] when it has none."""
     result = []
     for criterion, scored in pairs(report).items():
-        humans, judges = zip(*scored)
+        humans, judges = zip(*scored, strict=True)
         if len(scored) < MIN_ANSWERS:
             result.append(Agreement(criterion, None, len(scored), f"needs {MIN_ANSWERS} answers"))
             continue

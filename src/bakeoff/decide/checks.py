@@ -17,10 +17,11 @@ import json
 import re
 import typing
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 import jsonschema
 import pydantic
@@ -143,7 +144,7 @@ def _argument_model(fn: CheckFn) -> type[pydantic.BaseModel]:
     config = pydantic.ConfigDict(strict=True, arbitrary_types_allowed=True)
 
     def model(typed: bool) -> type[pydantic.BaseModel]:
-        fields = {}
+        fields: dict[str, Any] = {}  # pydantic's field definitions: (annotation, default)
         for parameter in list(inspect.signature(fn).parameters.values())[1:]:
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
@@ -165,7 +166,7 @@ def run_check(spec: CheckSpec, answer: str, sample: Sample | None = None) -> Out
     if registered.takes == "sample":
         if sample is None:
             return Outcome(False, "no measurements for this answer")
-        subject = sample
+        subject: str | Sample = sample
     else:
         subject = answer
     try:
@@ -288,7 +289,7 @@ def fenced_blocks(answer: str) -> list[tuple[str, str]]:
     return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(answer)]
 
 
-def extract_json(answer: str) -> tuple[object, str | None]:
+def extract_json(answer: str) -> tuple[Any, str | None]:
     """The answer as JSON, or the first fenced block that parses; (value, None) or (None, why)."""
     candidates = [answer.strip()] + [body.strip() for _, body in fenced_blocks(answer)]
     first_error = None
@@ -378,7 +379,7 @@ class SandboxWeakened(UserWarning):
 def _compare_calls(calls: list[Call], result: sandbox.RunResult) -> Outcome:
     if result.error:
         return Outcome(False, f"code did not run: {result.error}")
-    for call, got in zip(calls, result.calls):
+    for call, got in zip(calls, result.calls, strict=False):
         shown = f"{result.function}({', '.join(json.dumps(a) for a in call.get('args', []))})"
         if not got.ok:
             return Outcome(False, f"{shown} raised {got.error}")

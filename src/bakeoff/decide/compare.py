@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, field, fields
 
 from bakeoff.decide.agreement import agreement
 from bakeoff.decide.gates import GateOutcome, gate_for, judge_gate
-from bakeoff.metrics import METRICS, change_text, metric_keys
 from bakeoff.decide.pairwise import PairwiseResult
 from bakeoff.decide.stats import (
     Cells,
@@ -36,6 +35,7 @@ from bakeoff.decide.stats import (
 )
 from bakeoff.inputs.registry import GIB
 from bakeoff.inputs.settings import Gate, Settings
+from bakeoff.metrics import METRICS, change_text, metric_keys
 from bakeoff.report.model import Environment, ModelRecord, PromptResult, Report
 
 BETTER, WORSE, SAME, INCONCLUSIVE, NOT_COMPARED = "better", "worse", "no change", "inconclusive", "not compared"
@@ -101,7 +101,12 @@ class Row:
 
     @property
     def gate_failed(self) -> bool:
-        return self.gate is not None and self.gate.passed is False
+        return self.gate_failure is not None
+
+    @property
+    def gate_failure(self) -> str | None:
+        """Why the row's gate failed; None when it passed, could not judge, or there is no gate."""
+        return self.gate.reason if self.gate is not None and self.gate.passed is False else None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -204,7 +209,7 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
     timing = metric_keys(per="sample", compared=True)
     # Human and judge scores alike: paired by prompt, over the prompts scored on both sides.
     scored = {
-        metric: [(pid, pair) for pid, pair in zip(shared, pairs) if None not in map(METRICS[metric].of, pair)]
+        metric: [(pid, pair) for pid, pair in zip(shared, pairs, strict=True) if None not in map(METRICS[metric].of, pair)]
         for metric in metric_keys(compared=True, test="paired")
     }
     for metric in timing:
@@ -221,7 +226,7 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
         if found:
             rows.append(_score_row(name, runtime, None, metric, [pair for _, pair in found], settings))
     per_prompt = []
-    for pid, pair in zip(shared, pairs):
+    for pid, pair in zip(shared, pairs, strict=True):
         for metric in timing:
             per_prompt.append(_timing_row(name, runtime, pid, metric, [pair], settings))
         for metric in metric_keys(compared=True, test="passes"):
@@ -286,8 +291,8 @@ def _cold_row(name, runtime, metric, pairs: Pairs, settings: Settings) -> Row | 
     if estimate is None:
         row.note = "no cold samples on one side"
         return row
-    pooled = [[value for values in cells.values() for value in values] for cells in (base, cand)]
-    _fill_from_estimate(row, estimate, settings, medians=[tuple(pooled)])
+    pooled_base, pooled_cand = ([value for values in cells.values() for value in values] for cells in (base, cand))
+    _fill_from_estimate(row, estimate, settings, medians=[(pooled_base, pooled_cand)])
     return row
 
 
@@ -298,15 +303,16 @@ def _fill_from_estimate(row: Row, estimate: Estimate, settings: Settings, median
         row.candidate = statistics.geometric_mean(statistics.median(c) for _, c in usable)
     row.n_baseline, row.n_candidate = estimate.samples
     row.launches = estimate.launches
-    row.change = estimate.ratio - 1
+    row.change = change = estimate.ratio - 1
     row.between_launch_sd, row.within_launch_sd, row.launch_sd = estimate.between_sd, estimate.within_sd, estimate.launch_sd
-    if not estimate.interval:
+    if estimate.low is None or estimate.high is None or estimate.p_value is None:
         row.note = "one launch a side: launch-to-launch noise unknown (run with more launches)"
         row.verdict = INCONCLUSIVE
         return
-    row.low, row.high, row.p_value = estimate.low - 1, estimate.high - 1, estimate.p_value
-    row.detectable = estimate.p_value < 1 - settings.confidence
-    row.verdict = _verdict(row, settings.min_effect)
+    low, high = estimate.low - 1, estimate.high - 1
+    row.low, row.high, row.p_value = low, high, estimate.p_value
+    row.detectable = detectable = estimate.p_value < 1 - settings.confidence
+    row.verdict = _verdict(row.metric, change, low, high, detectable, settings.min_effect)
     if row.verdict == INCONCLUSIVE:
         row.launches_to_settle = launches_to_settle(estimate, settings.min_effect, confidence=settings.confidence)
 
@@ -400,8 +406,8 @@ def _score_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Setting
 def _control_false_discoveries(rows: list[Row], settings: Settings) -> None:
     """Per-prompt rows are many tests at once (prompts x metrics): a change counts as detected
     only when its Benjamini-Hochberg adjusted p-value is below alpha."""
-    tested = [row for row in rows if row.p_value is not None]
-    for row, q_value in zip(tested, false_discovery_adjusted([row.p_value for row in tested])):
+    tested = [(row, row.p_value) for row in rows if row.p_value is not None]
+    for (row, _), q_value in zip(tested, false_discovery_adjusted([p_value for _, p_value in tested]), strict=True):
         row.q_value = q_value
         was_detected = row.detectable
         row.detectable = q_value < 1 - settings.confidence
@@ -409,14 +415,14 @@ def _control_false_discoveries(rows: list[Row], settings: Settings) -> None:
             row.verdict = INCONCLUSIVE
 
 
-def _verdict(row: Row, min_effect: float) -> str:
+def _verdict(metric: str, change: float, low: float, high: float, detectable: bool, min_effect: float) -> str:
     """Better or worse: a detected change of at least `min_effect` (a factor and significance,
     as asv asks). No change: the whole interval within +-`min_effect` (equivalence, Pinpoint's
     "same"). Anything else needs more data."""
-    if -min_effect < row.low and row.high < min_effect:
+    if -min_effect < low and high < min_effect:
         return SAME
-    if row.detectable and abs(row.change) >= min_effect:
-        return _direction(row.metric, row.change)
+    if detectable and abs(change) >= min_effect:
+        return _direction(metric, change)
     return INCONCLUSIVE
 
 
@@ -430,12 +436,16 @@ def environment_warnings(baseline: Report, candidate: Report) -> list[str]:
     the report's own environment is only its first part's."""
     cand_models = {m.key: m for m in candidate.models}
     pairs = [(base_model, cand_models[base_model.key]) for base_model in baseline.models if base_model.key in cand_models]
-    own = [(base, cand) for base, cand in pairs if base.environment is not None and cand.environment is not None]
+    own = [
+        (base, base.environment, cand.environment)
+        for base, cand in pairs
+        if base.environment is not None and cand.environment is not None
+    ]
     warnings = []
     if len(own) < len(pairs) or not pairs:
         warnings += _machine_warnings(baseline.environment, candidate.environment)
-    for base, cand in own:
-        warnings += [f"{base.name}: {warning}" for warning in _machine_warnings(base.environment, cand.environment, runtime=base.runtime)]
+    for base, base_env, cand_env in own:
+        warnings += [f"{base.name}: {warning}" for warning in _machine_warnings(base_env, cand_env, runtime=base.runtime)]
     for base_model, cand_model in pairs:
         for field_name, label in (("weights_sha256", "weights"), ("model_id", "model id")):
             before, after = getattr(base_model, field_name), getattr(cand_model, field_name)
@@ -534,7 +544,7 @@ def compare_switch(
         reasons.append(f"{label_a} and {label_b} ran no prompt in common")
     for row in comparison.failed_gates():
         scope = f" on {row.prompt}" if row.prompt else ""
-        reasons.append(f"{row.label}{scope}: {row.gate.reason}")
+        reasons.append(f"{row.label}{scope}: {row.gate_failure}")
     checked = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed and not row.gate.inconclusive})
     unsettled = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed and row.gate.inconclusive})
     ram_gb = ram_gb if ram_gb is not None else cand_report.environment.ram_gb
@@ -563,7 +573,8 @@ def _memory_checks(label: str, min_ram_gb: float | None, peak: int | None, ram_g
 def describe_row(row: Row) -> str:
     scope = f" on {row.prompt}" if row.prompt else ""
     change = change_text(row.change, row.change_kind) if row.change is not None else "not compared"
-    return f"{row.who}: {row.label}{scope}: {row.gate.reason if row.gate_failed else change}"
+    failure = row.gate_failure
+    return f"{row.who}: {row.label}{scope}: {change if failure is None else failure}"
 
 
 def recommendation(comparison: Comparison) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bakeoff.decide.checks import run_check
-from bakeoff.metrics import METRICS, metric_keys
 from bakeoff.decide.stats import summarize
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.validation import shorten
 from bakeoff.measure.client import Sample
+from bakeoff.metrics import METRICS, metric_keys
 from bakeoff.report.model import AttemptCheck, SampleRecord
 
 
@@ -40,10 +40,10 @@ def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
                     detail=o.detail,
                     sandbox_missing=list(o.sandbox_missing) if o.sandbox_missing else None,
                 )
-                for spec, o in zip(checks, outcomes)
+                for spec, o in zip(checks, outcomes, strict=True)
             ],
         )
-        for sample, outcomes in zip(samples, per_sample)
+        for sample, outcomes in zip(samples, per_sample, strict=True)
     ]
     check_records, failures = [], []
     for index, spec in enumerate(checks):

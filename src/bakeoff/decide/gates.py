@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bakeoff.metrics import change_text
 from bakeoff.decide.stats import CONFIDENCE, MOST_LAUNCHES, launches_to_settle_gate
 from bakeoff.inputs.settings import Gate
+from bakeoff.metrics import change_text
 
 
 def gate_for(gates: tuple[Gate, ...], metric: str, model: str, runtime: str, prompt: str | None) -> Gate | None:

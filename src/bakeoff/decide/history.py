@@ -56,7 +56,7 @@ class Series:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        for point, plain in zip(self.change_points, data["change_points"]):
+        for point, plain in zip(self.change_points, data["change_points"], strict=True):
             plain.update(run=self.runs[point.index], change=point.change, direction=self.direction(point))
         data["worse_at_last"] = self.worse_at_last
         return data
@@ -76,10 +76,10 @@ def history(reports: list[Report], *, metrics: list[str] | None = None, confiden
             if sum(v is not None for v in values) < 2:
                 continue
             series = Series(name, runtime, metric, [r.run_id for r in ordered], values)
-            present = [i for i, v in enumerate(values) if v is not None]
-            points = change_points([values[i] for i in present], confidence=confidence, min_effect=min_effect,
+            present = [(i, v) for i, v in enumerate(values) if v is not None]
+            points = change_points([v for _, v in present], confidence=confidence, min_effect=min_effect,
                                    relative=METRICS[metric].unit != "%")
-            series.change_points = [ChangePoint(present[p.index], p.before, p.after, p.p_value) for p in points]
+            series.change_points = [ChangePoint(present[p.index][0], p.before, p.after, p.p_value) for p in points]
             found.append(series)
     return found
 
@@ -116,7 +116,7 @@ def change_points(values: list[float], *, confidence: float = 0.95, min_effect: 
     ends = ruptures.Pelt(model="l2", min_size=1, jump=1).fit(x.reshape(-1, 1)).predict(pen=penalty)
     starts = [0, *ends[:-1]]
     found = []
-    for before_start, start, end in zip(starts, starts[1:], ends[1:]):
+    for before_start, start, end in zip(starts, starts[1:], ends[1:], strict=False):
         before, after = x[before_start:start], x[start:end]
         if len(before) == 1 or (len(after) == 1 and end != len(x)):
             continue  # one odd run inside the series is an outlier, not a new level; the last run may start one

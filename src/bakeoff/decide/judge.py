@@ -55,7 +55,7 @@ class Rubric:
 
     @classmethod
     def of(cls, spec: CheckSpec) -> Rubric:
-        argument = spec.argument or {}
+        argument = spec.argument if isinstance(spec.argument, dict) else {}
         return cls(argument.get("criteria") or dict(COURSE_CRITERIA), argument.get("threshold", 3), argument.get("reference"), argument.get("model"))
 
     @property
@@ -127,7 +127,7 @@ def grade(rubric: Rubric, question: str, answer: str, ask: Ask, *, judge_label: 
     `response_format` (how the runtimes want the schema sent)."""
     started = time.perf_counter()
     reply = ask_until_valid(rubric.messages(question, answer), rubric.schema, ask, json_schema_format)
-    if reply.error is None:
+    if reply.value is not None:
         scores = {name: reply.value[name] for name in rubric.criteria}
         return JudgeRecord(
             judge=judge_label, scores=scores, reason=reply.value["reason"], self_judged=self_judged, tries=reply.tries, seconds=time.perf_counter() - started
@@ -147,7 +147,8 @@ class Reply:
 
 def ask_until_valid(messages: list[dict], schema: dict, ask: Ask, json_schema_format: dict) -> Reply:
     """Ask the judge until its reply is JSON matching `schema`, at most TRIES times; then a judge error."""
-    raw, problem = "", ""
+    raw = ""
+    problem: str | None = ""
     for attempt in range(1, TRIES + 1):
         # The first try is greedy; a retry samples, so the same wrong reply does not come back.
         options = {"max_tokens": MAX_TOKENS, "temperature": 0.0 if attempt == 1 else 0.7, "response_format": json_schema_format}
@@ -187,10 +188,10 @@ def record_grades(prompt: PromptResult, spec: CheckSpec, rubric: Rubric, records
     """Write the judge's record and the check's outcome into each attempt, and the check's result
     over all attempts into the prompt, which then passes only if the judge check passed too."""
     for sample, record in zip(prompt.samples, records, strict=True):
-        result = outcome(rubric, record)
+        graded = outcome(rubric, record)
         sample.judge = record
-        sample.checks.append(AttemptCheck(check=spec.label, passed=result.passed, detail=result.detail))
-        sample.passed = bool(sample.passed is not False and result.passed)
+        sample.checks.append(AttemptCheck(check=spec.label, passed=graded.passed, detail=graded.detail))
+        sample.passed = bool(sample.passed is not False and graded.passed)
     passes = sum(bool(sample.checks[-1].passed) for sample in prompt.samples)
     attempts = len(prompt.samples)
     result = CheckResult(

@@ -57,7 +57,7 @@ def judge_pair(prompt: str, question: str, answer_a: str, answer_b: str, ask: As
     preferred = []  # per order, "A" or "B"
     for (first, second), names in ((answer_a, answer_b), "AB"), ((answer_b, answer_a), "BA"):
         reply = ask_until_valid(messages(question, first, second), SCHEMA, ask, json_schema_format)
-        if reply.error is not None:
+        if reply.value is None:
             return PairVerdict(prompt, ERROR, f"{names[0]}'s answer first: {reply.error}; the judge said: {reply.raw[:300]!r}")
         preferred.append(names[reply.value["better"] - 1])
     if preferred[0] != preferred[1]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bakeoff.metrics import METRICS
 from bakeoff.inputs.registry import GIB
+from bakeoff.metrics import METRICS
 from bakeoff.report.model import ModelRecord, Report
 
 RUNNERS_UP = 2  # the next best models the advice mentions by name

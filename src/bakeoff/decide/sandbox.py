@@ -14,6 +14,7 @@ does without it, and `RunResult.missing` names it; the caller must say so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -101,10 +102,8 @@ def run_function(code: str, function: str | None, calls: list[dict], limits: Lim
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _tail(data: bytes, limit: int = 400) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,8 @@ def percentile_intervals(values: list[float], *, confidence: float = CONFIDENCE)
     intervals = {}
     for name, share in PERCENTILES.items():
         test = scipy.stats.quantile_test(values, q=float(np.quantile(values, share)), p=share)
-        low, high = test.confidence_interval(confidence)
+        interval: Any = test.confidence_interval(confidence)  # a ConfidenceInterval, though scipy-stubs say float
+        low, high = interval.low, interval.high
         intervals[name] = (None if np.isnan(low) else float(low), None if np.isnan(high) else float(high))
     return intervals
 
@@ -90,10 +92,6 @@ class Estimate:
     launch_sd: float | None = None
     between_sd: float | None = None
     within_sd: float | None = None
-
-    @property
-    def interval(self) -> bool:
-        return self.low is not None
 
     @property
     def above_one(self) -> bool:
@@ -127,10 +125,7 @@ def compare_launches(baseline: Cells, candidate: Cells, *, confidence: float = C
     launch_var = (((base - base.mean()) ** 2).sum() + ((cand - cand.mean()) ** 2).sum()) / df
     se = float(np.sqrt(launch_var * (1 / len(base) + 1 / len(cand))))
     half = float(scipy.stats.t.ppf(0.5 + confidence / 2, df)) * se
-    if se > 0:
-        p_value = float(2 * scipy.stats.t.sf(abs(difference) / se, df))
-    else:
-        p_value = 1.0 if difference == 0 else 0.0
+    p_value = float(2 * scipy.stats.t.sf(abs(difference) / se, df)) if se > 0 else (1.0 if difference == 0 else 0.0)
     between = _between_sd(launch_var, within, [baseline, candidate])
     return Estimate(
         float(np.exp(difference)), float(np.exp(difference - half)), float(np.exp(difference + half)), p_value,
@@ -170,7 +165,7 @@ def _launch_summaries(sides: list[Cells]) -> list[np.ndarray] | None:
     if not all(medians):
         return None
     strata = {stratum for side in medians for stratum, _ in side}
-    effect = {s: np.mean([m for side in medians for (stratum, _), m in side.items() if stratum == s]) for s in strata}
+    effect = {s: float(np.mean([m for side in medians for (stratum, _), m in side.items() if stratum == s])) for s in strata}
     summaries = []
     for side in medians:
         by_launch: dict[int, list[float]] = {}
@@ -210,7 +205,7 @@ def _between_sd(launch_var: float, within_sd: float | None, sides: list[Cells]) 
     return float(np.sqrt(max(0.0, launch_var - within_sd**2 * float(np.mean(shares)))))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def median_variance(n: int) -> float:
     """The variance of the median of n standard normal values (1 for one value, 1/2 for two,
     about pi/2n for many), by a fixed-seed simulation: exact enough for variance components."""
@@ -302,7 +297,7 @@ def compare_proportions(base_passed: int, base_total: int, cand_passed: int, can
     if base_total == 0 or cand_total == 0:
         return None
     table = [[base_passed, base_total - base_passed], [cand_passed, cand_total - cand_passed]]
-    p_value = float(scipy.stats.fisher_exact(table).pvalue)
+    p_value = float(scipy.stats.fisher_exact(np.array(table)).pvalue)
     return ProportionChange(base_passed / base_total, cand_passed / cand_total, p_value)
 
 
@@ -327,7 +322,7 @@ def paired_p_value(base: list[float], candidate: list[float]) -> float | None:
     """Wilcoxon's signed-rank test on pairs (one per prompt); None with fewer than two pairs."""
     import scipy.stats  # loaded on first use: `bakeoff serve` and `import bakeoff` stay light
 
-    differences = [c - b for b, c in zip(base, candidate)]
+    differences = [c - b for b, c in zip(base, candidate, strict=True)]
     if len(differences) < 2:
         return None
     if not any(differences):

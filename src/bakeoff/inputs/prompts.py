@@ -10,6 +10,7 @@ every source's prompts alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.validation import shorten
@@ -45,7 +46,7 @@ class Prompt:
     min_pass_rate: float
     turns: tuple[dict, ...] = ()  # earlier turns, `{role, content}`, before `text`
     tasks: tuple[str, ...] = ()  # model tasks this prompt is for; empty: every model
-    response_format: str | None = None  # "json_object" or "json_schema": ask for structured output
+    response_format: Literal["json_object", "json_schema"] | None = None  # ask for structured output
     judge: str | None = None  # the judge model (NAME or NAME@RUNTIME) of its `judge` check; None: no judge check
     origin: str = field(default="", compare=False)  # where it was written, for messages: "prompts.yaml: prompt 0 (id)"
 
@@ -65,7 +66,7 @@ class Prompt:
 
     @property
     def request_options(self) -> dict:
-        options = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        options: dict[str, object] = {"max_tokens": self.max_tokens, "temperature": self.temperature}
         if self.response_format:
             options["response_format"] = response_format(self.response_format, self.schema)
         return options
@@ -73,7 +74,7 @@ class Prompt:
     @property
     def schema(self) -> dict | None:
         """The JSON Schema of the prompt's json_schema check, which structured output asks for."""
-        return next((spec.argument["schema"] for spec in self.checks if spec.kind == "json_schema"), None)
+        return next((spec.argument["schema"] for spec in self.checks if spec.kind == "json_schema" and isinstance(spec.argument, dict)), None)
 
     def fits(self, task: str) -> bool:
         return not self.tasks or task in self.tasks
@@ -96,6 +97,8 @@ def response_format(kind: str, schema: dict | None) -> dict:
     # OpenAI-style servers read the schema from `json_schema.schema`; Foundry Local (2.2.1)
     # reads `json_schema` itself as the schema and ignores the other keys. Sending both
     # shapes in one object constrains the answer on either kind of server.
+    if schema is None:  # the loader refuses this format without a json_schema check
+        raise ValueError("response_format json_schema without a json_schema check")
     return {"type": "json_schema", "json_schema": {**schema, "name": "answer", "schema": schema}}
 
 

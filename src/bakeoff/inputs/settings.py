@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.validation import read_document, validate
@@ -96,8 +97,9 @@ class Settings:
     confidence: float = DEFAULT_CONFIDENCE
     inconclusive: str = DEFAULT_INCONCLUSIVE  # "pass" or "fail": a gate the statistics cannot settle
     baseline: Path = field(default_factory=lambda: Path(DEFAULT_BASELINE))
-    # Request limits by name (bakeoff.measure.client.Limits' fields; inputs never import measuring).
-    limits: dict[str, float] = field(default_factory=dict)
+    # Request limits by name (bakeoff.measure.client.Limits' fields; inputs never import measuring):
+    # an int or a float each, as the field takes it; Limits checks each value.
+    limits: dict[str, Any] = field(default_factory=dict)
     launches: int = DEFAULT_LAUNCHES
     warmup: int = 0
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bakeoff.errors import BakeoffError
 
@@ -16,7 +18,8 @@ from bakeoff.errors import BakeoffError
 def read_document(path: Path, syntax: str):
     """The parsed content of a JSON, YAML or TOML (`syntax`) file; BakeoffError with one line otherwise."""
     import yaml  # here, not at the top: a `bakeoff serve` handed its entry never reads a file
-    parse = {"JSON": json.loads, "YAML": yaml.safe_load, "TOML": tomllib.loads}[syntax]
+    parsers: dict[str, Callable[[str], Any]] = {"JSON": json.loads, "YAML": yaml.safe_load, "TOML": tomllib.loads}
+    parse = parsers[syntax]
     try:
         return parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -20,6 +20,8 @@ stamped as its bytes come off the socket, before any SSE or JSON parsing
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import math
 import socket
@@ -27,6 +29,7 @@ import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import httpx
 from httpx_sse import SSEError, connect_sse
@@ -131,7 +134,7 @@ class Limits:
     def parse(cls, items: list[str], base: Limits | None = None) -> Limits:
         """Limits from `NAME=VALUE` strings (the plugin's --bakeoff-limit), over `base` where given."""
         known = {f.name: f for f in fields(cls)}
-        values = {}
+        values: dict[str, Any] = {}  # int or float per field; Limits checks each value itself
         for item in items:
             name, _, value = item.partition("=")
             name = name.strip().replace("-", "_")
@@ -161,7 +164,9 @@ class _Clock:
         if event == "http11.send_request_body.complete":
             self.sent = time.perf_counter()
 
-    def stamped(self, stream: httpx.SyncByteStream) -> httpx.SyncByteStream:
+    def stamped(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream) -> httpx.SyncByteStream:
+        if not isinstance(stream, httpx.SyncByteStream):  # the client is synchronous: so are its responses
+            raise TypeError(f"expected a synchronous response stream, got {type(stream).__name__}")
         return _StampedStream(stream, self)
 
 
@@ -217,10 +222,8 @@ class _Watchdog:
         stream = (self.response.extensions.get("network_stream") if self.response is not None else None)
         sock = stream.get_extra_info("socket") if stream is not None else None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class ChatClient:
@@ -433,7 +436,7 @@ class _Stream:
         else:
             output_tokens, counted_by = len(self.token_times), "stream chunks"
         token_times = self.token_times
-        gaps = [later - earlier for earlier, later in zip(token_times, token_times[1:])]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(token_times)]
         decode_window = token_times[-1] - token_times[0]
         return Sample(
             response="".join(self.pieces),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import psutil
@@ -11,10 +12,8 @@ def tree_rss(process: psutil.Process) -> int:
     """RSS of a process and its children; a child that exits mid-count is simply left out."""
     total = 0
     for proc in [process, *process.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += proc.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
     return total
 
 
@@ -40,7 +39,7 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-sampler-{pid}", daemon=True)
 
-    def start(self) -> "MemorySampler":
+    def start(self) -> MemorySampler:
         self.sample()
         self._thread.start()
         return self

@@ -69,14 +69,14 @@ def merge(parts: list[Part], *, run_id: str | None = None) -> Report:
         for runtime, runtime_version in part.report.environment.runtimes.items():
             environment.runtimes.setdefault(runtime, runtime_version)
     incomplete = [f"{part.source}: {part.report.incomplete_reason}" for part in parts if part.report.status != "complete"]
-    finished = [part.report.finished_at for part in parts]
+    finished = [part.report.finished_at for part in parts if part.report.finished_at is not None]
     shared = _shared_hosts(parts)
     return Report(
         run_id=run_id or new_run_id(),
         status="incomplete" if incomplete else "complete",
         incomplete_reason="; ".join(incomplete) or None,
         started_at=min(part.report.started_at for part in parts),
-        finished_at=None if None in finished else max(finished),
+        finished_at=max(finished) if len(finished) == len(parts) else None,  # None: a part never finished
         registry=first.registry,
         prompt_source=first.prompt_source,
         environment=environment,
@@ -107,7 +107,7 @@ def _refuse_mixed_prompts(parts: list[Part]) -> None:
             )
         sources.append(source)
     first = sources[0]
-    for part, source in zip(parts[1:], sources[1:]):
+    for part, source in zip(parts[1:], sources[1:], strict=True):
         # The name is left out: one file has other paths on other machines.
         if (source.kind, source.sha256) != (first.kind, first.sha256):
             raise MergeRefused(

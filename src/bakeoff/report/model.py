@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from bakeoff.measure.client import Sample
 
-SCHEMA = "bakeoff.report/3"
+SCHEMA: Final = "bakeoff.report/3"
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "report.schema.json"
 
 Seconds = Annotated[float, Field(ge=0)]
@@ -60,7 +60,7 @@ class Stat(Record):
     p95: float
     p99: float | None = None
     intervals: dict[str, tuple[float | None, float | None]] | None = Field(
-        None,
+        default=None,
         description="95% distribution-free intervals of the median, p90 and p99 over these samples (a null bound: too few samples to reach it); null in reports made before bakeoff kept them",
     )
 
@@ -72,7 +72,7 @@ class AttemptCheck(Record):
     passed: bool
     detail: str
     sandbox_missing: list[str] | None = Field(
-        None, description="protections the sandbox for model-written code lacked on this machine (null: all held, or no code ran)"
+        default=None, description="protections the sandbox for model-written code lacked on this machine (null: all held, or no code ran)"
     )
 
 
@@ -83,7 +83,7 @@ class CheckResult(Record):
     pass_rate: Share
     passes: Count | None = None
     attempts: Count | None = None
-    pass_k: bool | None = Field(None, description="pass^k: the check passed in every one of the k attempts")
+    pass_k: bool | None = Field(default=None, description="pass^k: the check passed in every one of the k attempts")
     passed: bool
 
 
@@ -91,11 +91,11 @@ class JudgeRecord(Record):
     """A judge model's grades for one attempt (a `judge` check), or why it gave none."""
 
     judge: str = Field(description="the judge model, as NAME or NAME@RUNTIME")
-    scores: dict[str, Score] = Field({}, description="1-5 per criterion of the check's rubric; empty on a judge error")
+    scores: dict[str, Score] = Field(default={}, description="1-5 per criterion of the check's rubric; empty on a judge error")
     reason: str | None = None
-    error: str | None = Field(None, description="a judge error: the judge did not answer, or not with valid scores")
-    raw: str | None = Field(None, description="on a judge error, the judge's last reply as it came")
-    self_judged: bool = Field(False, description="the judge is the same model as the one it graded")
+    error: str | None = Field(default=None, description="a judge error: the judge did not answer, or not with valid scores")
+    raw: str | None = Field(default=None, description="on a judge error, the judge's last reply as it came")
+    self_judged: bool = Field(default=False, description="the judge is the same model as the one it graded")
     tries: Count = 1
     seconds: Seconds = Field(description="time spent judging this answer (retries included); never in the candidate's figures")
 
@@ -123,15 +123,15 @@ class SampleRecord(OpenRecord):
     itl_p95_s: Seconds | None = None
     finish_reason: str | None = None
     server_timings: dict[str, float | None] | None = Field(
-        None,
+        default=None,
         description="the server's own figures for this request, as it sent them (llama-server: prompt_n, "
         "prompt_ms, predicted_n, predicted_ms, predicted_per_second, ...)",
     )
-    passed: bool | None = Field(None, description="this attempt passed every check")
+    passed: bool | None = Field(default=None, description="this attempt passed every check")
     checks: list[AttemptCheck]
-    judge: JudgeRecord | None = Field(None, description="the judge model's grades, for a prompt with a `judge` check")
-    launch: Count | None = Field(None, description="0-based index of the server launch the attempt ran in; null: the run had one launch")
-    cold: bool = Field(False, description="the first request after its launch's load: counted in `cold_ttft_s`, left out of warm statistics")
+    judge: JudgeRecord | None = Field(default=None, description="the judge model's grades, for a prompt with a `judge` check")
+    launch: Count | None = Field(default=None, description="0-based index of the server launch the attempt ran in; null: the run had one launch")
+    cold: bool = Field(default=False, description="the first request after its launch's load: counted in `cold_ttft_s`, left out of warm statistics")
 
     @classmethod
     def from_sample(cls, sample: Sample, *, passed: bool, checks: list[AttemptCheck]) -> SampleRecord:
@@ -161,7 +161,7 @@ class Rating(Record):
 
 # The criteria of a human rating, in order: Rating's fields that are 1-5 scores.
 CRITERIA: tuple[str, ...] = tuple(
-    name for name, info in Rating.model_fields.items() if (info.json_schema_extra or {}).get("criterion")
+    name for name, info in Rating.model_fields.items() if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("criterion")
 )
 
 
@@ -177,14 +177,14 @@ class PromptResult(OpenRecord):
     text: str
     repeats: Count
     min_pass_rate: Share | None = None
-    messages: list[Message] = Field([], description="the conversation sent: system message, earlier turns, then `text`")
-    tasks: list[str] = Field([], description="model tasks the prompt is for; empty: every model")
+    messages: list[Message] = Field(default=[], description="the conversation sent: system message, earlier turns, then `text`")
+    tasks: list[str] = Field(default=[], description="model tasks the prompt is for; empty: every model")
     response_format: Literal["json_object", "json_schema"] | None = None
     passed: bool
-    attempt_pass_rate: Share | None = Field(None, description="share of attempts that passed every check")
-    pass_k: bool | None = Field(None, description="pass^k: every one of the k attempts passed every check")
+    attempt_pass_rate: Share | None = Field(default=None, description="share of attempts that passed every check")
+    pass_k: bool | None = Field(default=None, description="pass^k: every one of the k attempts passed every check")
     error: str | None = None
-    ratings: list[Rating] = Field([], description="human scores from `bakeoff rate`, one per distinct answer")
+    ratings: list[Rating] = Field(default=[], description="human scores from `bakeoff rate`, one per distinct answer")
     stats: dict[str, Stat | None] = {}
     checks: list[CheckResult]
     samples: list[SampleRecord]
@@ -212,7 +212,7 @@ class PromptResult(OpenRecord):
         weights = [len(r.samples) for r in self.ratings]
         if not weights:
             return None
-        return sum(r.score * w for r, w in zip(self.ratings, weights)) / sum(weights)
+        return sum(r.score * w for r, w in zip(self.ratings, weights, strict=True)) / sum(weights)
 
     @property
     def judge_score(self) -> float | None:
@@ -243,16 +243,16 @@ class ModelRecord(Record):
     model_id: str | None = None
     weights_sha256: str | None = None
     starts: Count = 0
-    ready_seconds: Seconds | None = Field(None, description="median over `launches`")
-    load_seconds: Seconds | None = Field(None, description="median over `launches`")
-    rss_after_load_bytes: Count | None = Field(None, description="median over `launches`")
+    ready_seconds: Seconds | None = Field(default=None, description="median over `launches`")
+    load_seconds: Seconds | None = Field(default=None, description="median over `launches`")
+    rss_after_load_bytes: Count | None = Field(default=None, description="median over `launches`")
     peak_rss_bytes: Count | None = None
     cpu_seconds: Seconds | None = None
-    memory_note: str | None = Field(None, description="why memory and CPU were not measured (then null, never zero)")
+    memory_note: str | None = Field(default=None, description="why memory and CPU were not measured (then null, never zero)")
     environment: Environment | None = Field(
-        None, description="the machine this model ran on, when the report was merged from several (else the report's)"
+        default=None, description="the machine this model ran on, when the report was merged from several (else the report's)"
     )
-    launches: list[LaunchRecord] = Field([], description="each start of the server, one sample of time to ready and RSS after load each")
+    launches: list[LaunchRecord] = Field(default=[], description="each start of the server, one sample of time to ready and RSS after load each")
     prompts: list[PromptResult] = []
 
     @property
@@ -283,8 +283,8 @@ class Environment(Record):
     os: str
     python: str
     bakeoff_version: str
-    host: str | None = Field(None, description="the machine's host name: tells workers that shared a machine")
-    runtimes: dict[str, str] = Field({}, description="runtime version by the runtime's key (as models' `runtime`)")
+    host: str | None = Field(default=None, description="the machine's host name: tells workers that shared a machine")
+    runtimes: dict[str, str] = Field(default={}, description="runtime version by the runtime's key (as models' `runtime`)")
 
 
 class Worker(Record):
@@ -302,7 +302,7 @@ class Distribution(Record):
     shared_host: bool = Field(
         description="two or more parts measured models on one machine at the same time: timings are not like for like"
     )
-    notes: list[str] = Field([], description="what a reader must know: models measured on different machines, ...")
+    notes: list[str] = Field(default=[], description="what a reader must know: models measured on different machines, ...")
 
 
 class PromptSourceRecord(Record):
@@ -318,7 +318,7 @@ class Report(Record):
 
     model_config = ConfigDict(title="bakeoff run report, version 3", populate_by_name=True)
 
-    schema_: Literal["bakeoff.report/3"] = Field(SCHEMA, alias="schema")
+    schema_: Literal["bakeoff.report/3"] = Field(default=SCHEMA, alias="schema")
     run_id: str
     status: Literal["complete", "incomplete"]
     incomplete_reason: str | None = None
@@ -327,7 +327,7 @@ class Report(Record):
     registry: str | None = None
     prompt_source: PromptSourceRecord | None = None
     environment: Environment
-    distribution: Distribution | None = Field(None, description="set when the run was split across workers or merged from reports")
+    distribution: Distribution | None = Field(default=None, description="set when the run was split across workers or merged from reports")
     models: list[ModelRecord]
 
     @property

@@ -14,10 +14,10 @@ interrupted session resumes where it stopped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
-from typing import Callable
 
 from bakeoff.report.model import CRITERIA, ModelRecord, PromptResult, Rating, Report
 from bakeoff.report.store import now_iso, rewrite_report
@@ -38,7 +38,7 @@ class Answer:
 
 def answers(report: Report) -> list[Answer]:
     """Every distinct answer of every model that ran, in report order."""
-    found = []
+    found: list[Answer] = []
     for model in report.models:
         for prompt in model.prompts:
             by_response: dict[str, Answer] = {}

@@ -15,14 +15,12 @@ import secrets
 import socket
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-try:
+if sys.platform != "win32":  # Windows has no advisory locks: the pair is still written in one order
     import fcntl
-except ImportError:  # Windows: no advisory locks; the pair is still written in one order
-    fcntl = None
 
 import psutil
 from pydantic import ValidationError
@@ -37,11 +35,11 @@ from bakeoff.report.model import Environment, ModelRecord, PromptSourceRecord, R
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 def cpu_name() -> str:
@@ -187,7 +185,7 @@ def publish_latest_html(report: Report, reports_dir: Path, page: Path) -> bool:
 @contextlib.contextmanager
 def _latest_lock(reports_dir: Path):
     """Held while `latest.json` and `latest.html` change, so another run cannot interleave its pair."""
-    if fcntl is None:
+    if sys.platform == "win32":
         yield
         return
     fd = os.open(reports_dir, os.O_RDONLY)  # the folder itself is the lock: no file of its own is left

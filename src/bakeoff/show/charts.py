@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bakeoff.metrics import METRICS
 from bakeoff.show.summary import ModelView
 
-COLORS = matplotlib.colormaps["tab10"].colors
-SVG_SETTINGS = {"svg.fonttype": "none", "svg.hashsalt": "bakeoff", "font.size": 9, "font.family": "sans-serif"}
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+COLORS = matplotlib.color_sequences["tab10"]  # the tab10 colormap's colors
+SVG_SETTINGS: dict[RcKeyType, Any] = {"svg.fonttype": "none", "svg.hashsalt": "bakeoff", "font.size": 9, "font.family": "sans-serif"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def model_charts(models: list[ModelView]) -> list[Chart]:
     ]
 
 
-def _axes(count: int) -> tuple[Figure, object]:
+def _axes(count: int) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(4.6, 0.9 + 0.45 * count), layout="constrained")
     ax = fig.add_subplot()
     ax.spines[["top", "right"]].set_visible(False)
@@ -59,7 +64,7 @@ def _axes(count: int) -> tuple[Figure, object]:
     return fig, ax
 
 
-def _finish(fig: Figure, ax, names: list[str], room: float = 1.05) -> str:
+def _finish(fig: Figure, ax: Axes, names: list[str], room: float = 1.05) -> str:
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(len(names) - 0.5, -0.5)  # first model on top, as in the tables
     ax.set_xlim(left=0, right=ax.get_xlim()[1] * room)  # room for labels at the bars' ends
@@ -83,8 +88,9 @@ def _bars(names, values, colors, metric, ticks: list[float | None] | None = None
                 continue
             ax.barh(row, value, color=colors[row], height=0.5, alpha=0.85)
             ax.text(value, row, " " + _label(metric, value), va="center")
-            if ticks and ticks[row] is not None:
-                ax.plot([ticks[row]] * 2, [row - 0.3, row + 0.3], color="black", linewidth=1.5)
+            tick = ticks[row] if ticks else None
+            if tick is not None:
+                ax.plot([tick] * 2, [row - 0.3, row + 0.3], color="black", linewidth=1.5)
         return _finish(fig, ax, names, room=1.3)
 
 

@@ -16,9 +16,9 @@ from bakeoff.decide.compare import (
     recommendation,
     switch_recommendation,
 )
-from bakeoff.metrics import METRICS, change_text
 from bakeoff.decide.pairwise import ERROR, LOSS, TIE, WIN, PairwiseResult
 from bakeoff.decide.stats import MOST_LAUNCHES
+from bakeoff.metrics import METRICS, change_text
 
 WIDTH = 80  # an 80-column CI log
 MARKS = {BETTER: "better", WORSE: "WORSE", SAME: "no change", INCONCLUSIVE: "inconclusive", NOT_COMPARED: "not compared"}
@@ -123,7 +123,7 @@ def _sd(value: float | None) -> str:
 
 def _failure(row: Row) -> str:
     scope = f", {row.prompt}" if row.prompt else ""
-    return f"{row.who}{scope}: {row.label}: {row.gate.reason}"
+    return f"{row.who}{scope}: {row.label}: {row.gate_failure}"
 
 
 def switch_lines(switch: Switch) -> list[str]:

@@ -156,6 +156,8 @@ def _matrix(view: RunView) -> dict:
 def _answer(view: RunView, model_index: int, prompt_id: str) -> dict:
     """A model's answers to one prompt, identical answers (greedy decoding repeats itself) shown once."""
     cell = view.cell(model_index, prompt_id)
+    if cell is None:  # asked only for the prompts the model's record holds
+        raise ValueError(f"{view.answered[model_index].label} has no record of prompt {prompt_id!r}")
     prompt = cell.prompt
     groups: dict[str, dict] = {}
     for index, sample in enumerate(prompt.samples):
@@ -227,7 +229,7 @@ def _comparison_row(row: dict) -> dict:
         "candidate": metric.figure(row.get("candidate"), "–"),
         "change": "–" if row.get("change") is None else change_text(row["change"], row["change_kind"], row.get("low"), row.get("high")),
         "verdict": row.get("verdict", ""),
-        "verdict_class": VERDICT_CLASS.get(row.get("verdict"), "same"),
+        "verdict_class": VERDICT_CLASS.get(row.get("verdict", ""), "same"),
         "gate": ({True: "ok", False: "FAIL", None: ""}[gate.get("passed")] + ("?" if gate.get("inconclusive") else "")) if gate else "",
         "gate_reason": gate.get("reason") or "",
         "noise": _row_noise(row),

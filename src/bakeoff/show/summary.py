@@ -16,8 +16,8 @@ from functools import cached_property
 
 from bakeoff.decide.agreement import Agreement, agreement
 from bakeoff.decide.compare import run_noise
-from bakeoff.metrics import METRICS, metric_keys
 from bakeoff.decide.recommend import recommend
+from bakeoff.metrics import METRICS, metric_keys
 from bakeoff.report.model import ModelRecord, PromptResult, Rating, Report
 from bakeoff.report.ratings import mean_scores
 
