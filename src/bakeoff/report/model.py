@@ -291,6 +291,15 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+class AcceleratorRecord(Record):
+    """One GPU of the machine (NVIDIA, through NVML)."""
+
+    name: str
+    memory_bytes: Count
+    driver: str
+    cuda_version: str = Field(description="the newest CUDA the driver runs")
+
+
 class Environment(Record):
     """The machine and runtimes a run was taken on."""
 
@@ -302,6 +311,8 @@ class Environment(Record):
     bakeoff_version: str
     host: str | None = Field(None, description="the machine's host name: tells workers that shared a machine")
     runtimes: dict[str, str] = Field({}, description="runtime version by the runtime's key (as models' `runtime`)")
+    accelerators: list[AcceleratorRecord] = Field([], description="the machine's GPUs; none: see `accelerator_note`")
+    accelerator_note: str | None = Field(None, description="why there is no accelerator: no driver, no GPU (null in reports before it)")
 
 
 class Worker(Record):

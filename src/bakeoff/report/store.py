@@ -31,9 +31,10 @@ from pydantic import ValidationError
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import GIB, ModelEntry
 from bakeoff.inputs.validation import read_document
+from bakeoff.measure import accelerator
 from bakeoff.report import LATEST
 from bakeoff.report.migrate import migrate, runtime_key
-from bakeoff.report.model import Environment, ModelRecord, Report
+from bakeoff.report.model import AcceleratorRecord, Environment, ModelRecord, Report
 
 
 def now_iso() -> str:
@@ -63,7 +64,17 @@ def environment() -> Environment:
         python=sys.version.split()[0],
         bakeoff_version=version("bakeoff"),
         host=socket.gethostname(),
+        **accelerators(),
     )
+
+
+def accelerators() -> dict:
+    """The environment's GPUs, or why there are none ("no accelerator (...)"), never an error."""
+    found = accelerator.discover()
+    return {
+        "accelerators": [AcceleratorRecord(name=a.name, memory_bytes=a.memory_bytes, driver=a.driver, cuda_version=a.cuda_version) for a in found.accelerators],
+        "accelerator_note": found.note,
+    }
 
 
 def file_sha256(path: Path) -> str | None:
