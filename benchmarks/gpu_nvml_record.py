@@ -76,7 +76,7 @@ def gpu_server(wait_s: float) -> psutil.Process | None:
 
 def nvidia_smi() -> str:
     result = subprocess.run(
-        ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"], capture_output=True, text=True
+        ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"], capture_output=True, text=True, check=False
     )
     return result.stdout + result.stderr
 

@@ -10,6 +10,7 @@ first asked for, so tests can put an NVML recorded on a real GPU in its place (t
 from __future__ import annotations
 
 import importlib
+import itertools
 import statistics
 import threading
 import time
@@ -187,7 +188,7 @@ class GpuSampler:
             telemetry.energy_joules = (sum(counted) - sum(starts)) / 1000
             telemetry.energy_source = "NVML energy counter"
         elif len(powered) >= 2:
-            telemetry.energy_joules = sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in zip(powered, powered[1:]))
+            telemetry.energy_joules = sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in itertools.pairwise(powered))
             telemetry.energy_source = "NVML power, integrated"
         return telemetry
 
