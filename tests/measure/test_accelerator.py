@@ -57,6 +57,7 @@ def test_the_recorded_gpu_is_discovered(recorded):
     assert gpu.driver == results(recorded, "nvmlSystemGetDriverVersion")[0]
     cuda = results(recorded, "nvmlSystemGetCudaDriverVersion")[0]
     assert gpu.cuda_version == f"{cuda // 1000}.{cuda % 1000 // 10}"
+    assert gpu.compute_capability == "{}.{}".format(*results(recorded, "nvmlDeviceGetCudaComputeCapability")[0])
     assert gpu.name in found.summary and found.note is None
 
 

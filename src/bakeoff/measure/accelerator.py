@@ -41,6 +41,7 @@ class Accelerator:
     memory_bytes: int
     driver: str
     cuda_version: str  # the newest CUDA the driver runs, "13.0"
+    compute_capability: str | None = None  # "9.0": the architecture a CUDA build targets (sm_90)
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,22 @@ def discover() -> Discovery:
         for index in range(count):
             handle = lib.nvmlDeviceGetHandleByIndex(index)
             memory = lib.nvmlDeviceGetMemoryInfo(handle)
-            found.append(Accelerator(index, _text(lib.nvmlDeviceGetName(handle)), int(memory.total), driver, f"{cuda // 1000}.{cuda % 1000 // 10}"))
+            found.append(
+                Accelerator(index, _text(lib.nvmlDeviceGetName(handle)), int(memory.total), driver, f"{cuda // 1000}.{cuda % 1000 // 10}", _capability(lib, handle))
+            )
         return Discovery(tuple(found))
     except lib.NVMLError as exc:
         return Discovery(note=f"{NO_ACCELERATOR} (NVML: {exc})")
     finally:
         _shutdown(lib)
+
+
+def _capability(lib: ModuleType, handle: object) -> str | None:
+    try:
+        major, minor = lib.nvmlDeviceGetCudaComputeCapability(handle)
+    except lib.NVMLError:
+        return None
+    return f"{major}.{minor}"
 
 
 def _text(value: str | bytes) -> str:
