@@ -36,7 +36,7 @@ class LaunchTelemetry:
         cpu_joules = self.cpu.stop() if self.cpu else None
         telemetry = Telemetry(**vars(gpu), output_tokens=output_tokens)
         if telemetry.energy_joules is None and cpu_joules is not None:  # served on the CPU
-            telemetry.energy_joules, telemetry.energy_source = cpu_joules, RaplMeter.source
+            telemetry.energy_joules, telemetry.energy_source = cpu_joules, self.cpu.source
         if telemetry.energy_joules is None:
             telemetry.energy_note = NO_SENSOR
         elif output_tokens:

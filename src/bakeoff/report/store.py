@@ -72,7 +72,7 @@ def accelerators() -> dict:
     """The environment's GPUs, or why there are none ("no accelerator (...)"), never an error."""
     found = accelerator.discover()
     return {
-        "accelerators": [AcceleratorRecord(name=a.name, memory_bytes=a.memory_bytes, driver=a.driver, cuda_version=a.cuda_version) for a in found.accelerators],
+        "accelerators": [AcceleratorRecord(name=a.name, memory_bytes=a.memory_bytes, driver=a.driver, cuda_version=a.cuda_version, compute_capability=a.compute_capability) for a in found.accelerators],
         "accelerator_note": found.note,
     }
 
