@@ -35,6 +35,8 @@ def plain(value):
         return {name: plain(getattr(value, name)) for name, *_ in value._fields_}
     if isinstance(value, ctypes._Pointer) or "handle" in type(value).__name__.lower():
         return "handle"
+    if hasattr(value, "__dict__"):  # pynvml's nvmlFriendlyObject: the process lists' items
+        return {name: plain(field) for name, field in vars(value).items()}
     return repr(value)
 
 

@@ -35,7 +35,9 @@ def test_gpu_layers_are_passed_only_when_asked(tmp_path):
     plain = server_argv(Path("llama-server"), entry(tmp_path), Path("m.gguf"), 8080)
     assert "--n-gpu-layers" not in plain
     gpu = server_argv(Path("llama-server"), entry(tmp_path), Path("m.gguf"), 8080, gpu_layers=99)
-    assert gpu[-2:] == ["--n-gpu-layers", "99"] and gpu[:-2] == plain
+    assert gpu[len(plain):] == ["--n-gpu-layers", "99", "--log-verbosity", "4"] and gpu[: len(plain)] == plain
+    kept_on_cpu = server_argv(Path("llama-server"), entry(tmp_path), Path("m.gguf"), 8080, gpu_layers=0)
+    assert kept_on_cpu[len(plain):] == ["--n-gpu-layers", "0"]
 
 
 def test_a_gpu_entry_without_a_gpu_is_skipped_with_the_reason(tmp_path, monkeypatch):
@@ -95,14 +97,14 @@ def served(tmp_path, monkeypatch, model: ModelEntry, *, cpu_build: bool):
 
 def test_a_gpu_entry_is_served_by_the_cuda_build_with_every_layer_offloaded(tmp_path, monkeypatch):
     ready, argv, env = served(tmp_path, monkeypatch, entry(tmp_path, device="gpu"), cpu_build=True)
-    assert argv[0] == "/cuda/llama-server" and argv[-2:] == ["--n-gpu-layers", "99"]
+    assert argv[0] == "/cuda/llama-server" and argv[argv.index("--n-gpu-layers") + 1] == "99"
     assert env is None  # the GPU stays visible
     assert (ready.device, ready.gpu_layers, ready.runtime_version) == ("gpu", "25/25", "cuda build")
 
 
 def test_gpu_layers_from_the_entry(tmp_path, monkeypatch):
     _, argv, _ = served(tmp_path, monkeypatch, entry(tmp_path, device="gpu", gpu_layers=10), cpu_build=True)
-    assert argv[-2:] == ["--n-gpu-layers", "10"]
+    assert argv[argv.index("--n-gpu-layers") + 1] == "10"
 
 
 def test_a_cpu_entry_keeps_the_cpu_build_as_before(tmp_path, monkeypatch):

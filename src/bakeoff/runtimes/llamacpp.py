@@ -36,6 +36,7 @@ from bakeoff.weights import llama_server, pull
 
 DEFAULT_CTX_SIZE = 4096
 ALL_LAYERS = 99  # -ngl 99: every layer of any model bakeoff serves
+TRACE = 4  # llama-server's log verbosity that shows libllama's information lines
 OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
 READY_TIMEOUT_S = 300.0
 INSTALL_HINT = "put llama-server on PATH, or install cmake and a C/C++ compiler so that bakeoff can build it (about 6 minutes, once)"
@@ -96,6 +97,9 @@ def server_argv(binary: Path, entry: ModelEntry, model: Path, port: int, *, gpu_
     """`gpu_layers`: passed as --n-gpu-layers (0 keeps a CUDA build on the CPU); None: not passed."""
     threads = entry.threads or psutil.cpu_count(logical=False) or os.cpu_count() or 1
     layers = [] if gpu_layers is None else ["--n-gpu-layers", str(gpu_layers)]
+    if gpu_layers:
+        # libllama's own lines, "offloaded 25/25 layers to GPU" among them, show at trace (4) only.
+        layers += ["--log-verbosity", str(TRACE)]
     return [
         str(binary),
         "--model", str(model),
