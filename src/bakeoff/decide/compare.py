@@ -212,6 +212,9 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
     if cold:
         rows.append(cold)
     rows.append(_single_row(name, runtime, "peak_rss_bytes", base.peak_rss_bytes, cand.peak_rss_bytes, settings))
+    for metric in ("peak_gpu_memory_bytes", "joules_per_token"):  # rows only where a side measured it (a GPU, a power sensor)
+        if getattr(base, metric) is not None or getattr(cand, metric) is not None:
+            rows.append(_single_row(name, runtime, metric, getattr(base, metric), getattr(cand, metric), settings))
     rows.append(_pass_rate_row(name, runtime, None, pairs, settings))
     for metric, found in scored.items():
         if found:
