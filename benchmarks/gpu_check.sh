@@ -29,6 +29,7 @@ if [ "${INSTALL:-1}" = 1 ]; then  # INSTALL=0: bakeoff is installed already (a t
 fi
 
 python3 -c "from bakeoff.measure.accelerator import discover; print(discover().summary)" | tee "$OUT/discovery.txt"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; ls /sys/class/powercap; } >> "$OUT/discovery.txt" 2>&1
 ARCH=$(python3 -c "from bakeoff.runtimes.llamacpp import gpu_architecture; print(gpu_architecture() or '')")
 if [ -z "$ARCH" ] && [ "${CPU_ONLY:-0}" != 1 ]; then say "no GPU here: nothing more to check"; exit 0; fi
 
@@ -74,6 +75,7 @@ cd "$HERE/proj" && timeout "${EVALS_TIMEOUT_S:-400}" python3 -m pytest evals -p 
   --bakeoff-models "$WORK/models.json" --bakeoff-prompts "$WORK/prompts.yaml" --bakeoff-reports "$WORK/reports" \
   --bakeoff-launches "$LAUNCHES" 2>&1 | tail -40
 wait
+grep -h "offloaded\|model buffer size\|failed to initialize CUDA" "$BAKEOFF_CACHE"/logs/serve-qwen-0.5b-random*.log > "$OUT/serve-log-lines.txt" 2>&1
 cp "$WORK/reports/latest.json" "$OUT/report.json"
 cp "$WORK/reports/latest.html" "$OUT/report.html"
 cat "$OUT/nvml-record.txt" 2>/dev/null
