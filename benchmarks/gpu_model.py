@@ -15,7 +15,13 @@ import json
 import sys
 
 import numpy as np
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFReader, GGUFValueType, GGUFWriter
+from gguf import (
+    GGML_QUANT_SIZES,
+    GGMLQuantizationType,
+    GGUFReader,
+    GGUFValueType,
+    GGUFWriter,
+)
 
 TENSORS_KEY = "bakeoff.tensors"
 SMALL_BYTE = 0x18

@@ -99,7 +99,7 @@ def main() -> int:
     from bakeoff.measure import accelerator
 
     discovery = accelerator.discover()
-    sampler = accelerator.GpuSampler(server.pid, interval_s=0.2).start()
+    sampler = accelerator.watch(server.pid, interval_s=0.2)
     time.sleep(args.seconds / 2)
     smi = nvidia_smi()
     ours = sampler.sample() if sampler else None

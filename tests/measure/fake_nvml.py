@@ -1,5 +1,6 @@
 """A pynvml stand-in that replays NVML answers recorded on a real GPU (benchmarks/gpu_nvml_record.py
-wrote tests/data/nvml_h200.json on an NVIDIA H200 while llama-server served a model on it).
+wrote tests/data/nvml_h200.json on an NVIDIA H200 while llama-server served a model on it, with
+what bakeoff's sampler made of them there and nvidia-smi's per-process figure at the same moment).
 
 Each NVML function answers its recorded answers in the order they were recorded, the last one
 again once they run out; a recorded error is raised as NVMLError with its code. The server's

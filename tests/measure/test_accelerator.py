@@ -7,11 +7,12 @@ from __future__ import annotations
 import copy
 import os
 import sys
+from dataclasses import asdict
 
 import pytest
 
 from bakeoff.measure import accelerator
-from bakeoff.measure.accelerator import GpuSampler, discover
+from bakeoff.measure.accelerator import GpuSampler, discover, watch
 from bakeoff.report import store
 from tests.measure.fake_nvml import FakeNvml, NoDriver, recording
 
@@ -46,7 +47,7 @@ def test_no_driver_is_said_plainly_never_an_error(monkeypatch):
 def test_no_nvml_library_is_no_accelerator(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails as if nvidia-ml-py were missing
     assert discover().note.startswith("no accelerator")
-    assert GpuSampler(os.getpid()).start() is None
+    assert watch(os.getpid()) is None
 
 
 def test_the_recorded_gpu_is_discovered(recorded):
@@ -86,7 +87,7 @@ def _sampled(sampler: GpuSampler, rec: dict):
 
 
 def test_the_server_s_gpu_memory_peak_and_energy_from_the_recording(recorded):
-    sampler = GpuSampler(os.getpid(), interval_s=NEVER).start()
+    sampler = watch(os.getpid(), interval_s=NEVER)
     telemetry = _sampled(sampler, recorded)
     held = server_memory(recorded)
     assert telemetry.memory_after_load_bytes == held[0]
@@ -107,7 +108,7 @@ def test_without_an_energy_counter_the_power_is_integrated(monkeypatch):
             call.pop("result", None)
             call.update(error="Not Supported", error_value=3)
     monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(rec, server_pid=os.getpid()))
-    sampler = GpuSampler(os.getpid(), interval_s=NEVER).start()
+    sampler = watch(os.getpid(), interval_s=NEVER)
     telemetry = _sampled(sampler, rec)
     assert telemetry.energy_source == "NVML power, integrated"
     assert telemetry.energy_joules is not None and telemetry.energy_joules >= 0
@@ -117,5 +118,16 @@ def test_a_server_on_the_cpu_has_nothing_on_the_gpu(monkeypatch):
     rec = recording()
     # The recorded GPU holds another process (the recorded server) but not the one watched here.
     monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(rec, server_pid=-1))
-    telemetry = GpuSampler(os.getpid(), interval_s=NEVER).start().stop()
+    telemetry = watch(os.getpid(), interval_s=NEVER).stop()
     assert telemetry == accelerator.GpuTelemetry()
+
+
+def test_replaying_the_recording_gives_what_the_gpu_machine_measured(recorded):
+    """Discovery, then the sampler, in the order the recorder ran them on the H200: every figure
+    the sampler made there (memory, utilisation, power, energy) comes out the same here."""
+    assert discover().accelerators
+    telemetry = _sampled(watch(os.getpid(), interval_s=NEVER), recorded)
+    assert asdict(telemetry) == pytest.approx(recorded["telemetry"])
+    # And it is the figure nvidia-smi gave for the server at the same moment (MiB), within 5%.
+    smi_mib = int(recorded["nvidia_smi_compute_apps_mib"].split(",")[1])
+    assert abs(recorded["server_gpu_memory_bytes_at_smi"] / 2**20 / smi_mib - 1) < 0.05

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_a_gpu_without_a_cuda_toolkit_is_skipped_with_the_reason(tmp_path, monke
 class StandinServer:
     """ChildServer's part that serve() uses: records the argv and environment it was given."""
 
-    started: list[tuple[list[str], dict | None]] = []
+    started: ClassVar[list[tuple[list[str], dict | None]]] = []
 
     def __init__(self, name, argv, env=None):
         StandinServer.started.append((argv, env))

@@ -38,16 +38,18 @@ def test_the_recorded_run_has_both_variants_side_by_side(gpu_report):
     cpu, gpu = variants(gpu_report)
     assert cpu.status == gpu.status == "ran"
     assert gpu.peak_gpu_memory_bytes and gpu.joules_per_token and gpu.energy_source == "NVML energy counter"
+    assert gpu.gpu_layers == "25/25"  # llama-server's own log: every layer on the GPU
     assert cpu.peak_gpu_memory_bytes is None  # the CPU variant held nothing on the GPU
     assert gpu.median("decode_tokens_per_s") > cpu.median("decode_tokens_per_s")
     assert gpu_report.environment.accelerators[0].name == "NVIDIA H200"
 
 
 def test_the_terminal_shows_the_device_and_what_it_drew(gpu_report):
-    cpu, gpu = variants(gpu_report)
+    _, gpu = variants(gpu_report)
     lines = run_lines(run_view(gpu_report))
     assert any("device" in line and "GPU MB" in line and "J/tok" in line for line in lines)
     gpu_row = next(line for line in lines if line.startswith(gpu.name + " ") and " gpu " in line)
+    assert " 25/25 " in gpu_row
     assert METRICS["peak_gpu_memory_bytes"].number(gpu.peak_gpu_memory_bytes) in gpu_row
     assert METRICS["joules_per_token"].number(gpu.joules_per_token) in gpu_row
     assert all(len(line) <= 80 for line in accelerator_lines(run_view(gpu_report)))
@@ -65,7 +67,7 @@ def test_the_page_names_the_accelerator_and_the_gpu_columns(gpu_report):
     page = render_html(run_view(gpu_report))
     assert "<dt>Accelerator</dt><dd>NVIDIA H200 (151 GB, driver 580.159.04, CUDA 13.0)</dd>" in page
     assert "peak GPU memory MB" in page and "energy per output token J/tok" in page
-    assert re.search(r"<td>llama\.cpp [^<]*\(CUDA sm_90\) on the GPU</td>", page) and re.search(r"<td>llama\.cpp [^<]* on the CPU</td>", page)
+    assert re.search(r"<td>llama\.cpp [^<]*\(CUDA sm_90\) on the GPU \(25/25 layers\)</td>", page) and re.search(r"<td>llama\.cpp [^<]* on the CPU</td>", page)
     assert METRICS["peak_gpu_memory_bytes"].number(gpu.peak_gpu_memory_bytes) in page
 
 

@@ -122,36 +122,40 @@ class _Device:
     used: bool = False  # the server held memory on it in some sample
 
 
+def watch(pid: int, interval_s: float = 0.1) -> GpuSampler | None:
+    """A GPU sampler started on `pid`, or None where there is no GPU to watch (then nothing on a
+    GPU is measured)."""
+    lib = nvml()
+    if lib is None:
+        return None
+    try:
+        handles = [lib.nvmlDeviceGetHandleByIndex(i) for i in range(lib.nvmlDeviceGetCount())]
+    except lib.NVMLError:
+        handles = []
+    if not handles:
+        _shutdown(lib)
+        return None
+    return GpuSampler(pid, lib, handles, interval_s).start()
+
+
 class GpuSampler:
     """Samples the server's GPU memory (NVML's per-process figure, over its process tree), the
     device's memory, utilisation and power every `interval_s`; energy is the driver's counter
     between `start` and `stop` where the GPU has one, else the power samples integrated."""
 
-    def __init__(self, pid: int, interval_s: float = 0.1):
+    def __init__(self, pid: int, lib: ModuleType, handles: list[object], interval_s: float):
         self.pid = pid
+        self.lib = lib
+        self.devices = [_Device(handle) for handle in handles]
         self.interval_s = interval_s
-        self.lib: ModuleType | None = None
-        self.devices: list[_Device] = []
         self.samples: list[tuple[float, int, int, float | None, float | None]] = []  # time, server's, device's, util %, watts
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = threading.Thread(target=self._run, name=f"gpu-sampler-{pid}", daemon=True)
 
-    def start(self) -> GpuSampler | None:
-        """Started, or None where there is no GPU to watch (then nothing on the GPU is measured)."""
-        self.lib = nvml()
-        if self.lib is None:
-            return None
-        try:
-            self.devices = [_Device(self.lib.nvmlDeviceGetHandleByIndex(i)) for i in range(self.lib.nvmlDeviceGetCount())]
-        except self.lib.NVMLError:
-            self.devices = []
-        if not self.devices:
-            _shutdown(self.lib)
-            return None
+    def start(self) -> GpuSampler:
         for device in self.devices:
             device.energy_start_mj = self._energy_mj(device)
         self.sample()
-        self._thread = threading.Thread(target=self._run, name=f"gpu-sampler-{self.pid}", daemon=True)
         self._thread.start()
         return self
 
@@ -173,8 +177,7 @@ class GpuSampler:
 
     def stop(self) -> GpuTelemetry:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._thread.join()
         self.sample()
         telemetry = self._telemetry()
         _shutdown(self.lib)
@@ -193,10 +196,10 @@ class GpuSampler:
             utilization_percent=statistics.median(utils) if utils else None,
             mean_power_watts=statistics.fmean(w for _, w in powered) if powered else None,
         )
-        counted = [self._energy_mj(d) for d in self.devices if d.used]
-        starts = [d.energy_start_mj for d in self.devices if d.used]
-        if all(c is not None for c in counted + starts):
-            telemetry.energy_joules = (sum(counted) - sum(starts)) / 1000
+        pairs = [(d.energy_start_mj, self._energy_mj(d)) for d in self.devices if d.used]
+        counted = [(start, end) for start, end in pairs if start is not None and end is not None]
+        if len(counted) == len(pairs):
+            telemetry.energy_joules = sum(end - start for start, end in counted) / 1000
             telemetry.energy_source = "NVML energy counter"
         elif len(powered) >= 2:
             telemetry.energy_joules = sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in itertools.pairwise(powered))

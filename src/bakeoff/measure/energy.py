@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 POWERCAP = Path("/sys/class/powercap")
+RAPL_SOURCE = "RAPL powercap (CPU packages)"
 
 
 def _packages(root: Path) -> list[Path]:
@@ -27,7 +28,7 @@ def _read(path: Path) -> int | None:
 class RaplMeter:
     """Energy between `start` and `stop`, summed over the packages, the counters' wrap-around undone."""
 
-    source = "RAPL powercap (CPU packages)"
+    source = RAPL_SOURCE
 
     def __init__(self, root: Path = POWERCAP):
         self.packages = _packages(root)

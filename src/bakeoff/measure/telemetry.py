@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bakeoff.measure.accelerator import GpuSampler, GpuTelemetry
-from bakeoff.measure.energy import RaplMeter
+from bakeoff.measure.accelerator import GpuTelemetry, watch
+from bakeoff.measure.energy import RAPL_SOURCE, RaplMeter
 
 NO_SENSOR = "not measured: no power sensor readable (NVML on an NVIDIA GPU, RAPL powercap on the CPU)"
 
@@ -24,7 +24,7 @@ class LaunchTelemetry:
     """Started once the server is ready, stopped after the launch's last request."""
 
     def __init__(self, pid: int):
-        self.gpu = GpuSampler(pid).start()
+        self.gpu = watch(pid)
         self.cpu = RaplMeter().start()
 
     def gpu_memory_now(self) -> int | None:
@@ -33,10 +33,10 @@ class LaunchTelemetry:
 
     def stop(self, output_tokens: int) -> Telemetry:
         gpu = self.gpu.stop() if self.gpu else GpuTelemetry()
-        cpu_joules = self.cpu.stop() if self.cpu else None
         telemetry = Telemetry(**vars(gpu), output_tokens=output_tokens)
+        cpu_joules = self.cpu.stop() if self.cpu else None
         if telemetry.energy_joules is None and cpu_joules is not None:  # served on the CPU
-            telemetry.energy_joules, telemetry.energy_source = cpu_joules, self.cpu.source
+            telemetry.energy_joules, telemetry.energy_source = cpu_joules, RAPL_SOURCE
         if telemetry.energy_joules is None:
             telemetry.energy_note = NO_SENSOR
         elif output_tokens:

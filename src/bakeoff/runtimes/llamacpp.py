@@ -181,7 +181,10 @@ class LlamaCppRuntime(Runtime):
 
     def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
         model = self.prepare(entry, progress)
-        binary, version, cuda = self.served_by(entry)
+        served = self.served_by(entry)
+        if served is None:  # prepare built it, unless the build went missing since
+            raise BakeoffError(f"{entry.label}: no llama-server for device {entry.device} after preparing it")
+        binary, version, cuda = served
         on_gpu = entry.device == "gpu"
         layers = (ALL_LAYERS if entry.gpu_layers is None else entry.gpu_layers) if on_gpu else (0 if cuda else None)
         # A CUDA build kept on the CPU: with no GPU visible it cannot put anything there.
