@@ -94,3 +94,14 @@ def test_more_gpu_memory_fails_the_default_gpu_memory_gate(gpu_report):
     cpu_rows = {r.metric for r in same.rows if r.model != gpu.name}
     assert "peak_gpu_memory_bytes" not in cpu_rows and "joules_per_token" not in cpu_rows
     assert "joules_per_token" in {r.metric for r in same.rows if r.model == gpu.name}
+
+
+def test_a_different_gpu_is_said_loudly(gpu_report):
+    candidate = copy.deepcopy(gpu_report)
+    candidate.environment.accelerators = []
+    candidate.environment.accelerator_note = "no accelerator (no NVIDIA driver or NVML library found)"
+    comparison = compare_reports(gpu_report, candidate)
+    assert "different GPU: NVIDIA H200 -> none" in comparison.warnings and not comparison.like_for_like
+    older = copy.deepcopy(candidate)
+    older.environment.accelerator_note = None  # a report from before GPU discovery: it did not look
+    assert not any("GPU" in w for w in compare_reports(gpu_report, older).warnings)
