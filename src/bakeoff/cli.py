@@ -328,8 +328,8 @@ def cmd_gate(args) -> int:
 
 def cmd_history(args) -> int:
     from bakeoff.decide.history import history
-    from bakeoff.metrics import metric_keys
     from bakeoff.inputs.settings import load_settings
+    from bakeoff.metrics import metric_keys
     from bakeoff.report.store import load_report
     from bakeoff.show import comparison_table
 

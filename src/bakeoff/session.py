@@ -32,6 +32,7 @@ from bakeoff.inputs.registry import ModelEntry
 from bakeoff.measure.client import ChatClient, Limits, Sample, ServerFault
 from bakeoff.measure.memory import MemorySampler, tree_cpu_seconds
 from bakeoff.measure.redact import redact
+from bakeoff.measure.telemetry import LaunchTelemetry, Telemetry
 from bakeoff.measure.workload import Plan, Sequential, ServerStart, Workload
 from bakeoff.report.model import CheckResult, LaunchRecord, Message, ModelRecord, PromptResult
 from bakeoff.report.store import RunReport
@@ -138,14 +139,15 @@ class ModelRun:
             with self._failing_on_crash("measuring"):
                 # No process to watch (a remote endpoint given without a pid): memory is not measured, never zero.
                 sampler = MemorySampler(ready.pid).start() if ready.pid else None
-                self.record.launches.append(
-                    LaunchRecord(
-                        index=launch,
-                        ready_seconds=ready.ready_seconds,
-                        load_seconds=ready.load_seconds,
-                        rss_after_load_bytes=sampler.sample() if sampler else None,
-                    )
+                telemetry = LaunchTelemetry(ready.pid) if ready.pid else None
+                launch_record = LaunchRecord(
+                    index=launch,
+                    ready_seconds=ready.ready_seconds,
+                    load_seconds=ready.load_seconds,
+                    rss_after_load_bytes=sampler.sample() if sampler else None,
+                    gpu_memory_after_load_bytes=telemetry.gpu_memory_now() if telemetry else None,
                 )
+                self.record.launches.append(launch_record)
                 if self.record.status == "not_run":  # a later launch leaves an earlier failure as it is
                     self.record.update(status="ran", reason=None)
                 self.record.update(
@@ -155,6 +157,9 @@ class ModelRun:
                     load_seconds=_median_of(self.record.launches, "load_seconds"),
                     rss_after_load_bytes=_median_of(self.record.launches, "rss_after_load_bytes"),
                     memory_note=None if sampler else "not measured: no server process to watch (give source.pid)",
+                    device=ready.device,
+                    gpu_layers=ready.gpu_layers,
+                    gpu_memory_after_load_bytes=_median_of(self.record.launches, "gpu_memory_after_load_bytes"),
                 )
                 self.report.note_runtime(self.entry.runtime, ready.runtime_version)
             yield RunningModel(self.entry, ready.url, ready.model_id, ready.pid, client, launch=launch, warmup=self.warmup)
@@ -167,8 +172,36 @@ class ModelRun:
             peak = sampler.stop() if sampler else None
             if peak is not None:
                 self.record.peak_rss_bytes = max(peak, self.record.peak_rss_bytes or 0)
+            if telemetry:
+                tokens = sum(s.output_tokens for samples in self.samples.values() for s in samples if s.launch == launch)
+                self._record_telemetry(launch_record, telemetry.stop(tokens))
         finally:
             client.close()
+
+    def _record_telemetry(self, launch: LaunchRecord, telemetry: Telemetry) -> None:
+        """A launch's GPU and energy figures, and the model's over the run so far: peaks the
+        highest, utilisation and power the median of the launches, energy per token over them all."""
+        launch.update(
+            gpu_utilization_percent=telemetry.utilization_percent,
+            mean_power_watts=telemetry.mean_power_watts,
+            energy_joules=telemetry.energy_joules,
+            output_tokens=telemetry.output_tokens,
+        )
+        record, launches = self.record, self.record.launches
+        for field, peak in (("peak_gpu_memory_bytes", telemetry.peak_memory_bytes), ("peak_device_memory_bytes", telemetry.peak_device_memory_bytes)):
+            if peak is not None:
+                setattr(record, field, max(peak, getattr(record, field) or 0))
+        measured = [launch for launch in launches if launch.energy_joules is not None]
+        tokens = sum(launch.output_tokens or 0 for launch in measured)
+        energy = sum(launch.energy_joules or 0.0 for launch in measured)
+        record.update(
+            gpu_utilization_percent=_median_of(launches, "gpu_utilization_percent"),
+            mean_power_watts=_median_of(launches, "mean_power_watts"),
+            energy_joules=energy if measured else None,
+            joules_per_token=energy / tokens if tokens else None,
+            energy_source=telemetry.energy_source or record.energy_source,
+            energy_note=None if measured else telemetry.energy_note,
+        )
 
     def samples_of(self, prompt: Prompt) -> list[Sample]:
         """The prompt's attempts so far in this run (all launches); a launch appends its own."""
@@ -247,7 +280,7 @@ def _median_of(launches: list[LaunchRecord], field: str) -> float | int | None:
     if not values:
         return None
     middle = statistics.median(values)
-    return round(middle) if field == "rss_after_load_bytes" else middle
+    return round(middle) if field.endswith("_bytes") else middle
 
 
 def _cpu_seconds(pid: int) -> float | None:

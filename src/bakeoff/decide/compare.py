@@ -219,7 +219,9 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
         if cold:
             rows.append(cold)
     for metric in metric_keys(compared=True, test="once"):
-        rows.append(_single_row(name, runtime, metric, METRICS[metric].of(base), METRICS[metric].of(cand), settings))
+        figures = METRICS[metric].of(base), METRICS[metric].of(cand)
+        if figures != (None, None):  # a row only where a side measured it (a GPU, a power sensor)
+            rows.append(_single_row(name, runtime, metric, *figures, settings))
     for metric in metric_keys(compared=True, test="passes"):
         rows.append(_pass_rate_row(name, runtime, None, metric, pairs, settings))
     for metric, found in scored.items():
@@ -460,6 +462,9 @@ def _machine_warnings(base_env: Environment, cand_env: Environment, runtime: str
     for field_name, label in (("cpu", "CPU"), ("cpu_count", "CPU count"), ("ram_gb", "RAM GB"), ("os", "OS"), ("python", "Python")):
         if getattr(base_env, field_name) != getattr(cand_env, field_name):
             warnings.append(f"different {label}: {getattr(base_env, field_name)} -> {getattr(cand_env, field_name)}")
+    gpus = [[a.name for a in env.accelerators] for env in (base_env, cand_env) if env.accelerators or env.accelerator_note]
+    if len(gpus) == 2 and gpus[0] != gpus[1]:  # both looked (reports before GPU discovery did not)
+        warnings.append(f"different GPU: {', '.join(gpus[0]) or 'none'} -> {', '.join(gpus[1]) or 'none'}")
     base_rt, cand_rt = base_env.runtimes, cand_env.runtimes
     for key in sorted(base_rt.keys() & cand_rt.keys()):
         if base_rt[key] != cand_rt[key] and runtime in (None, key):

@@ -24,6 +24,9 @@ MARKER_PREFIX = "model_"
 COMPILED_SOURCES = ("pypi-gguf", "gguf-file", "hf-folder")
 # What `bakeoff pull` compiles to unless an entry's "precision" says otherwise.
 DEFAULT_PRECISION = "int4"
+# Where a model is served unless its "device" says otherwise; "gpu" is llama.cpp's alone.
+DEFAULT_DEVICE = "cpu"
+GPU_RUNTIMES = ("llamacpp",)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class ModelEntry:
     must_pass_checks: bool = True
     # False: left out of a plain `pytest evals`; `-m`/`-k` that pick it run it.
     selected_by_default: bool = True
+    # "gpu": llama-server built with CUDA, `gpu_layers` layers offloaded (None: all of them).
+    device: str = DEFAULT_DEVICE
+    gpu_layers: int | None = None
 
     @property
     def label(self) -> str:
@@ -115,6 +121,7 @@ def load_registry(path: Path) -> list[ModelEntry]:
         if "runtime" in item and "runtimes" in item:
             raise BakeoffError(f"{path}: {label(index)}: field 'runtimes': give either 'runtime' or 'runtimes', not both")
         runtimes = item.get("runtimes") or [item.get("runtime", "foundry")]
+        _check_device(path, label(index), item, runtimes)
         for position, runtime in enumerate(runtimes):
             if (item["name"], runtime) in seen:
                 raise BakeoffError(f"{path}: {label(index)}: field 'name': duplicate model name on runtime {runtime!r}")
@@ -135,10 +142,21 @@ def load_registry(path: Path) -> list[ModelEntry]:
                     precision=item.get("precision", DEFAULT_PRECISION),
                     must_pass_checks=item.get("must_pass_checks", True),
                     selected_by_default=item.get("selected_by_default", True),
+                    device=item.get("device", DEFAULT_DEVICE),
+                    gpu_layers=item.get("gpu_layers"),
                 )
             )
         names.add(item["name"])
     return entries
+
+
+def _check_device(path: Path, where: str, item: dict, runtimes: list[str]) -> None:
+    """A GPU is llama.cpp's (its CUDA build); `gpu_layers` says something only on the GPU."""
+    if item.get("device") == "gpu" and any(r not in GPU_RUNTIMES for r in runtimes):
+        other = next(r for r in runtimes if r not in GPU_RUNTIMES)
+        raise BakeoffError(f"{path}: {where}: field 'device': 'gpu' is served by {', '.join(GPU_RUNTIMES)} only, not {other!r}")
+    if "gpu_layers" in item and item.get("device") != "gpu":
+        raise BakeoffError(f"{path}: {where}: field 'gpu_layers': only with \"device\": \"gpu\"")
 
 
 def find(entries: list[ModelEntry], name: str, runtime: str | None = None) -> ModelEntry:

@@ -86,6 +86,7 @@ DEFAULT_GATES = (
     Gate("decode_tokens_per_s", max_decrease=0.10),
     Gate("check_pass_rate", max_new_failures=0),
     Gate("peak_rss_bytes", max_increase=0.10),
+    Gate("peak_gpu_memory_bytes", max_increase=0.10),  # judged only where a model ran on a GPU
 )
 
 

@@ -228,6 +228,11 @@ class LaunchRecord(Record):
     ready_seconds: Seconds | None = None
     load_seconds: Seconds | None = None
     rss_after_load_bytes: Count | None = None
+    gpu_memory_after_load_bytes: Count | None = Field(default=None, description="the server's memory on the GPU (NVML, per process)")
+    gpu_utilization_percent: Annotated[float, Field(ge=0)] | None = Field(default=None, description="median over the launch's samples")
+    mean_power_watts: Annotated[float, Field(ge=0)] | None = None
+    energy_joules: Annotated[float, Field(ge=0)] | None = Field(default=None, description="from load to the launch's last request (see the model's energy_source)")
+    output_tokens: Count | None = Field(default=None, description="the launch's answers' tokens, over which its energy is spread")
 
 
 class ModelRecord(Record):
@@ -249,6 +254,17 @@ class ModelRecord(Record):
     peak_rss_bytes: Count | None = None
     cpu_seconds: Seconds | None = None
     memory_note: str | None = Field(default=None, description="why memory and CPU were not measured (then null, never zero)")
+    device: Literal["cpu", "gpu"] | None = Field(default=None, description="where the runtime served it, as it says (llama.cpp); null: not said")
+    gpu_layers: str | None = Field(default=None, description='layers offloaded to the GPU, as llama-server logged them: "25/25"')
+    gpu_memory_after_load_bytes: Count | None = Field(default=None, description="median over `launches`; null: nothing on a GPU, or no GPU")
+    peak_gpu_memory_bytes: Count | None = Field(default=None, description="the server's processes on the GPUs (NVML), highest over the run")
+    peak_device_memory_bytes: Count | None = Field(default=None, description="everything on the GPUs the server used, highest over the run")
+    gpu_utilization_percent: Annotated[float, Field(ge=0)] | None = Field(default=None, description="median over `launches`")
+    mean_power_watts: Annotated[float, Field(ge=0)] | None = Field(default=None, description="the GPUs' power, median over `launches`")
+    energy_joules: Annotated[float, Field(ge=0)] | None = Field(default=None, description="summed over `launches`")
+    joules_per_token: Annotated[float, Field(ge=0)] | None = Field(default=None, description="energy over the output tokens of the launches measured")
+    energy_source: str | None = Field(default=None, description="the power sensor: NVML energy counter, NVML power integrated, or RAPL (CPU packages)")
+    energy_note: str | None = Field(default=None, description="why energy was not measured (then null, never zero)")
     environment: Environment | None = Field(
         default=None, description="the machine this model ran on, when the report was merged from several (else the report's)"
     )
@@ -274,6 +290,16 @@ class ModelRecord(Record):
         return len(self.prompts) - len(self.failed_prompts)
 
 
+class AcceleratorRecord(Record):
+    """One GPU of the machine (NVIDIA, through NVML)."""
+
+    name: str
+    memory_bytes: Count
+    driver: str
+    cuda_version: str = Field(description="the newest CUDA the driver runs")
+    compute_capability: str | None = None
+
+
 class Environment(Record):
     """The machine and runtimes a run was taken on."""
 
@@ -285,6 +311,8 @@ class Environment(Record):
     bakeoff_version: str
     host: str | None = Field(default=None, description="the machine's host name: tells workers that shared a machine")
     runtimes: dict[str, str] = Field(default={}, description="runtime version by the runtime's key (as models' `runtime`)")
+    accelerators: list[AcceleratorRecord] = Field(default=[], description="the machine's GPUs; none: see `accelerator_note`")
+    accelerator_note: str | None = Field(default=None, description="why there is no accelerator: no driver, no GPU (null in reports before it)")
 
 
 class Worker(Record):

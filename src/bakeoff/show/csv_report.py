@@ -21,10 +21,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 LEADING_BLANKS = " \t\r\n\x0b\x0c\u00a0\u3000"
 FULLWIDTH_STARTS = ("\uff1d", "\uff0b", "\uff0d", "\uff20")  # ＝ ＋ － ＠
 
-MODEL_FIGURES = ("ready_seconds", "peak_rss_bytes")  # per model
+MODEL_FIGURES = ("ready_seconds", "peak_rss_bytes", "peak_gpu_memory_bytes", "joules_per_token")  # per model
 MEDIANS = ("ttft_s", "total_s", "decode_tokens_per_s", "itl_p50_s", "output_tokens")  # per prompt, over its samples
 COLUMNS = [
-    "run_id", "model", "runtime", "model_status", "model_reason", *(METRICS[k].column for k in MODEL_FIGURES),
+    "run_id", "model", "runtime", "device", "model_status", "model_reason", *(METRICS[k].column for k in MODEL_FIGURES),
     "prompt", "passed", "error", "repeats", *(f"{METRICS[k].column}_median" for k in MEDIANS),
     "checks_passed", "checks_total", "checks", "ratings", "judge_score", "judge", "distinct_answers", "answer",
 ]
@@ -48,6 +48,7 @@ def render_csv(view: RunView) -> str:
             "run_id": view.report.run_id,
             "model": model.label,
             "runtime": record.runtime,
+            "device": record.device or "",
             "model_status": record.status,
             "model_reason": record.reason or "",
             **{METRICS[k].column: METRICS[k].shown(METRICS[k].of(record)) for k in MODEL_FIGURES},

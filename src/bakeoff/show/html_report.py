@@ -30,6 +30,8 @@ LATEST_HTML = "latest.html"
 # page shows in their own place are named (any other field is listed as it is: nothing recorded
 # goes unseen).
 MODEL_COLUMNS = ("ready_seconds", "load_seconds", "rss_after_load_bytes", "peak_rss_bytes", "cpu_seconds")
+# Shown after those where a model of the run has the figure (a GPU, a power sensor).
+ACCELERATOR_COLUMNS = ("gpu_memory_after_load_bytes", "peak_gpu_memory_bytes", "gpu_utilization_percent", "mean_power_watts", "joules_per_token")
 FIELD_LABELS = {"attempt_pass_rate": "attempts passing every check", "pass_k": "pass^k"}
 
 _environment = Environment(
@@ -66,8 +68,9 @@ def render_html(view: RunView, comparison: dict | None = None) -> str:
         runtimes=view.runtimes,
         recommendation=view.recommendation,
         charts=model_charts(view.answered),
-        model_columns=[f"{METRICS[k].label} {METRICS[k].unit}" for k in MODEL_COLUMNS],
-        models=[_model_row(m) for m in view.models],
+        accelerator=accelerator_text(report.environment),
+        model_columns=[f"{METRICS[k].label} {METRICS[k].unit}" for k in model_columns(view)],
+        models=[_model_row(m, model_columns(view), _devices_shown(view)) for m in view.models],
         noise=[row for m in view.answered for row in _noise_rows(m)],
         matrix=_matrix(view),
         answers=[_answer(view, i, p.id) for i, m in enumerate(view.answered) for p in m.record.prompts],
@@ -76,14 +79,33 @@ def render_html(view: RunView, comparison: dict | None = None) -> str:
     )
 
 
-def _model_row(model: ModelView) -> dict:
+def model_columns(view: RunView) -> tuple[str, ...]:
+    return MODEL_COLUMNS + tuple(k for k in ACCELERATOR_COLUMNS if any(METRICS[k].of(m.record) is not None for m in view.models))
+
+
+def _devices_shown(view: RunView) -> bool:
+    """The device beside the runtime where a model of the run ran on a GPU (else all ran on the CPU)."""
+    return any(m.record.device == "gpu" for m in view.models)
+
+
+def accelerator_text(environment) -> str:
+    """The environment's GPUs in one line, or why there are none; older reports did not look."""
+    if environment.accelerators:
+        return "; ".join(
+            f"{a.name} ({a.memory_bytes / 1e9:.0f} GB, driver {a.driver}, CUDA {a.cuda_version})" for a in environment.accelerators
+        )
+    return environment.accelerator_note or "not recorded"
+
+
+def _model_row(model: ModelView, columns: tuple[str, ...], devices_shown: bool) -> dict:
     record = model.record
+    device = f" on the {record.device.upper()}" + (f" ({record.gpu_layers} layers)" if record.gpu_layers else "") if devices_shown and record.device else ""
     return {
         "label": model.label,
-        "runtime": model.runtime,
+        "runtime": model.runtime + device,
         "status": record.status,
         "reason": model.reason,
-        "figures": [METRICS[k].number(METRICS[k].of(record), "–") for k in MODEL_COLUMNS],
+        "figures": [METRICS[k].number(METRICS[k].of(record), "–") for k in columns],
         "passed": model.passed.replace("-", "–"),
         "ratings": describe_ratings(model.ratings),
         "judged": _judged(model.judge_means),

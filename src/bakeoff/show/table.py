@@ -41,6 +41,7 @@ def run_lines(view: RunView) -> list[str]:
         lines.append(f"{_fit(model.label, name_width):<{name_width}} {record.status[:7]:<7} {figures} {model.passed:>7}")
         if record.status != "ran" and record.reason:
             notes.append(record.reason if record.reason.startswith(record.name) else f"{model.label}: {record.reason}")
+    lines += accelerator_lines(view)
     lines += check_matrix_lines(view)
     lines += ratings_lines(view)
     lines += judge_lines(view)
@@ -48,6 +49,26 @@ def run_lines(view: RunView) -> list[str]:
         lines += ["", "not run:"]
         lines += [line for note in notes for line in _wrap(note, initial_indent="  ", subsequent_indent="    ")]
     lines += [""] + _wrap(view.recommendation)
+    return lines
+
+
+# Where a model ran and what it drew: shown when a model of the run has a GPU or energy figure.
+ACCELERATOR_COLUMNS = (("peak_gpu_memory_bytes", 7), ("gpu_utilization_percent", 8), ("mean_power_watts", 7), ("joules_per_token", 7))
+
+
+def accelerator_lines(view: RunView) -> list[str]:
+    """Per model: the device that served it, the layers offloaded, peak GPU memory, utilisation,
+    power and energy per output token; nothing when no model has any of them (no GPU, no sensor)."""
+    shown = [m for m in view.models if m.record.device == "gpu" or any(getattr(m.record, k) is not None for k, _ in ACCELERATOR_COLUMNS)]
+    if not shown:
+        return []
+    name_width = min(max(len("model"), *(len(m.label) for m in view.models)), 30)
+    header = f"{'model':<{name_width}} {'device':<6} {'layers':>7} " + " ".join(f"{METRICS[k].heading:>{w}}" for k, w in ACCELERATOR_COLUMNS)
+    lines = ["", header, "-" * len(header)]
+    for model in view.models:
+        record = model.record
+        figures = " ".join(f"{METRICS[k].number(getattr(record, k)):>{w}}" for k, w in ACCELERATOR_COLUMNS)
+        lines.append(f"{_fit(model.label, name_width):<{name_width}} {record.device or '-':<6} {record.gpu_layers or '-':>7} {figures}")
     return lines
 
 

