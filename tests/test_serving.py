@@ -143,5 +143,5 @@ def test_llama_server_serves_what_was_prepared_and_never_fetches_or_builds(monke
     gguf = tmp_path / "my.gguf"
     gguf.write_bytes(b"GGUF")
     own = ModelEntry("mine", "code", 0, "", "mine", "llamacpp", {"type": "gguf-file", "path": str(gguf)})
-    with pytest.raises(BakeoffError, match="no llama-server yet; prepare it first"):
+    with pytest.raises(BakeoffError, match="no llama-server for device cpu yet; prepare it first"):
         runtime.serve(own, 0, ready=print, stop_event=None)

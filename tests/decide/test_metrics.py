@@ -34,9 +34,9 @@ def overall(comparison, metric: str):
 def test_the_table_names_each_kind_and_its_lists_follow_it(monkeypatch):
     assert metric_keys(per="sample", compared=True) == ("ttft_s", "total_s", "decode_tokens_per_s", "itl_p50_s")
     assert metric_keys(compared=True, test="paired") == ("human_score", "judge_score")
-    assert metric_keys(compared=True, test="once") == ("peak_rss_bytes",)
+    assert metric_keys(compared=True, test="once") == ("peak_rss_bytes", "peak_gpu_memory_bytes", "joules_per_token")
     monkeypatch.setitem(METRICS, "load_seconds", dataclasses.replace(METRICS["load_seconds"], compared=True))
-    assert metric_keys(compared=True, test="once") == ("load_seconds", "peak_rss_bytes")
+    assert metric_keys(compared=True, test="once") == ("load_seconds", "peak_rss_bytes", "peak_gpu_memory_bytes", "joules_per_token")
 
 
 def test_a_cold_sample_counts_only_in_the_cold_metric():
@@ -98,11 +98,12 @@ def test_a_gate_on_a_per_sample_metric_fails_when_it_regresses(metric):
     assert comparison.failed
 
 
-@pytest.mark.parametrize("metric", metric_keys(per="model"))
+@pytest.mark.parametrize("metric", [key for key in metric_keys(per="model") if METRICS[key].better])
 def test_a_gate_on_any_compared_model_metric_is_judged(monkeypatch, metric):
-    """Each per-model metric, once compared, gets its row: a gate on it is never accepted and left unjudged."""
+    """Each per-model metric with a better direction, once compared, gets its row: a gate on it is never
+    accepted and left unjudged."""
     monkeypatch.setitem(METRICS, metric, dataclasses.replace(METRICS[metric], compared=True))
-    figures = {"ready_seconds": 5.0, "load_seconds": 4.0, "rss_after_load_bytes": 600 * 2**20, "peak_rss_bytes": 800 * 2**20, "cpu_seconds": 30.0}
+    figures = {key: 800 * 2**20 if key.endswith("_bytes") else 5.0 for key in metric_keys(per="model")}
     worse = {key: value * 1.3 if isinstance(value, float) else int(value * 1.3) for key, value in figures.items()}
     runs = [report([model("qwen", [prompt("p", samples(0.5, 30.0, [True]))], **values)], run_id)
             for run_id, values in (("a", figures), ("b", worse))]

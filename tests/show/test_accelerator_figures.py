@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.decide.compare import compare_reports
-from bakeoff.decide.metrics import METRICS
+from bakeoff.metrics import METRICS
 from bakeoff.report.store import load_report
 from bakeoff.show.csv_report import render_csv
 from bakeoff.show.html_report import render_html
@@ -40,7 +40,7 @@ def test_the_recorded_run_has_both_variants_side_by_side(gpu_report):
     assert gpu.peak_gpu_memory_bytes and gpu.joules_per_token and gpu.energy_source == "NVML energy counter"
     assert gpu.gpu_layers == "25/25"  # llama-server's own log: every layer on the GPU
     assert cpu.peak_gpu_memory_bytes is None  # the CPU variant held nothing on the GPU
-    assert gpu.median("decode_tokens_per_s") > cpu.median("decode_tokens_per_s")
+    assert METRICS["decode_tokens_per_s"].median(gpu.samples) > METRICS["decode_tokens_per_s"].median(cpu.samples)
     assert gpu_report.environment.accelerators[0].name == "NVIDIA H200"
 
 
