@@ -10,7 +10,7 @@ bakeoff/runtimes/__init__.py first) are not edges: else every package whose `__i
 its own modules would be a cycle.
 
 At package level each stage package (bakeoff.inputs, bakeoff.runtimes, ...) is one node, with all
-its modules, and each top-level module (bakeoff.plugin, bakeoff.session, ...) is a node of its own.
+its modules, and each top-level module (bakeoff.plugin, bakeoff.model_run, ...) is a node of its own.
 """
 
 from __future__ import annotations

@@ -20,12 +20,12 @@ from bakeoff.measure.client import ChatClient, _Clock
 from bakeoff.measure.workload import requests_for
 from bakeoff.report.model import PromptResult, SampleRecord
 from bakeoff.report.store import load_report
-from bakeoff.session import launch_repeats
+from bakeoff.model_run import launch_repeats
 
 from .fake_openai import serve_stream
 from .fault_server import PROMPTS as FAULT_PROMPTS
 from .fault_server import FaultServer, chunk
-from .test_session import STREAM, endpoint_entry, model_run
+from .test_model_run import STREAM, endpoint_entry, model_run
 
 ASK = [{"role": "user", "content": "Capital of France?"}]
 

@@ -34,8 +34,8 @@ _HOMES = {
     "load_registry": "bakeoff.inputs.registry",
     "load_report": "bakeoff.report.store",
     "load_settings": "bakeoff.inputs.settings",
-    "recommendation": "bakeoff.decide.compare",
-    "switch_recommendation": "bakeoff.decide.compare",
+    "comparison_advice": "bakeoff.decide.compare",
+    "switch_advice": "bakeoff.decide.compare",
 }
 
 __all__ = [
@@ -55,8 +55,8 @@ __all__ = [
     "load_registry",
     "load_report",
     "load_settings",
-    "recommendation",
-    "switch_recommendation",
+    "comparison_advice",
+    "switch_advice",
 ]
 
 

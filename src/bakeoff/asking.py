@@ -2,7 +2,7 @@
 
 The prompt's requests go to the launch through a workload (`bakeoff.measure.workload`), its
 checks run over its attempts of every launch so far (`bakeoff.decide.evaluation`), and the
-outcome is recorded in the model's run (`bakeoff.session.ModelRun`): also when the server did
+outcome is recorded in the model's run (`bakeoff.model_run.ModelRun`): also when the server did
 not answer properly, with the attempts it did answer. The pytest plugin times the requests
 (the plan's rounds) and turns the outcome into a pass, a fail or an xfail.
 """
@@ -15,7 +15,7 @@ from bakeoff.decide.evaluation import Verdict, verdict_for
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.measure.client import ServerFault
 from bakeoff.measure.workload import Plan, requests_for
-from bakeoff.session import ModelRun, RunningModel
+from bakeoff.model_run import ModelRun, RunningModel
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from bakeoff.console import progress
 from bakeoff.errors import BakeoffError
 from bakeoff.report import LATEST
 
@@ -107,10 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(line: str) -> None:
-    print(f"bakeoff: {line}", file=sys.stderr, flush=True)
-
-
 def cmd_pull(args) -> None:
     from bakeoff import runtimes
     from bakeoff.inputs.registry import find, load_registry
@@ -120,7 +117,7 @@ def cmd_pull(args) -> None:
     entry = find(entries, args.name)
     if "@" not in args.name:  # NAME alone: compile it if any of its runtimes needs that
         entry = next((e for e in entries if e.name == entry.name and e.needs_compile), entry)
-    path = runtimes.get(entry.runtime).prepare(entry, progress=_progress)
+    path = runtimes.get(entry.runtime).prepare(entry, progress=progress)
     if path is None:
         check_pullable(entry)  # says why there is nothing to pull
     print(path)
@@ -154,7 +151,7 @@ def cmd_serve(args) -> int:
         else:  # run by hand: checked and prepared as a parent does before it launches one
             from bakeoff.serving import make_servable  # here only: a launched child's start is timed
 
-            runtime = make_servable(entry, progress=_progress)
+            runtime = make_servable(entry, progress=progress)
         runtime.serve(entry, args.port, ready=announce, stop_event=stop)
     except ModelUnavailable as exc:
         print(json.dumps({"event": "unavailable", "reason": str(exc)}), flush=True)
@@ -318,7 +315,7 @@ def cmd_gate(args) -> int:
     if args.pairwise:
         from bakeoff.judging import judge_switch
 
-        switch.pairwise = judge_switch(reports, args.from_model, args.to_model, args.pairwise, args.models, _progress)
+        switch.pairwise = judge_switch(reports, args.from_model, args.to_model, args.pairwise, args.models, progress)
     if args.json:
         print(json.dumps(switch.to_dict(), indent=2))
     else:

@@ -18,7 +18,7 @@ from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.inputs.settings import load_settings
-from bakeoff.session import launch_repeats
+from bakeoff.model_run import launch_repeats
 
 
 class Launches:

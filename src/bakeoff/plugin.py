@@ -27,10 +27,10 @@ from bakeoff.inputs.registry import ModelEntry
 from bakeoff.judge_plugin import JudgePlugin
 from bakeoff.launch_order import Launches
 from bakeoff.measure.workload import Sequential, one_by_one
+from bakeoff.model_run import ModelFailed, ModelSkipped, RunningModel
 from bakeoff.options import add_options
 from bakeoff.run_state import SELECTOR, STATE, RunState
 from bakeoff.runtimes.process import stop_all
-from bakeoff.session import ModelFailed, ModelSkipped, RunningModel
 from bakeoff.show import comparison_table, table
 from bakeoff.show.summary import run_view
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bakeoff.console import progress
 from bakeoff.decide.checks import validate_prompts
 from bakeoff.decide.compare import Comparison, compare_reports
 from bakeoff.errors import BakeoffError
@@ -29,9 +29,9 @@ from bakeoff.inputs.registry import MARKER_PREFIX, PYTEST_MARKS, ModelEntry, loa
 from bakeoff.inputs.settings import Settings, load_settings
 from bakeoff.inputs.sources import prompt_source
 from bakeoff.measure.client import Limits
+from bakeoff.model_run import ModelRun
 from bakeoff.report.model import Report
 from bakeoff.report.store import RunReport, load_report, publish_latest_html
-from bakeoff.session import ModelRun
 from bakeoff.show.summary import run_view
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class RunState:
 
     def progress(self, line: str) -> None:
         """A progress line on stderr (a model being prepared or served)."""
-        print(f"bakeoff: {line}", file=sys.stderr, flush=True)
+        progress(line)
 
     @contextlib.contextmanager
     def foreground(self):

@@ -1,4 +1,4 @@
-"""Comparing two reports: verdicts, gates, warnings and the recommendation, on synthetic reports."""
+"""Comparing two reports: verdicts, gates, warnings and the comparison_advice, on synthetic reports."""
 
 import json
 
@@ -11,7 +11,7 @@ from bakeoff.decide.compare import (
     WORSE,
     compare_reports,
     compare_switch,
-    recommendation,
+    comparison_advice,
 )
 from bakeoff.metrics import METRICS
 from bakeoff.decide.stats import launches_to_settle_gate
@@ -35,7 +35,7 @@ def test_two_single_launch_reports_of_identical_runs_give_no_timing_verdict():
         assert timing and {r.verdict for r in timing} == {INCONCLUSIVE}
         assert all(r.low is None and r.launches == (1, 1) for r in timing)
         assert row(comparison, "ttft_s").gate.inconclusive and not comparison.failed  # inconclusive = "pass"
-        assert "could not settle" in recommendation(comparison) and "launches" in recommendation(comparison)
+        assert "could not settle" in comparison_advice(comparison) and "launches" in comparison_advice(comparison)
     strict = compare_reports(simple_report("a", seed=1), simple_report("b", seed=2), Settings(inconclusive="fail"))
     assert strict.failed and row(strict, "ttft_s").gate_failed and "fails: inconclusive" in row(strict, "ttft_s").gate.reason
 
@@ -47,7 +47,7 @@ def test_same_distribution_over_launches_is_no_change_and_passes_every_gate():
     assert {r.verdict for r in comparison.rows if r.prompt} <= {SAME, INCONCLUSIVE}  # 10 samples: some intervals reach 5%
     assert row(comparison, "ttft_s").launches == (4, 4) and row(comparison, "ttft_s").high < 0.05
     assert comparison.like_for_like and not comparison.warnings
-    assert "holds up" in recommendation(comparison)
+    assert "holds up" in comparison_advice(comparison)
 
 
 def test_a_slower_candidate_is_worse_and_fails_the_timing_gates():
@@ -60,7 +60,7 @@ def test_a_slower_candidate_is_worse_and_fails_the_timing_gates():
     assert short.verdict == WORSE and short.q_value < 0.05  # per prompt too, after false discovery control
     assert comparison.failed
     assert {r.metric for r in comparison.failed_gates()} == {"ttft_s", "decode_tokens_per_s"}
-    assert recommendation(comparison).startswith("Do not accept this run")
+    assert comparison_advice(comparison).startswith("Do not accept this run")
 
 
 def test_a_faster_candidate_is_better_and_passes():
@@ -75,7 +75,7 @@ def test_a_detected_change_within_the_gate_is_worse_but_passes():
     ttft = row(comparison, "ttft_s")
     assert ttft.verdict == WORSE and ttft.gate.passed and not ttft.gate.inconclusive  # the whole interval is within +10%
     assert not comparison.failed
-    assert "within their limits" in recommendation(comparison)
+    assert "within their limits" in comparison_advice(comparison)
 
 
 def test_noise_below_the_minimum_effect_is_no_change():
@@ -172,7 +172,7 @@ def test_models_are_keyed_by_name_and_runtime():
     comparison = compare_reports(base, cand)
     assert comparison.rows == []
     assert any("qwen (foundry)" in n and "not in the candidate" in n for n in comparison.notes)
-    assert "Nothing was compared" in recommendation(comparison)
+    assert "Nothing was compared" in comparison_advice(comparison)
 
 
 def test_a_model_that_fails_in_the_candidate_fails_the_comparison():
@@ -189,7 +189,7 @@ def test_different_hardware_and_runtime_are_said_loudly():
     assert not comparison.like_for_like
     assert "different CPU: AMD EPYC -> Intel Xeon" in comparison.warnings
     assert "different foundry runtime version: 2.2.1 -> 2.3.0" in comparison.warnings
-    assert recommendation(comparison).startswith("These reports were not taken on the same machine")
+    assert comparison_advice(comparison).startswith("These reports were not taken on the same machine")
 
 
 def test_to_dict_is_plain_json():

@@ -16,7 +16,7 @@ from tests.fake_openai import serve_stream
 from tests.fault_server import chunk
 from tests.measure.fake_nvml import FakeNvml, NoDriver, recording
 from tests.measure.test_accelerator import results, server_memory
-from tests.test_session import endpoint_entry, model_run
+from tests.test_model_run import endpoint_entry, model_run
 
 STREAM = [(0.0, chunk(content="Paris is the capital")), (0.0, chunk(finish="stop")), (0.0, "data: [DONE]")]
 

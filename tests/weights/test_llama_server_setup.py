@@ -26,7 +26,7 @@ from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.report.store import RunReport
 from bakeoff.runtimes.llamacpp import LlamaCppRuntime
-from bakeoff.session import ModelRun, ModelSkipped
+from bakeoff.model_run import ModelRun, ModelSkipped
 from bakeoff.weights import cache, llama_server
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ the unit of repetition (`stats.compare_launches`); per-prompt rows control the f
 rate over the model's prompts x metrics; pass rates over all prompts are paired by prompt.
 
 `compare_reports(baseline, candidate)` returns a `Comparison` of plain data (`to_dict()`),
-with every gate judged; `recommendation(comparison)` says in plain words what to do with it.
+with every gate judged; `comparison_advice(comparison)` says in plain words what to do with it.
 `compare_switch(reports, from_model, to_model)` answers "may we switch from A to B?".
 Reports are `bakeoff.report.model.Report`s (`bakeoff.report.store.load_report` reads them);
 nothing here reads files. Metrics, their labels and which way is better come from
@@ -137,7 +137,7 @@ class Comparison:
 
     def to_dict(self) -> dict:
         plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rows"}
-        return {**plain, "failed": self.failed, "rows": [row.to_dict() for row in self.rows], "recommendation": recommendation(self)}
+        return {**plain, "failed": self.failed, "rows": [row.to_dict() for row in self.rows], "recommendation": comparison_advice(self)}
 
 
 def compare_reports(baseline: Report, candidate: Report, settings: Settings | None = None) -> Comparison:
@@ -508,7 +508,7 @@ class Switch:
             "checked": self.checked,
             "unsettled": self.unsettled,
             "comparison": self.comparison.to_dict(),
-            "recommendation": switch_recommendation(self),
+            "recommendation": switch_advice(self),
             **({"pairwise": self.pairwise.to_dict()} if self.pairwise else {}),
         }
 
@@ -582,7 +582,7 @@ def describe_row(row: Row) -> str:
     return f"{row.who}: {row.label}{scope}: {change if failure is None else failure}"
 
 
-def recommendation(comparison: Comparison) -> str:
+def comparison_advice(comparison: Comparison) -> str:
     """What to do with a candidate run, in a sentence or three."""
     caveat = (
         "These reports were not taken on the same machine and runtime, so timing and memory "
@@ -616,7 +616,7 @@ def recommendation(comparison: Comparison) -> str:
     return f"{caveat}No gate failed and nothing got detectably worse: the candidate holds up against the baseline."
 
 
-def switch_recommendation(switch: Switch) -> str:
+def switch_advice(switch: Switch) -> str:
     if switch.allowed and switch.unsettled:
         return (
             f"Nothing speaks against switching from {switch.from_model} to {switch.to_model}, but the statistics "

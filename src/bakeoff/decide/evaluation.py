@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bakeoff.console import shorten
 from bakeoff.decide.checks import run_check
 from bakeoff.decide.stats import summarize
 from bakeoff.inputs.prompts import Prompt
-from bakeoff.inputs.validation import shorten
 from bakeoff.measure.client import Sample
 from bakeoff.metrics import METRICS, metric_keys
 from bakeoff.report.model import AttemptCheck, SampleRecord

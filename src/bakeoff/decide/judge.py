@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import jsonschema
 
+from bakeoff.console import shorten
 from bakeoff.decide.checks import Outcome, check, extract_json
 from bakeoff.inputs.prompts import JUDGE_KIND, CheckSpec
-from bakeoff.inputs.validation import shorten
 from bakeoff.report.model import AttemptCheck, CheckResult, JudgeRecord, PromptResult
 
 # The course's criteria, as `bakeoff rate` asks people for them; what a rubric defaults to.

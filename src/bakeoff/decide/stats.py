@@ -98,10 +98,6 @@ class Estimate:
         """Detectably larger: the whole interval lies above 1."""
         return self.low is not None and self.low > 1.0
 
-    @property
-    def below_one(self) -> bool:
-        return self.high is not None and self.high < 1.0
-
 
 def compare_launches(baseline: Cells, candidate: Cells, *, confidence: float = CONFIDENCE) -> Estimate | None:
     """candidate / baseline of a metric whose values are grouped by (stratum, launch).

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bakeoff.console import shorten
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import shorten
 
 BUILT_IN_DEFAULTS = {"repeats": 3, "max_tokens": 128, "temperature": 0.0, "min_pass_rate": 1.0}
 # The check a judge model grades after the run (bakeoff.decide.judge registers it); it may name its model.

@@ -38,11 +38,6 @@ def read_document(path: Path, syntax: str):
         raise BakeoffError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def shorten(text: str, limit: int = 160) -> str:
-    """`text` on one line, cut to `limit` characters: how a message or a label quotes a value."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
 
 @cache
 def schema(name: str) -> dict:

@@ -34,8 +34,9 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, connect_sse
 
+from bakeoff.console import shorten
 from bakeoff.errors import BakeoffError
-from bakeoff.measure.redact import redact, shorten
+from bakeoff.measure.redact import redact
 
 
 @dataclass

@@ -25,8 +25,3 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         text = pattern.sub(lambda match: match.group(1) + MASK, text)
     return text
 
-
-def shorten(text: str, limit: int = 160) -> str:
-    """One line of at most `limit` characters, so a wall of garbage stays readable in one error."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -11,12 +11,12 @@ runtime module or SDK. Never imports deciding, storing or showing.
 from __future__ import annotations
 
 import shutil
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from bakeoff import console
 from bakeoff.errors import BakeoffError
 from bakeoff.runtimes.ready import ModelUnavailable, ReadyInfo  # noqa: F401 - what a runtime raises and returns
 
@@ -109,6 +109,5 @@ class ProgramRuntime(Runtime):
         return shutil.which(self.program)
 
 
-def progress(line: str) -> None:
-    """A progress line in the server log (a child's stderr)."""
-    print(f"bakeoff: {line}", file=sys.stderr, flush=True)
+# A progress line in the server log (a child's stderr is its log).
+progress = console.progress

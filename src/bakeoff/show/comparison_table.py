@@ -13,8 +13,8 @@ from bakeoff.decide.compare import (
     Comparison,
     Row,
     Switch,
-    recommendation,
-    switch_recommendation,
+    comparison_advice,
+    switch_advice,
 )
 from bakeoff.decide.pairwise import ERROR, LOSS, TIE, WIN, PairwiseResult
 from bakeoff.decide.stats import MOST_LAUNCHES
@@ -92,7 +92,7 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False, deta
         lines += ["", "gates the statistics could not settle ([tool.bakeoff] inconclusive decides):", *(f"  {i}" for i in inconclusive)]
     if not comparison.like_for_like:
         lines += [""] + warning_lines(comparison.warnings, comparison.like_for_like)
-    return _wrapped(lines + (["", recommendation(comparison)] if advice else []))
+    return _wrapped(lines + (["", comparison_advice(comparison)] if advice else []))
 
 
 def noise_lines(rows: list[Row]) -> list[str]:
@@ -135,7 +135,7 @@ def switch_lines(switch: Switch) -> list[str]:
         lines += ["", "against the switch:", *(f"  {r}" for r in switch.reasons)]
     if switch.pairwise:
         lines += ["", *pairwise_lines(switch.pairwise, switch.to_model, switch.from_model)]
-    return _wrapped(lines + ["", switch_recommendation(switch)])
+    return _wrapped(lines + ["", switch_advice(switch)])
 
 
 def pairwise_lines(result: PairwiseResult, to_model: str, from_model: str) -> list[str]:

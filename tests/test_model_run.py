@@ -10,8 +10,8 @@ import pytest
 
 from bakeoff import runtimes
 from bakeoff.inputs.registry import ModelEntry
+from bakeoff.model_run import ModelFailed, ModelRun, ModelSkipped
 from bakeoff.report.store import RunReport
-from bakeoff.session import ModelFailed, ModelRun, ModelSkipped
 
 from .fake_openai import serve_stream
 from .fault_server import chunk
@@ -63,7 +63,7 @@ def test_a_crash_in_the_memory_sampler_is_failed_and_the_server_stopped(tmp_path
         def __init__(self, pid):
             raise OSError("no /proc here")
 
-    monkeypatch.setattr("bakeoff.session.MemorySampler", BrokenSampler)
+    monkeypatch.setattr("bakeoff.model_run.MemorySampler", BrokenSampler)
     stopped = []
     with serve_stream(STREAM, models=("served-model",)) as (url, _):
         entry = endpoint_entry(url)

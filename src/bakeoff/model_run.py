@@ -1,4 +1,4 @@
-"""Running one model x runtime for a session, with no pytest in it.
+"""Running one model x runtime in a run (`ModelRun`), with no pytest in it.
 
 `ModelRun` owns one model's record in the run report while the model is prepared, served and
 measured, and moves its status explicitly:
