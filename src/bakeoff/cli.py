@@ -118,11 +118,19 @@ def cmd_pull(args) -> None:
     entries = load_registry(args.models)
     entry = find(entries, args.name)
     if "@" not in args.name:  # NAME alone: compile it if any of its runtimes needs that
-        entry = next((e for e in entries if e.name == entry.name and e.needs_compile), entry)
+        entry = next((e for e in entries if e.name == entry.name and _compiled(e)), entry)
     path = runtimes.get(entry.runtime).prepare(entry, progress=_progress)
     if path is None:
         check_pullable(entry)  # says why there is nothing to pull
     print(path)
+
+
+def _compiled(entry) -> bool:
+    """True when bakeoff compiles `entry`'s weights for its runtime."""
+    from bakeoff import runtimes
+
+    runtime = runtimes.get(entry.runtime)
+    return runtime.compiles and runtime.pulls(entry)
 
 
 def cmd_serve(args) -> int:
@@ -132,8 +140,8 @@ def cmd_serve(args) -> int:
 
     if args.entry_json:
         try:
-            entry = ModelEntry(**json.loads(args.entry_json))
-        except (ValueError, TypeError) as exc:  # only a parent bakeoff writes it: say so, in one line
+            entry = ModelEntry.from_fields(json.loads(args.entry_json))
+        except (ValueError, TypeError, KeyError) as exc:  # only a parent bakeoff writes it: say so, in one line
             raise BakeoffError(f"--entry-json: not an entry a bakeoff wrote: {exc}") from None
     else:
         entry = find(load_registry(args.models), args.name, args.runtime)

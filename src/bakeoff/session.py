@@ -136,7 +136,7 @@ class ModelRun:
                 if runtime.needs_prepare(self.entry):
                     with self.foreground():
                         runtime.prepare(self.entry, self.progress)
-                self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get("gguf_sha256") or self.entry.source.get("sha256")
+                self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get("gguf_sha256") or self.entry.source.declared_sha256()
             with self._failing_on_crash("starting"):
                 server = self.server = runtime.launch(self.entry, self.registry_path, self._log_path())
                 try:

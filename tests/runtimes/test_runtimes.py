@@ -18,7 +18,8 @@ import pytest
 
 from bakeoff import runtimes
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.registry import find, load_registry
+from bakeoff.inputs.model_sources import SOURCE_CLASSES
+from bakeoff.inputs.registry import find, load_registry, models_schema
 from bakeoff.measure.client import ChatClient
 from bakeoff.runtimes import servers
 from bakeoff.runtimes.foundry_cli import _legacy_status, parse_legacy_model_list
@@ -80,7 +81,7 @@ def test_bad_runtimes_are_named_in_one_line(tmp_path, item, expected):
 
 
 def test_every_runtime_answers_whether_it_is_available():
-    for name in runtimes.NAMES:
+    for name in runtimes.names():
         runtime = runtimes.get(name)
         assert (runtime.name, runtime.display_name) == (name, runtimes.display_name(name))
         reason = runtime.unavailable_reason()
@@ -90,10 +91,27 @@ def test_every_runtime_answers_whether_it_is_available():
         runtimes.get("vllm")
 
 
-def test_the_registry_schema_lists_exactly_the_runtimes():
-    schema = json.loads((ROOT / "src" / "bakeoff" / "schemas" / "models.schema.json").read_text())
-    assert tuple(schema["$defs"]["runtime"]["enum"]) == runtimes.NAMES
-    assert set(runtimes.DISPLAY_NAMES) == set(runtimes.NAMES) and runtimes.display_name("llamacpp") == "llama.cpp"
+def test_the_registry_schema_lists_exactly_the_registered_runtimes_and_their_source_types():
+    assert runtimes.names() == ("endpoint", "foundry", "foundry_cli", "llamacpp", "ollama")  # bakeoff's own, by entry point
+    schema = models_schema()
+    assert tuple(schema["$defs"]["runtime"]["enum"]) == runtimes.names()
+    served = {source_type for name in runtimes.names() for source_type in runtimes.get(name).source_types}
+    assert set(schema["$defs"]["source_type"]["enum"]) == served == set(SOURCE_CLASSES)
+    shipped = json.loads((ROOT / "src" / "bakeoff" / "schemas" / "models.schema.json").read_text())
+    assert shipped["$defs"]["runtime"]["enum"] == shipped["$defs"]["source_type"]["enum"] == []  # no second list
+
+
+def test_display_names_come_from_the_runtime_classes_alone():
+    assert runtimes.display_name("llamacpp") == runtimes.get("llamacpp").display_name == "llama.cpp"
+    assert runtimes.display_name("vllm") == "vllm"  # a report's runtime not installed here, as it is
+    # show/ names runtimes through bakeoff.runtimes, and no module keeps a table of its own
+    sources = {path: path.read_text() for path in (ROOT / "src" / "bakeoff").rglob("*.py")}
+    declared = sorted(path.name for path, text in sources.items() for line in text.splitlines() if line.strip().startswith("display_name = "))
+    assert declared == ["endpoint.py", "foundry.py", "foundry_cli.py", "llamacpp.py", "ollama.py"]
+    assert not [path.name for path, text in sources.items() if "DISPLAY_NAMES" in text]
+    from bakeoff.show import summary
+
+    assert summary.display_name is runtimes.display_name
 
 
 def test_importing_the_runtimes_package_loads_no_runtime():

