@@ -176,7 +176,8 @@ def cmd_models(args) -> None:
     from bakeoff.inputs.registry import load_registry
     from bakeoff.runtimes import discovery
 
-    print("\n".join(discovery.models_lines(discovery.model_rows(load_registry(args.models)))))
+    lines = discovery.models_lines(discovery.model_rows(load_registry(args.models)))
+    print("\n".join([*lines, "", discovery.runtimes_line()]))
 
 
 def cmd_ps(args) -> None:

@@ -78,6 +78,7 @@ def test_models_json_accepts_the_runtime_only_where_it_is_installed(tmp_path, to
     assert listed.returncode == 0, listed.stderr
     row = listed.stdout.splitlines()[1].split()
     assert row[:5] == ["toy-model", "toy", "yes", "remote", "-"]  # available, nothing to pull
+    assert listed.stdout.splitlines()[-1].endswith(", toy (Toy runtime)")  # the installed runtimes, the toy among them
     refused = bakeoff("models", cwd=tmp_path, pythonpath=None)
     assert refused.returncode == 2
     assert refused.stderr.strip().endswith(f"{Path('models.json')}: entry 0 (toy-model): field 'runtime': 'toy' is not one of "

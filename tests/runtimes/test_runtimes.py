@@ -304,6 +304,10 @@ def test_bakeoff_models_lists_every_model_x_runtime_with_what_it_needs(standins_
     assert rows["qwen2.5-coder-1.5b"][2] == ("yes" if llamacpp_available else "no")
     if not llamacpp_available:
         assert "not available: llamacpp: llama-server not found" in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        "runtimes: endpoint (OpenAI-compatible endpoint), foundry (Foundry Local), foundry_cli (Foundry Local CLI), "
+        "llamacpp (llama.cpp), ollama (Ollama)"
+    )
 
 
 def test_bakeoff_ps_lists_running_servers_with_their_rss(standins_on_path, monkeypatch, tmp_path):

@@ -1,4 +1,5 @@
-"""What `bakeoff models` and `bakeoff ps` show: one row per model x runtime, or per running server."""
+"""What `bakeoff models` and `bakeoff ps` show: one row per model x runtime (and the runtimes
+installed), or per running server."""
 
 from __future__ import annotations
 
@@ -70,6 +71,11 @@ def models_lines(rows: list[ModelRow]) -> list[str]:
         )
     notes = dict.fromkeys(f"{r.runtime}: {r.runtime_note}" for r in rows if r.runtime_note)
     return lines + ([""] + [f"not available: {note}" for note in notes] if notes else [])
+
+
+def runtimes_line() -> str:
+    """The installed runtimes (entry-point group bakeoff.runtimes), each with its display name."""
+    return "runtimes: " + ", ".join(f"{name} ({runtimes.display_name(name)})" for name in runtimes.names())
 
 
 def ps_lines(servers: list[dict]) -> list[str]:
