@@ -34,7 +34,7 @@ def _runtime_entry_points() -> dict[str, EntryPoint]:
             )
         found[entry_point.name] = entry_point
     if not found:
-        raise BakeoffError(f"no runtime is registered under the entry-point group {GROUP}: is bakeoff installed (pip install -e .)?")
+        raise BakeoffError(f"no runtime is registered under the entry-point group {GROUP}: is bakeoff installed?")
     return found
 
 
@@ -51,11 +51,7 @@ def runtime_class(name: str) -> Any:
     except KeyError:
         raise BakeoffError(f"unknown runtime {name!r}; known: {', '.join(runtime_names())}") from None
     cls = entry_point.load()
-    if getattr(cls, "name", None) != name:
-        raise BakeoffError(f"{entry_point.value} is registered as runtime {name!r} ({GROUP}) but names itself {getattr(cls, 'name', None)!r}")
+    named = getattr(cls, "name", None)
+    if named != name:
+        raise BakeoffError(f"{entry_point.value} is registered as runtime {name!r} ({GROUP}) but names itself {named!r}")
     return cls
-
-
-def source_types_served() -> tuple[str, ...]:
-    """Every source type some installed runtime serves, in the order the runtimes declare them."""
-    return tuple(dict.fromkeys(source_type for name in runtime_names() for source_type in runtime_class(name).source_types))

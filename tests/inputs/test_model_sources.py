@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.inputs.model_sources import SOURCE_CLASSES, FoundryCatalog, GgufFile, OpenAIEndpoint, PypiGguf, parse_source
+from bakeoff.inputs.model_sources import (
+    SOURCE_CLASSES,
+    FoundryCatalog,
+    GgufFile,
+    OpenAIEndpoint,
+    PypiGguf,
+    parse_source,
+)
 from bakeoff.inputs.registry import ModelEntry, find, load_registry
 from bakeoff.inputs.validation import schema
 from bakeoff.runtimes.process import serve_argv

@@ -11,12 +11,15 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import psutil
 import pytest
 
+import bakeoff.entry_points as runtime_entry_points
 from bakeoff import runtimes
+from bakeoff.entry_points import GROUP
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.model_sources import SOURCE_CLASSES
 from bakeoff.inputs.registry import find, load_registry, models_schema
@@ -112,6 +115,35 @@ def test_display_names_come_from_the_runtime_classes_alone():
     from bakeoff.show import summary
 
     assert summary.display_name is runtimes.display_name
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """Register these entry points instead of the installed ones."""
+
+    def register(*entry_points: tuple[str, str]):
+        found = [EntryPoint(name, value, GROUP) for name, value in entry_points]
+        monkeypatch.setattr("bakeoff.entry_points.entry_points", lambda group: found if group == GROUP else [])
+        for cached in (runtime_entry_points._runtime_entry_points, runtime_entry_points.runtime_class, runtimes.get):
+            cached.cache_clear()
+
+    yield register
+    monkeypatch.undo()
+    for cached in (runtime_entry_points._runtime_entry_points, runtime_entry_points.runtime_class, runtimes.get):
+        cached.cache_clear()
+
+
+def test_a_runtime_registered_under_another_name_than_its_own_is_refused(registered):
+    registered(("mine", "bakeoff.runtimes.ollama:OllamaRuntime"))
+    assert runtimes.names() == ("mine",)
+    with pytest.raises(BakeoffError, match="bakeoff.runtimes.ollama:OllamaRuntime is registered as runtime 'mine' .* names itself 'ollama'"):
+        runtimes.get("mine")
+
+
+def test_two_runtimes_of_one_name_are_refused(registered):
+    registered(("ollama", "bakeoff.runtimes.ollama:OllamaRuntime"), ("ollama", "elsewhere:OllamaRuntime"))
+    with pytest.raises(BakeoffError, match="two installed runtimes are called 'ollama'"):
+        runtimes.names()
 
 
 def test_importing_the_runtimes_package_loads_no_runtime():

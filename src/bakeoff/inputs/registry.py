@@ -113,7 +113,8 @@ def models_schema() -> dict:
     for name in names:
         for source_type in entry_points.runtime_class(name).source_types:
             if source_type not in SOURCE_CLASSES:
-                raise BakeoffError(f"runtime {name!r} serves source type {source_type!r}; the known ones: {', '.join(SOURCE_CLASSES)}")
+                known = ", ".join(SOURCE_CLASSES)
+                raise BakeoffError(f"runtime {name!r} serves source type {source_type!r}; the known ones: {known}")
             served[source_type] = None
     document = copy.deepcopy(schema("models.schema.json"))
     document["$defs"]["runtime"]["enum"] = list(names)

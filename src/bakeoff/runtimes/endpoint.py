@@ -79,7 +79,8 @@ class EndpointServer:
         except httpx.TransportError as exc:
             raise ModelUnavailable(f"{self.entry.label}: no server answers at {url}: {type(exc).__name__}") from None
         if response.status_code in (401, 403):
-            raise BakeoffError(f"{self.entry.label}: {url} refused the API key from {self.source.api_key_env or '(none)'} ({response.status_code})")
+            variable = self.source.api_key_env or "(none)"
+            raise BakeoffError(f"{self.entry.label}: {url} refused the API key from {variable} ({response.status_code})")
         if response.status_code != 200:
             raise BakeoffError(f"{self.entry.label}: {url}/v1/models answered {response.status_code}")
         listed = [model.get("id") for model in response.json().get("data", [])]
