@@ -15,12 +15,7 @@ import psutil
 
 from bakeoff import entry_points
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.model_sources import (
-    SOURCE_CLASSES,
-    FoundryCatalog,
-    Source,
-    parse_source,
-)
+from bakeoff.inputs.model_sources import SOURCE_CLASSES, FoundryCatalog, Source, parse_source
 from bakeoff.inputs.validation import read_document, schema, validate
 
 GIB = 1024**3
