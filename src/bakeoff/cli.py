@@ -113,24 +113,16 @@ def _progress(line: str) -> None:
 def cmd_pull(args) -> None:
     from bakeoff import runtimes
     from bakeoff.inputs.registry import find, load_registry
-    from bakeoff.weights.pull import check_pullable
+    from bakeoff.weights.pull import check_pullable, compiles
 
     entries = load_registry(args.models)
     entry = find(entries, args.name)
     if "@" not in args.name:  # NAME alone: compile it if any of its runtimes needs that
-        entry = next((e for e in entries if e.name == entry.name and _compiled(e)), entry)
+        entry = next((e for e in entries if e.name == entry.name and compiles(e)), entry)
     path = runtimes.get(entry.runtime).prepare(entry, progress=_progress)
     if path is None:
         check_pullable(entry)  # says why there is nothing to pull
     print(path)
-
-
-def _compiled(entry) -> bool:
-    """True when bakeoff compiles `entry`'s weights for its runtime."""
-    from bakeoff import runtimes
-
-    runtime = runtimes.get(entry.runtime)
-    return runtime.compiles and runtime.pulls(entry)
 
 
 def cmd_serve(args) -> int:

@@ -27,6 +27,7 @@ from bakeoff.measure.client import ChatClient
 from bakeoff.runtimes import servers
 from bakeoff.runtimes.foundry_cli import _legacy_status, parse_legacy_model_list
 from bakeoff.runtimes.process import ServerProcess, serve_argv
+from bakeoff.weights import pull
 
 from ..fake_openai import serve_stream
 from ..fault_server import chunk
@@ -115,6 +116,16 @@ def test_display_names_come_from_the_runtime_classes_alone():
     from bakeoff.show import summary
 
     assert summary.display_name is runtimes.display_name
+
+
+def test_the_weights_a_runtime_pulls_and_compiles_are_what_its_class_declares():
+    entries = load_registry(ROOT / "models.json")
+    foundry, llamacpp = find(entries, "qwen2.5-coder-0.5b"), find(entries, "qwen2.5-coder-0.5b@llamacpp")
+    assert runtimes.get("foundry").pulls(foundry) and runtimes.get("llamacpp").pulls(llamacpp)
+    assert pull.compiles(foundry) and not pull.compiles(llamacpp)  # llama.cpp serves the GGUF as fetched
+    with pytest.raises(BakeoffError, match="on runtime 'llamacpp': nothing to compile"):
+        pull.pull(llamacpp)  # refused before any work
+    assert not runtimes.get("foundry").pulls(find(entries, "phi-4-mini"))  # Foundry Local fetches its catalog itself
 
 
 @pytest.fixture

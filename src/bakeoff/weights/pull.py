@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bakeoff import entry_points
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.model_sources import GgufFile, HfFolder, LocalWeights, PypiGguf
 from bakeoff.inputs.registry import ModelEntry
@@ -72,8 +73,14 @@ QUANTIZING_LAYER = re.compile(r"quantiz\w* /model/layers\.(\d+)/")
 UNSUPPORTED_ARCHITECTURE = re.compile(r"GGUF model with architecture (\w+) is not supported|The \S+ model is not currently supported")
 
 
+def compiles(entry: ModelEntry) -> bool:
+    """True when bakeoff compiles `entry`'s weights for its runtime, as the runtime's class declares."""
+    runtime = entry_points.runtime_class(entry.runtime)
+    return runtime.compiles and entry.source.type in runtime.pulled_sources
+
+
 def check_pullable(entry: ModelEntry) -> None:
-    if entry.source.type not in COMPILED_SOURCES:
+    if not compiles(entry):
         raise BakeoffError(
             f"{entry.label} has source type {entry.source.type!r} on runtime {entry.runtime!r}: nothing to compile; "
             "bakeoff compiles 'pypi-gguf', 'gguf-file' and 'hf-folder' models for the foundry runtime"
