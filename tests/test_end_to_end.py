@@ -82,7 +82,7 @@ def test_default_evals_compare_models_on_both_runtimes(default_model_pulled, lla
     assert len(ran) >= 4 and len({m.family for m in ran}) >= 2 and {m.runtime for m in ran} >= {"foundry", "llamacpp"}
 
     default = by_key[default_model_pulled.key]
-    assert default.starts == len(default.launches) == 3 and default.weights_sha256 == default_model_pulled.source["sha256"]
+    assert default.starts == len(default.launches) == 3 and default.weights_sha256 == default_model_pulled.source.sha256
     assert all(record.passed for record in default.prompts), default.failed_prompts
     for model in ran:
         assert model.ready_seconds > 0 and model.rss_after_load_bytes > 0 and model.cpu_seconds > 0

@@ -14,13 +14,13 @@ import time
 import httpx
 import pytest
 
-from bakeoff.metrics import METRICS
 from bakeoff.decide.stats import summarize
 from bakeoff.measure.client import ChatClient, _Clock
 from bakeoff.measure.workload import requests_for
+from bakeoff.metrics import METRICS
+from bakeoff.model_run import launch_repeats
 from bakeoff.report.model import PromptResult, SampleRecord
 from bakeoff.report.store import load_report
-from bakeoff.model_run import launch_repeats
 
 from .fake_openai import serve_stream
 from .fault_server import PROMPTS as FAULT_PROMPTS

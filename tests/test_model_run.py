@@ -6,9 +6,12 @@ are injected into the runtime and the memory sampler, which is what these tests 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bakeoff import runtimes
+from bakeoff.inputs.model_sources import OpenAIEndpoint
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.model_run import ModelFailed, ModelRun, ModelSkipped
 from bakeoff.report.store import RunReport
@@ -20,7 +23,7 @@ STREAM = [(0.0, chunk(content="Paris")), (0.0, chunk(finish="stop")), (0.0, "dat
 
 
 def endpoint_entry(url: str, min_ram_gb: float = 0) -> ModelEntry:
-    source = {"type": "openai-endpoint", "base_url": f"{url}/v1", "model": "served-model"}
+    source = OpenAIEndpoint(base_url=f"{url}/v1", model="served-model")
     return ModelEntry("remote", "chat", min_ram_gb, "", "remote", "endpoint", source)
 
 
@@ -66,8 +69,9 @@ def test_a_crash_in_the_memory_sampler_is_failed_and_the_server_stopped(tmp_path
     monkeypatch.setattr("bakeoff.model_run.MemorySampler", BrokenSampler)
     stopped = []
     with serve_stream(STREAM, models=("served-model",)) as (url, _):
+        # a process to watch, so the sampler is started
         entry = endpoint_entry(url)
-        entry.source["pid"] = 1  # a process to watch, so the sampler is started
+        entry = dataclasses.replace(entry, source=dataclasses.replace(entry.source, pid=1))
         run = model_run(tmp_path, entry)
         real_server_for = runtimes.get("endpoint").server_for
 

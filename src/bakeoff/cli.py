@@ -111,12 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_pull(args) -> None:
     from bakeoff import runtimes
     from bakeoff.inputs.registry import find, load_registry
-    from bakeoff.weights.pull import check_pullable
+    from bakeoff.weights.pull import check_pullable, compiles
 
     entries = load_registry(args.models)
     entry = find(entries, args.name)
     if "@" not in args.name:  # NAME alone: compile it if any of its runtimes needs that
-        entry = next((e for e in entries if e.name == entry.name and e.needs_compile), entry)
+        entry = next((e for e in entries if e.name == entry.name and compiles(e)), entry)
     path = runtimes.get(entry.runtime).prepare(entry, progress=progress)
     if path is None:
         check_pullable(entry)  # says why there is nothing to pull
@@ -131,8 +131,8 @@ def cmd_serve(args) -> int:
     launched_by_parent = bool(args.entry_json)
     if launched_by_parent:
         try:
-            entry = ModelEntry(**json.loads(args.entry_json))
-        except (ValueError, TypeError) as exc:  # only a parent bakeoff writes it: say so, in one line
+            entry = ModelEntry.from_fields(json.loads(args.entry_json))
+        except (ValueError, TypeError, KeyError) as exc:  # only a parent bakeoff writes it: say so, in one line
             raise BakeoffError(f"--entry-json: not an entry a bakeoff wrote: {exc}") from None
     else:
         entry = find(load_registry(args.models), args.name, args.runtime)
@@ -165,7 +165,8 @@ def cmd_models(args) -> None:
     from bakeoff.inputs.registry import load_registry
     from bakeoff.runtimes import discovery
 
-    print("\n".join(discovery.models_lines(discovery.model_rows(load_registry(args.models)))))
+    lines = discovery.models_lines(discovery.model_rows(load_registry(args.models)))
+    print("\n".join([*lines, "", discovery.runtimes_line()]))
 
 
 def cmd_ps(args) -> None:

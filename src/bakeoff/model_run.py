@@ -124,7 +124,7 @@ class ModelRun:
                 except runtimes.ModelUnavailable as exc:
                     self._skip(str(exc))
                 self.server = served.server
-                self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get("gguf_sha256") or self.entry.source.get("sha256")
+                self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get("gguf_sha256") or self.entry.source.declared_sha256()
                 self.record.starts += 1
                 self.secrets = (served.api_key,)
                 client = served.client(self.limits)

@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import pytest
 
+from bakeoff import load_prompts
 from bakeoff.decide.checks import CheckSpec, run_check
 from bakeoff.decide.evaluation import verdict_for
 from bakeoff.inputs.prompts import Prompt, response_format
-from bakeoff import load_prompts
 from bakeoff.measure.client import ChatClient
 
 from ..conftest import REPO

@@ -13,9 +13,9 @@ from bakeoff.decide.compare import (
     compare_switch,
     comparison_advice,
 )
-from bakeoff.metrics import METRICS
 from bakeoff.decide.stats import launches_to_settle_gate
 from bakeoff.inputs.settings import Gate, Settings
+from bakeoff.metrics import METRICS
 
 from ..synthetic_reports import model, prompt, report, samples, simple_report
 

@@ -19,7 +19,6 @@ from bakeoff.report.store import load_report
 from ..synthetic_reports import nightly_series
 
 
-
 @pytest.fixture(scope="module")
 def real_report(pytestconfig):
     return load_report(pytestconfig.rootpath / "tests" / "data" / "report_qwen_foundry.json")

@@ -8,12 +8,12 @@ import json
 
 import pytest
 
+from bakeoff import load_prompts
 from bakeoff.decide import judge
 from bakeoff.decide.agreement import agreement
 from bakeoff.decide.checks import CheckSpec
 from bakeoff.decide.compare import compare_reports
 from bakeoff.errors import BakeoffError
-from bakeoff import load_prompts
 from bakeoff.show import comparison_table, csv_report, html_report, table
 from bakeoff.show.summary import run_view
 

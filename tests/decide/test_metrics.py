@@ -10,10 +10,10 @@ import pytest
 
 from bakeoff.decide.compare import WORSE, compare_reports
 from bakeoff.decide.evaluation import verdict_for
-from bakeoff.metrics import METRICS, Metric, metric_keys
 from bakeoff.inputs.prompts import Prompt
 from bakeoff.inputs.settings import Gate, Settings
 from bakeoff.measure.client import Sample
+from bakeoff.metrics import METRICS, Metric, metric_keys
 from bakeoff.report.model import PromptResult
 from bakeoff.report.store import parse_report
 

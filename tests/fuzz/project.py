@@ -21,7 +21,6 @@ from types import SimpleNamespace
 import pytest
 
 from bakeoff.errors import BakeoffError
-
 from tests import synthetic_reports
 
 DIRECTORY = object()  # a file's content that means "make a directory here"

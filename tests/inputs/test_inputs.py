@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.errors import BakeoffError
 from bakeoff import load_prompts
+from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import default_model, load_registry, ram_shortfall
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from bakeoff import load_prompts
 from bakeoff.decide.checks import known_kinds
 from bakeoff.errors import BakeoffError
-from bakeoff import load_prompts
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,6 +12,7 @@ import json
 import sys
 
 from benchmarks.collect_scale import registry
+
 from bakeoff.inputs.registry import load_registry
 from bakeoff.report.store import RunReport
 

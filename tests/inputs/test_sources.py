@@ -14,8 +14,8 @@ import pytest
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.prompts import BUILT_IN_DEFAULTS
 from bakeoff.inputs.prompts_yaml import PromptsYaml
-from bakeoff.inputs.sources import PromptSource, prompt_source
 from bakeoff.inputs.settings import load_settings
+from bakeoff.inputs.sources import PromptSource, prompt_source
 from bakeoff.metrics import METRICS, Metric
 from bakeoff.report.store import load_report
 

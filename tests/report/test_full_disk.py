@@ -9,11 +9,12 @@ import os
 
 import pytest
 
+from bakeoff.inputs.model_sources import FoundryCatalog
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.report.store import RunReport, load_report
 from tests.fault_server import MODEL, PROMPTS, TEST, FaultServer
 
-ENTRY = ModelEntry(name="tiny", task="chat", min_ram_gb=0, notes="", family="tiny", runtime="foundry", source={})
+ENTRY = ModelEntry(name="tiny", task="chat", min_ram_gb=0, notes="", family="tiny", runtime="foundry", source=FoundryCatalog(alias="tiny"))
 
 
 def no_space(*args):

@@ -6,14 +6,15 @@ import json
 import pytest
 
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import FoundryCatalog
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.report.model import PromptResult
 from bakeoff.report.store import RunReport, load_report
 from bakeoff.show.summary import run_view
 from bakeoff.show.table import run_lines
 
-ENTRY = ModelEntry(name="tiny", task="chat", min_ram_gb=1, notes="", family="t", runtime="foundry", source={})
-SKIPPED = ModelEntry(name="phi-4-mini", task="chat", min_ram_gb=8, notes="", family="phi", runtime="foundry", source={})
+ENTRY = ModelEntry(name="tiny", task="chat", min_ram_gb=1, notes="", family="t", runtime="foundry", source=FoundryCatalog(alias="tiny"))
+SKIPPED = ModelEntry(name="phi-4-mini", task="chat", min_ram_gb=8, notes="", family="phi", runtime="foundry", source=FoundryCatalog(alias="phi-4-mini"))
 
 
 def sample(ttft, tps, response="42"):

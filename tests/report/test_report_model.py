@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from bakeoff.decide.compare import compare_reports
-from bakeoff.metrics import metric_keys
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.settings import DEFAULT_GATES, load_settings
+from bakeoff.metrics import metric_keys
 from bakeoff.report.model import SCHEMA, json_schema
 from bakeoff.report.store import load_report, parse_report
 from bakeoff.show.csv_report import render_csv

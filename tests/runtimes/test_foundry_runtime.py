@@ -137,7 +137,7 @@ def test_a_catalog_model_is_skipped_in_the_parent_with_one_probe(monkeypatch, tm
     real_probe = foundry.socket.create_connection
     monkeypatch.setattr(foundry.socket, "create_connection", lambda *a, **k: probes.append(a) or real_probe(*a, **k))
     runtime = foundry.FoundryRuntime()
-    entries = [e for e in load_registry(REGISTRY) if e.source.get("type") == "foundry-catalog"]
+    entries = [e for e in load_registry(REGISTRY) if e.source.type == "foundry-catalog"]
     assert len(entries) >= 2
     started = time.perf_counter()
     reasons = [runtime.model_unavailable_reason(e) for e in entries]

@@ -117,7 +117,7 @@ def test_the_second_model_answers_on_llama_server(llama_server_installed, tmp_pa
     entry = find(load_registry(REGISTRY), "qwen2.5-coder-1.5b")
     assert entry.runtime == "llamacpp"
     path = runtimes.get("llamacpp").prepare(entry, progress=print)
-    assert path.stat().st_size == entry.source["size"] == 1117320768
+    assert path.stat().st_size == entry.source.size == 1117320768
     server = ServerProcess(serve_argv(entry.name, REGISTRY), tmp_path / "serve.log")
     ready = server.start()
     client = ChatClient(ready.url, ready.model_id)

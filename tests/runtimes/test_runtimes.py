@@ -11,18 +11,23 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import psutil
 import pytest
 
+import bakeoff.entry_points as runtime_entry_points
 from bakeoff import runtimes
+from bakeoff.entry_points import GROUP
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.registry import find, load_registry
+from bakeoff.inputs.model_sources import SOURCE_CLASSES
+from bakeoff.inputs.registry import find, load_registry, models_schema
 from bakeoff.measure.client import ChatClient
 from bakeoff.runtimes import servers
 from bakeoff.runtimes.foundry_cli import _legacy_status, parse_legacy_model_list
 from bakeoff.runtimes.process import ServerProcess, serve_argv
+from bakeoff.weights import pull
 
 from ..fake_openai import serve_stream
 from ..fault_server import chunk
@@ -80,7 +85,7 @@ def test_bad_runtimes_are_named_in_one_line(tmp_path, item, expected):
 
 
 def test_every_runtime_answers_whether_it_is_available():
-    for name in runtimes.NAMES:
+    for name in runtimes.names():
         runtime = runtimes.get(name)
         assert runtime.name == name and runtimes.display_name(name) not in ("", name)
         reason = runtime.unavailable_reason()
@@ -90,10 +95,66 @@ def test_every_runtime_answers_whether_it_is_available():
         runtimes.get("vllm")
 
 
-def test_the_registry_schema_lists_exactly_the_runtimes():
-    schema = json.loads((ROOT / "src" / "bakeoff" / "schemas" / "models.schema.json").read_text())
-    assert tuple(schema["$defs"]["runtime"]["enum"]) == runtimes.NAMES
-    assert set(runtimes.DISPLAY_NAMES) == set(runtimes.NAMES) and runtimes.display_name("llamacpp") == "llama.cpp"
+def test_the_registry_schema_lists_exactly_the_registered_runtimes_and_their_source_types():
+    assert runtimes.names() == ("endpoint", "foundry", "foundry_cli", "llamacpp", "ollama")  # bakeoff's own, by entry point
+    schema = models_schema()
+    assert tuple(schema["$defs"]["runtime"]["enum"]) == runtimes.names()
+    served = {source_type for name in runtimes.names() for source_type in runtimes.get(name).source_types}
+    assert set(schema["$defs"]["source_type"]["enum"]) == served == set(SOURCE_CLASSES)
+    shipped = json.loads((ROOT / "src" / "bakeoff" / "schemas" / "models.schema.json").read_text())
+    assert shipped["$defs"]["runtime"]["enum"] == shipped["$defs"]["source_type"]["enum"] == []  # no second list
+
+
+def test_display_names_come_from_the_runtime_classes_alone():
+    assert runtimes.display_name("llamacpp") == runtimes.get("llamacpp").display_name == "llama.cpp"
+    assert runtimes.display_name("vllm") == "vllm"  # a report's runtime not installed here, as it is
+    # show/ names runtimes through bakeoff.runtimes, and no module keeps a table of its own
+    sources = {path: path.read_text() for path in (ROOT / "src" / "bakeoff").rglob("*.py")}
+    declared = sorted(path.name for path, text in sources.items() for line in text.splitlines() if line.strip().startswith("display_name = "))
+    assert declared == ["endpoint.py", "foundry.py", "foundry_cli.py", "llamacpp.py", "ollama.py"]
+    assert not [path.name for path, text in sources.items() if "DISPLAY_NAMES" in text]
+    from bakeoff.show import summary
+
+    assert summary.display_name is runtimes.display_name
+
+
+def test_the_weights_a_runtime_pulls_and_compiles_are_what_its_class_declares():
+    entries = load_registry(ROOT / "models.json")
+    foundry, llamacpp = find(entries, "qwen2.5-coder-0.5b"), find(entries, "qwen2.5-coder-0.5b@llamacpp")
+    assert runtimes.get("foundry").pulls(foundry) and runtimes.get("llamacpp").pulls(llamacpp)
+    assert pull.compiles(foundry) and not pull.compiles(llamacpp)  # llama.cpp serves the GGUF as fetched
+    with pytest.raises(BakeoffError, match="on runtime 'llamacpp': nothing to compile"):
+        pull.pull(llamacpp)  # refused before any work
+    assert not runtimes.get("foundry").pulls(find(entries, "phi-4-mini"))  # Foundry Local fetches its catalog itself
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """Register these entry points instead of the installed ones."""
+
+    def register(*entry_points: tuple[str, str]):
+        found = [EntryPoint(name, value, GROUP) for name, value in entry_points]
+        monkeypatch.setattr("bakeoff.entry_points.entry_points", lambda group: found if group == GROUP else [])
+        for cached in (runtime_entry_points._runtime_entry_points, runtime_entry_points.runtime_class, runtimes.get):
+            cached.cache_clear()
+
+    yield register
+    monkeypatch.undo()
+    for cached in (runtime_entry_points._runtime_entry_points, runtime_entry_points.runtime_class, runtimes.get):
+        cached.cache_clear()
+
+
+def test_a_runtime_registered_under_another_name_than_its_own_is_refused(registered):
+    registered(("mine", "bakeoff.runtimes.ollama:OllamaRuntime"))
+    assert runtimes.names() == ("mine",)
+    with pytest.raises(BakeoffError, match="bakeoff.runtimes.ollama:OllamaRuntime is registered as runtime 'mine' .* names itself 'ollama'"):
+        runtimes.get("mine")
+
+
+def test_two_runtimes_of_one_name_are_refused(registered):
+    registered(("ollama", "bakeoff.runtimes.ollama:OllamaRuntime"), ("ollama", "elsewhere:OllamaRuntime"))
+    with pytest.raises(BakeoffError, match="two installed runtimes are called 'ollama'"):
+        runtimes.names()
 
 
 def test_importing_the_runtimes_package_loads_no_runtime():
@@ -286,6 +347,10 @@ def test_bakeoff_models_lists_every_model_x_runtime_with_what_it_needs(standins_
     assert rows["qwen2.5-coder-1.5b"][2] == ("yes" if llamacpp_available else "no")
     if not llamacpp_available:
         assert "not available: llamacpp: llama-server not found" in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        "runtimes: endpoint (OpenAI-compatible endpoint), foundry (Foundry Local), foundry_cli (Foundry Local CLI), "
+        "llamacpp (llama.cpp), ollama (Ollama)"
+    )
 
 
 def test_bakeoff_ps_lists_running_servers_with_their_rss(standins_on_path, monkeypatch, tmp_path):

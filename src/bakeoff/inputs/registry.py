@@ -1,14 +1,22 @@
-"""The curated model registry, models.json: loading, validation, and what fits this machine."""
+"""The curated model registry, models.json: loading, validation, and what fits this machine.
+
+The runtimes an entry may name, and the source types, are those of the installed runtimes
+(`bakeoff.entry_points`), filled into models.schema.json when it is loaded (`models_schema`).
+"""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import psutil
 
+from bakeoff import entry_points
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.validation import read_document, validate
+from bakeoff.inputs.model_sources import SOURCE_CLASSES, FoundryCatalog, Source, parse_source
+from bakeoff.inputs.validation import read_document, schema, validate
 
 GIB = 1024**3
 
@@ -19,9 +27,8 @@ PYTEST_MARKS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures
 MARKER_PREFIX = "model_"
 
 
-# The runtimes a model may name are bakeoff.runtimes.NAMES (models.schema.json, tested equal).
-# Sources that `bakeoff pull` compiles into an ONNX model for Foundry Local's native runtime.
-COMPILED_SOURCES = ("pypi-gguf", "gguf-file", "hf-folder")
+# The runtime of an item that names none (models.json items from before there were several).
+DEFAULT_RUNTIME = "foundry"
 # What `bakeoff pull` compiles to unless an entry's "precision" says otherwise.
 DEFAULT_PRECISION = "int4"
 # Where a model is served unless its "device" says otherwise; "gpu" is llama.cpp's alone.
@@ -39,7 +46,7 @@ class ModelEntry:
     notes: str
     family: str
     runtime: str
-    source: dict = field(hash=False, compare=False)
+    source: Source = field(hash=False, compare=False)
     default: bool = False
     # The first runtime an item lists is its own; the others show as `NAME@RUNTIME`.
     primary: bool = True
@@ -76,10 +83,10 @@ class ModelEntry:
         names = [self.family, self.task, self.runtime, marker_name(self.name)]
         return list(dict.fromkeys(f"{MARKER_PREFIX}{name}" if name in taken else name for name in names))
 
-    @property
-    def needs_compile(self) -> bool:
-        """True when this entry runs on Foundry Local's native runtime from weights bakeoff compiles."""
-        return self.runtime == "foundry" and self.source.get("type") in COMPILED_SOURCES
+    @classmethod
+    def from_fields(cls, fields: dict) -> ModelEntry:
+        """The entry a parent bakeoff wrote with `dataclasses.asdict` (runtimes.process.serve_argv)."""
+        return cls(**{**fields, "source": parse_source(fields["source"])})
 
 
 def marker_name(name: str) -> str:
@@ -99,6 +106,23 @@ def ram_shortfall(entry: ModelEntry) -> str | None:
     return None
 
 
+@cache
+def models_schema() -> dict:
+    """models.schema.json with the installed runtimes' keys and the source types they serve."""
+    names = entry_points.runtime_names()
+    served: dict[str, None] = {}
+    for name in names:
+        for source_type in entry_points.runtime_class(name).source_types:
+            if source_type not in SOURCE_CLASSES:
+                known = ", ".join(SOURCE_CLASSES)
+                raise BakeoffError(f"runtime {name!r} serves source type {source_type!r}; the known ones: {known}")
+            served[source_type] = None
+    document = copy.deepcopy(schema("models.schema.json"))
+    document["$defs"]["runtime"]["enum"] = list(names)
+    document["$defs"]["source_type"]["enum"] = list(served)
+    return document
+
+
 def load_registry(path: Path) -> list[ModelEntry]:
     path = Path(path)
     raw = read_document(path, "JSON")
@@ -111,7 +135,7 @@ def load_registry(path: Path) -> list[ModelEntry]:
     def locate(bad_path):
         return (label(bad_path[0]), bad_path[1:]) if bad_path else ("top level", [])
 
-    validate(raw, "models.schema.json", where=str(path), locate=locate)
+    validate(raw, "models.schema.json", where=str(path), locate=locate, document=models_schema())
     entries, seen, default_index, names = [], set(), None, set()
     for index, item in enumerate(raw):
         if item.get("default"):
@@ -120,8 +144,9 @@ def load_registry(path: Path) -> list[ModelEntry]:
             default_index = index
         if "runtime" in item and "runtimes" in item:
             raise BakeoffError(f"{path}: {label(index)}: field 'runtimes': give either 'runtime' or 'runtimes', not both")
-        runtimes = item.get("runtimes") or [item.get("runtime", "foundry")]
+        runtimes = item.get("runtimes") or [item.get("runtime", DEFAULT_RUNTIME)]
         _check_device(path, label(index), item, runtimes)
+        source = parse_source(item["source"]) if "source" in item else FoundryCatalog(alias=item["name"])
         for position, runtime in enumerate(runtimes):
             if (item["name"], runtime) in seen:
                 raise BakeoffError(f"{path}: {label(index)}: field 'name': duplicate model name on runtime {runtime!r}")
@@ -134,7 +159,7 @@ def load_registry(path: Path) -> list[ModelEntry]:
                     notes=item["notes"],
                     family=item.get("family") or marker_name(item["name"].split("-")[0]),
                     runtime=runtime,
-                    source=item.get("source") or {"type": "foundry-catalog", "alias": item["name"]},
+                    source=source,
                     default=item.get("default", False) and position == 0,
                     primary=position == 0 and item["name"] not in names,
                     ctx_size=item.get("ctx_size"),

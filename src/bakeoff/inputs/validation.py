@@ -44,8 +44,11 @@ def schema(name: str) -> dict:
     return json.loads(resources.files("bakeoff.schemas").joinpath(name).read_text())
 
 
-def validate(instance, schema_name: str, *, where: str, locate) -> None:
+def validate(instance, schema_name: str, *, where: str, locate, document: dict | None = None) -> None:
     """Raise BakeoffError naming `where` (a file), the entry and the field of the first problem.
+
+    `document` is the schema when it is not the file as shipped (models.json's, whose lists of
+    runtimes and source types come from the installed runtimes).
 
     `locate(path)` splits the path of the bad value into a readable entry name and the field path
     inside that entry. Valid input is passed by jsonschema-rs (10,000 models in 0.05 s, where
@@ -55,13 +58,14 @@ def validate(instance, schema_name: str, *, where: str, locate) -> None:
     try:
         # A JSON Schema "number" lets NaN and infinities through (YAML's .nan, TOML's nan, JSON's NaN).
         bad_path = _non_finite(instance)
-        if bad_path is None and _passes_fast(schema_name, instance):
+        document = document or schema(schema_name)
+        if bad_path is None and _passes_fast(schema_name, document, instance):
             return
         error = None
         if bad_path is None:
             import jsonschema  # 55 ms: only to word a problem
 
-            validator = jsonschema.Draft202012Validator(schema(schema_name))
+            validator = jsonschema.Draft202012Validator(document)
             error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
     except RecursionError:
         raise BakeoffError(f"{where}: nested too deeply to check") from None
@@ -77,16 +81,23 @@ def validate(instance, schema_name: str, *, where: str, locate) -> None:
     raise BakeoffError(f"{where}: {entry}: field '{field}': {message}")
 
 
-@cache
-def _fast_validator(name: str):
+# Schema name -> (the document, its compiled validator): compiled once per document.
+_fast_validators: dict[str, tuple[dict, object]] = {}
+
+
+def _fast_validator(name: str, document: dict):
     import jsonschema_rs
 
-    return jsonschema_rs.validator_for(schema(name))
+    compiled_for, validator = _fast_validators.get(name, (None, None))
+    if compiled_for is not document:
+        validator = jsonschema_rs.validator_for(document)
+        _fast_validators[name] = (document, validator)
+    return validator
 
 
-def _passes_fast(name: str, instance) -> bool:
+def _passes_fast(name: str, document: dict, instance) -> bool:
     try:
-        return _fast_validator(name).is_valid(instance)
+        return _fast_validator(name, document).is_valid(instance)
     except ValueError:  # a YAML date, binary or set, a TOML datetime: no JSON type; jsonschema words it
         return False
 

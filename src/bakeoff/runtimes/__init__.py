@@ -1,8 +1,10 @@
 """Runtimes that serve a model behind an OpenAI-compatible API, all behind one interface (`base.Runtime`).
 
-This module is the registry of runtimes: their keys (the `runtime` values models.json accepts),
-display names, and classes, loaded on first use by `get(name)`. A caller drives any of them the
-same way:
+Runtimes are plugins: bakeoff's own five and any other distribution's register under the
+entry-point group `bakeoff.runtimes` (`bakeoff.entry_points`), and each class says its key (the
+`runtime` models.json names), its display name, the source types it serves and those whose weights
+bakeoff pulls for it. `names()` lists them without importing one; `get(name)` loads one on first use.
+A caller drives any of them the same way:
 
     runtime = runtimes.get(entry.runtime)
     runtime.unavailable_reason()           # None, or why it cannot run here (checked once per process)
@@ -22,37 +24,27 @@ module or SDK. Never imports deciding, storing or showing.
 
 from __future__ import annotations
 
-import importlib
 from functools import cache
 
-from bakeoff.errors import BakeoffError
+from bakeoff import entry_points
 from bakeoff.runtimes.base import Runtime, Server
 from bakeoff.runtimes.ready import ModelUnavailable, ReadyInfo
 
-__all__ = ["DISPLAY_NAMES", "NAMES", "ModelUnavailable", "ReadyInfo", "Runtime", "Server", "display_name", "get"]
+__all__ = ["ModelUnavailable", "ReadyInfo", "Runtime", "Server", "display_name", "get", "names"]
 
-# key -> (module, class, display name). The models.json schema's runtime list must equal the keys.
-_REGISTRY = {
-    "foundry": ("foundry", "FoundryRuntime", "Foundry Local"),
-    "llamacpp": ("llamacpp", "LlamaCppRuntime", "llama.cpp"),
-    "foundry_cli": ("foundry_cli", "FoundryCliRuntime", "Foundry Local CLI"),
-    "ollama": ("ollama", "OllamaRuntime", "Ollama"),
-    "endpoint": ("endpoint", "EndpointRuntime", "OpenAI-compatible endpoint"),
-}
-NAMES = tuple(_REGISTRY)
-DISPLAY_NAMES: dict[str, str] = {key: display for key, (_, _, display) in _REGISTRY.items()}
+
+def names() -> tuple[str, ...]:
+    """The installed runtimes' keys: the `runtime` values models.json accepts."""
+    return entry_points.runtime_names()
 
 
 def display_name(key: str) -> str:
-    """How people call a runtime ("llama.cpp" for llamacpp); an unknown key as it is."""
-    return DISPLAY_NAMES.get(key, key)
+    """How people call a runtime ("llama.cpp" for llamacpp); a key no installed runtime has (a report
+    taken elsewhere) as it is."""
+    return entry_points.runtime_class(key).display_name if key in names() else key
 
 
 @cache
 def get(name: str) -> Runtime:
     """The runtime called `name`, one instance per process (so availability is checked once)."""
-    try:
-        module_name, class_name, _ = _REGISTRY[name]
-    except KeyError:
-        raise BakeoffError(f"unknown runtime {name!r}; known: {', '.join(NAMES)}") from None
-    return getattr(importlib.import_module(f".{module_name}", __name__), class_name)()
+    return entry_points.runtime_class(name)()

@@ -39,12 +39,22 @@ class Runtime:
     """One runtime. Subclasses set `name`, `reported_as` and `source_types` and implement
     `_why_unavailable` and `serve`; `prepare` and `server_for` have defaults most runtimes keep."""
 
-    name: ClassVar[str]  # the key in models.json: foundry, llamacpp, foundry_cli, ollama, endpoint
+    name: ClassVar[str]  # the key in models.json, and its entry point's name in the group bakeoff.runtimes
+    display_name: ClassVar[str]  # how people call it: "Foundry Local", "llama.cpp"
     reported_as: ClassVar[str]  # ReadyInfo.runtime: how reports name it
     source_types: ClassVar[tuple[str, ...]]  # the models.json source types it serves
+    # The source types whose weights bakeoff pulls for it (`bakeoff pull`, `prepare`), and whether it
+    # compiles them into a model of the runtime's own (an ONNX folder for Foundry Local) or serves the
+    # weights as fetched.
+    pulled_sources: ClassVar[tuple[str, ...]] = ()
+    compiles: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._reason: tuple[str | None] | None = None
+
+    def pulls(self, entry: ModelEntry) -> bool:
+        """True when bakeoff fetches (and compiles, when `compiles`) `entry`'s weights for this runtime."""
+        return entry.source.type in self.pulled_sources
 
     def unavailable_reason(self) -> str | None:
         """None when this runtime can run here, else why not (a skip reason, never a failure).
@@ -88,7 +98,7 @@ class Runtime:
         return ServerProcess(serve_argv(entry.name, registry_path, runtime=entry.runtime, entry=entry), log_path)
 
     def check_source(self, entry: ModelEntry) -> None:
-        source_type = entry.source.get("type")
+        source_type = entry.source.type
         if source_type not in self.source_types:
             raise BakeoffError(
                 f"{entry.label}: the {self.name} runtime serves sources of type {', '.join(map(repr, self.source_types))}, "

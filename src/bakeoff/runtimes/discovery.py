@@ -1,9 +1,9 @@
-"""What `bakeoff models` and `bakeoff ps` show: one row per model x runtime, or per running server."""
+"""What `bakeoff models` and `bakeoff ps` show: one row per model x runtime (and the runtimes
+installed), or per running server."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from bakeoff import runtimes
 from bakeoff.inputs.registry import ModelEntry, machine_ram_gb
@@ -26,20 +26,16 @@ class ModelRow:
 
 
 def _pulled(entry: ModelEntry) -> tuple[str, int | None]:
-    source_type = entry.source.get("type")
-    if entry.needs_compile:
-        if cache.is_pulled(entry):
-            return "yes", cache.size_on_disk(cache.model_dir(entry))
-        return "no", entry.source.get("size")
-    if source_type == "pypi-gguf":
-        path = cache.gguf_path(entry)
-        return ("yes", path.stat().st_size) if path.exists() else ("no", entry.source.get("size"))
-    if source_type == "gguf-file":
-        path = Path(entry.source["path"]).expanduser()
-        return ("local file", path.stat().st_size) if path.exists() else ("missing file", None)
-    if source_type == "openai-endpoint":
-        return "remote", None
-    return "by-runtime", None
+    """Whether the weights bakeoff pulls for the entry's runtime are here (compiled, or fetched), and
+    their size; for weights it does not pull, what the source says of them."""
+    runtime = runtimes.get(entry.runtime)
+    if not runtime.pulls(entry):
+        return entry.source.unpulled_state()
+    if runtime.compiles:
+        pulled = cache.is_pulled(entry)
+        return ("yes", cache.size_on_disk(cache.model_dir(entry))) if pulled else ("no", entry.source.declared_size())
+    path = cache.gguf_path(entry)
+    return ("yes", path.stat().st_size) if path.exists() else ("no", entry.source.declared_size())
 
 
 def model_rows(entries: list[ModelEntry]) -> list[ModelRow]:
@@ -75,6 +71,11 @@ def models_lines(rows: list[ModelRow]) -> list[str]:
         )
     notes = dict.fromkeys(f"{r.runtime}: {r.runtime_note}" for r in rows if r.runtime_note)
     return lines + ([""] + [f"not available: {note}" for note in notes] if notes else [])
+
+
+def runtimes_line() -> str:
+    """The installed runtimes (entry-point group bakeoff.runtimes), each with its display name."""
+    return "runtimes: " + ", ".join(f"{name} ({runtimes.display_name(name)})" for name in runtimes.names())
 
 
 def ps_lines(servers: list[dict]) -> list[str]:

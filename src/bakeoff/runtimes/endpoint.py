@@ -19,6 +19,7 @@ import httpx
 import psutil
 
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import OpenAIEndpoint
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.runtimes.base import ModelUnavailable, ReadyInfo, Runtime
 
@@ -33,6 +34,7 @@ def root_url(base_url: str) -> str:
 
 class EndpointRuntime(Runtime):
     name = "endpoint"
+    display_name = "OpenAI-compatible endpoint"
     reported_as = "endpoint"
     source_types = ("openai-endpoint",)
 
@@ -50,10 +52,15 @@ class EndpointServer:
     def __init__(self, runtime: EndpointRuntime, entry: ModelEntry):
         self.runtime = runtime
         self.entry = entry
-        self.source = entry.source
+
+    @property
+    def source(self) -> OpenAIEndpoint:
+        """The entry's source, of the one type this runtime serves (`start` checks that first)."""
+        assert isinstance(self.entry.source, OpenAIEndpoint)
+        return self.entry.source
 
     def api_key(self) -> str | None:
-        variable = self.source.get("api_key_env")
+        variable = self.source.api_key_env
         if variable is None:
             return None
         key = os.environ.get(variable)
@@ -64,7 +71,7 @@ class EndpointServer:
     def start(self) -> ReadyInfo:
         started = time.perf_counter()
         self.runtime.check_source(self.entry)
-        url = root_url(self.source["base_url"])
+        url = root_url(self.source.base_url)
         key = self.api_key()
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         try:
@@ -72,28 +79,29 @@ class EndpointServer:
         except httpx.TransportError as exc:
             raise ModelUnavailable(f"{self.entry.label}: no server answers at {url}: {type(exc).__name__}") from None
         if response.status_code in (401, 403):
-            raise BakeoffError(f"{self.entry.label}: {url} refused the API key from {self.source.get('api_key_env') or '(none)'} ({response.status_code})")
+            variable = self.source.api_key_env or "(none)"
+            raise BakeoffError(f"{self.entry.label}: {url} refused the API key from {variable} ({response.status_code})")
         if response.status_code != 200:
             raise BakeoffError(f"{self.entry.label}: {url}/v1/models answered {response.status_code}")
         listed = [model.get("id") for model in response.json().get("data", [])]
-        if self.source["model"] not in listed:
-            raise BakeoffError(f"{self.entry.label}: {url} does not list model {self.source['model']!r} (lists: {listed})")
-        pid = self.source.get("pid")
+        if self.source.model not in listed:
+            raise BakeoffError(f"{self.entry.label}: {url} does not list model {self.source.model!r} (lists: {listed})")
+        pid = self.source.pid
         if pid is not None and not psutil.pid_exists(pid):
             raise BakeoffError(f"{self.entry.label}: source.pid: no process {pid} on this machine")
         return ReadyInfo(
             url=url,
             pid=pid,
-            model_id=self.source["model"],
+            model_id=self.source.model,
             runtime=self.runtime.reported_as,
             runtime_version=response.headers.get("server", "unknown"),
             load_seconds=None,
             ready_seconds=time.perf_counter() - started,
-            api_key_env=self.source.get("api_key_env"),
+            api_key_env=self.source.api_key_env,
         )
 
     def alive(self) -> bool:
-        pid = self.source.get("pid")
+        pid = self.source.pid
         return pid is None or psutil.pid_exists(pid)
 
     def log_tail(self, lines: int = 3) -> str:

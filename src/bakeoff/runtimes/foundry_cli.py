@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import httpx
 
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import FoundryCatalog
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.runtimes.base import ProgramRuntime, ReadyInfo, progress
 
@@ -147,6 +148,7 @@ def resolve_model_id(cli: FoundryCli, alias: str, url: str) -> str:
 
 class FoundryCliRuntime(ProgramRuntime):
     name = "foundry_cli"
+    display_name = "Foundry Local CLI"
     reported_as = "foundry-cli"
     source_types = ("foundry-catalog",)
     program = "foundry"
@@ -154,7 +156,8 @@ class FoundryCliRuntime(ProgramRuntime):
 
     def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
         self.check_source(entry)
-        alias = entry.source["alias"]
+        assert isinstance(entry.source, FoundryCatalog)  # check_source: the one type it serves
+        alias = entry.source.alias
         cli = FoundryCli(self.program_path())
         status = cli.status()
         started_service = not status.running

