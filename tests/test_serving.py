@@ -17,6 +17,7 @@ import pytest
 import bakeoff
 from bakeoff import cli, runtimes
 from bakeoff.errors import BakeoffError
+from bakeoff.inputs.model_sources import parse_source
 from bakeoff.inputs.registry import ModelEntry, find, load_registry
 from bakeoff.judging import JudgeServers, JudgeUnavailable
 from bakeoff.runtimes.base import Runtime
@@ -75,7 +76,7 @@ def registry(tmp_path, min_ram_gb: float) -> Path:
 
 
 def test_bakeoff_serve_launched_by_a_parent_trusts_its_checks_and_preparing(noting_runtime, tmp_path):
-    entry = ModelEntry("remote", "chat", 0, "", "remote", "endpoint", dict(SOURCE))
+    entry = ModelEntry("remote", "chat", 0, "", "remote", "endpoint", parse_source(dict(SOURCE)))
     argv = ["serve", "remote", "--models", str(tmp_path / "absent.json"), "--entry-json", json.dumps(dataclasses.asdict(entry))]
     assert cli.main(argv) == 0
     assert noting_runtime.calls == ["serve"]
@@ -94,7 +95,7 @@ def test_bakeoff_serve_run_by_hand_refuses_a_model_too_big_for_the_machine(notin
 
 
 def test_candidates_and_judges_are_refused_alike(tmp_path):
-    entry = ModelEntry("remote", "chat", 100000, "", "remote", "endpoint", dict(SOURCE))
+    entry = ModelEntry("remote", "chat", 100000, "", "remote", "endpoint", parse_source(dict(SOURCE)))
     with pytest.raises(runtimes.ModelUnavailable) as candidate:
         serve_model(entry, registry_path=tmp_path / "models.json", log_path=tmp_path / "serve.log", progress=print)
     with pytest.raises(JudgeUnavailable) as judge:
@@ -107,7 +108,7 @@ def test_a_crash_while_preparing_is_one_line_naming_the_step(noting_runtime, tmp
         raise OSError("disk went away")
 
     noting_runtime.prepare = crash
-    entry = ModelEntry("remote", "chat", 0, "", "remote", "endpoint", dict(SOURCE))
+    entry = ModelEntry("remote", "chat", 0, "", "remote", "endpoint", parse_source(dict(SOURCE)))
     with pytest.raises(BakeoffError, match=r"^remote: crashed while preparing: OSError: disk went away$"):
         serve_model(entry, registry_path=tmp_path / "models.json", log_path=tmp_path / "serve.log", progress=print)
 
@@ -142,6 +143,6 @@ def test_llama_server_serves_what_was_prepared_and_never_fetches_or_builds(monke
         runtime.serve(pulled, 0, ready=print, stop_event=None)
     gguf = tmp_path / "my.gguf"
     gguf.write_bytes(b"GGUF")
-    own = ModelEntry("mine", "code", 0, "", "mine", "llamacpp", {"type": "gguf-file", "path": str(gguf)})
+    own = ModelEntry("mine", "code", 0, "", "mine", "llamacpp", parse_source({"type": "gguf-file", "path": str(gguf)}))
     with pytest.raises(BakeoffError, match="no llama-server for device cpu yet; prepare it first"):
         runtime.serve(own, 0, ready=print, stop_event=None)

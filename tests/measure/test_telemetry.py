@@ -4,6 +4,7 @@ on the CPU from a stand-in powercap tree; "not measured" where there is no senso
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -25,7 +26,7 @@ def run_once(tmp_path):
     """One launch of an endpoint model whose 'server process' is this test's own, two requests."""
     with serve_stream(STREAM, models=("served-model",)) as (url, _):
         entry = endpoint_entry(url)
-        entry.source["pid"] = os.getpid()
+        entry = dataclasses.replace(entry, source=dataclasses.replace(entry.source, pid=os.getpid()))
         run = model_run(tmp_path, entry)
         with run.serving() as running:
             for _ in range(2):

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import pytest
 
+from bakeoff.inputs.model_sources import parse_source
 from bakeoff.inputs.registry import ModelEntry
 from bakeoff.runtimes import llamacpp
 from bakeoff.runtimes.llamacpp import LlamaCppRuntime, offloaded_layers, server_argv
@@ -24,7 +25,7 @@ load_tensors:        CUDA0 model buffer size =   373.71 MiB
 def entry(tmp_path: Path, **fields) -> ModelEntry:
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
-    return ModelEntry("m", "code", 0, "", "qwen", "llamacpp", {"type": "gguf-file", "path": str(gguf)}, **fields)
+    return ModelEntry("m", "code", 0, "", "qwen", "llamacpp", parse_source({"type": "gguf-file", "path": str(gguf)}), **fields)
 
 
 def test_the_layers_offloaded_are_read_from_llama_server_s_log():

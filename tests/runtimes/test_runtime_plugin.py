@@ -21,7 +21,7 @@ import pytest
 from bakeoff.report.store import load_report
 
 from ..fake_openai import serve_stream
-from ..test_session import STREAM
+from ..test_model_run import STREAM
 
 TOY = Path(__file__).resolve().parents[1] / "data" / "toy_runtime"
 TEST = "def test_prompt(model, prompt, evaluate):\n    assert evaluate(model, prompt).passed\n"
