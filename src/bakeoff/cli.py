@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def registry_option(command):
-        command.add_argument("--models", type=Path, default=Path("models.json"), help="model registry (default: ./models.json)")
+        command.add_argument(
+            "--models", type=Path, default=Path("models.json"), help="model registry (default: ./models.json)"
+        )
 
     pull_cmd = commands.add_parser("pull", help="download and compile a model into the cache")
     pull_cmd.add_argument("name")
@@ -83,16 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
     registry_option(serve_cmd)
     serve_cmd.set_defaults(handler=cmd_serve)
 
-    models_cmd = commands.add_parser("models", help="list the registry: runtime available, pulled, size, fits RAM, markers")
+    models_cmd = commands.add_parser(
+        "models", help="list the registry: runtime available, pulled, size, fits RAM, markers"
+    )
     registry_option(models_cmd)
     models_cmd.set_defaults(handler=cmd_models)
-    commands.add_parser("ps", help="list the model servers bakeoff started that are still running").set_defaults(handler=cmd_ps)
+    commands.add_parser("ps", help="list the model servers bakeoff started that are still running").set_defaults(
+        handler=cmd_ps
+    )
 
     cache_cmd = commands.add_parser("cache", help="the model cache")
     cache_actions = cache_cmd.add_subparsers(required=True, metavar="ACTION")
     cache_actions.add_parser("location", help="print the cache directory").set_defaults(handler=cmd_cache_location)
-    cache_actions.add_parser("list", help="list everything in the cache, with sizes").set_defaults(handler=cmd_cache_list)
-    clean_cmd = cache_actions.add_parser("clean", help="remove one model's files (compiled, GGUF, partials), or the whole cache")
+    cache_actions.add_parser("list", help="list everything in the cache, with sizes").set_defaults(
+        handler=cmd_cache_list
+    )
+    clean_cmd = cache_actions.add_parser(
+        "clean", help="remove one model's files (compiled, GGUF, partials), or the whole cache"
+    )
     clean_cmd.add_argument("name", nargs="?")
     clean_cmd.set_defaults(handler=cmd_cache_clean)
     add_comparison_commands(commands, registry_option)
@@ -222,14 +232,21 @@ def cmd_cache_clean(args) -> None:
 
 def add_comparison_commands(commands, registry_option) -> None:
     def settings_option(command):
-        command.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="where [tool.bakeoff] is (default: ./pyproject.toml)")
+        command.add_argument(
+            "--config",
+            type=Path,
+            default=Path("pyproject.toml"),
+            help="where [tool.bakeoff] is (default: ./pyproject.toml)",
+        )
         command.add_argument("--json", action="store_true", help="print the result as JSON")
 
     compare_cmd = commands.add_parser("compare", help="compare a candidate report with a baseline and judge the gates")
     compare_cmd.add_argument("baseline", type=Path)
     compare_cmd.add_argument("candidate", type=Path)
     compare_cmd.add_argument("--changes-only", action="store_true", help="per prompt, show only figures that changed")
-    compare_cmd.add_argument("--detail", action="store_true", help="also show where the noise is: between launches or within one")
+    compare_cmd.add_argument(
+        "--detail", action="store_true", help="also show where the noise is: between launches or within one"
+    )
     settings_option(compare_cmd)
     compare_cmd.set_defaults(handler=cmd_compare)
 
@@ -237,28 +254,48 @@ def add_comparison_commands(commands, registry_option) -> None:
     baseline_actions = baseline_cmd.add_subparsers(required=True, metavar="ACTION")
     promote_cmd = baseline_actions.add_parser("promote", help="make a report the baseline")
     promote_cmd.add_argument("report", type=Path, nargs="?", default=Path("reports") / LATEST)
-    promote_cmd.add_argument("--to", type=Path, help="baseline path (default: [tool.bakeoff] baseline, else reports/baseline.json)")
+    promote_cmd.add_argument(
+        "--to", type=Path, help="baseline path (default: [tool.bakeoff] baseline, else reports/baseline.json)"
+    )
     promote_cmd.add_argument("--force", action="store_true", help="promote an incomplete report too")
     promote_cmd.add_argument("--config", type=Path, default=Path("pyproject.toml"))
     promote_cmd.set_defaults(handler=cmd_baseline_promote)
 
     gate_cmd = commands.add_parser("gate", help="may we switch from model A to model B?")
-    gate_cmd.add_argument("--from", dest="from_model", required=True, metavar="A", help="current model: NAME or NAME@RUNTIME")
-    gate_cmd.add_argument("--to", dest="to_model", required=True, metavar="B", help="candidate model: NAME or NAME@RUNTIME")
-    gate_cmd.add_argument("reports", type=Path, nargs="*", help="reports holding A and B (default: reports/latest.json)")
+    gate_cmd.add_argument(
+        "--from", dest="from_model", required=True, metavar="A", help="current model: NAME or NAME@RUNTIME"
+    )
+    gate_cmd.add_argument(
+        "--to", dest="to_model", required=True, metavar="B", help="candidate model: NAME or NAME@RUNTIME"
+    )
+    gate_cmd.add_argument(
+        "reports", type=Path, nargs="*", help="reports holding A and B (default: reports/latest.json)"
+    )
     gate_cmd.add_argument("--ram-gb", type=_gigabytes, help="RAM of the target machine (default: that of B's report)")
     gate_cmd.add_argument(
-        "--pairwise", metavar="JUDGE", help="also serve JUDGE (a models.json entry) and ask it which answer is better, A's or B's, per prompt, in both orders"
+        "--pairwise",
+        metavar="JUDGE",
+        help="also serve JUDGE (a models.json entry) and ask it which answer is better, A's or B's, per prompt, in both orders",
     )
     registry_option(gate_cmd)
     settings_option(gate_cmd)
     gate_cmd.set_defaults(handler=cmd_gate)
 
-    history_cmd = commands.add_parser("history", help="a series of reports (nightly runs): per model and metric, its change points")
-    history_cmd.add_argument("reports", type=Path, nargs="+", metavar="DIR|REPORT", help="report files, or directories of them (*.json)")
-    history_cmd.add_argument("--metric", action="append", help="only these metrics (repeatable; default: every compared one)")
-    history_cmd.add_argument("--fail-on-last", action="store_true", help="exit 1 when the last run is a change point for the worse")
-    history_cmd.add_argument("--html", type=Path, metavar="FILE", help="also write the series as charts on one HTML page")
+    history_cmd = commands.add_parser(
+        "history", help="a series of reports (nightly runs): per model and metric, its change points"
+    )
+    history_cmd.add_argument(
+        "reports", type=Path, nargs="+", metavar="DIR|REPORT", help="report files, or directories of them (*.json)"
+    )
+    history_cmd.add_argument(
+        "--metric", action="append", help="only these metrics (repeatable; default: every compared one)"
+    )
+    history_cmd.add_argument(
+        "--fail-on-last", action="store_true", help="exit 1 when the last run is a change point for the worse"
+    )
+    history_cmd.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write the series as charts on one HTML page"
+    )
     settings_option(history_cmd)
     history_cmd.set_defaults(handler=cmd_history)
 
@@ -274,7 +311,9 @@ def cmd_compare(args) -> int:
     if args.json:
         print(json.dumps(comparison.to_dict(), indent=2))
     else:
-        print("\n".join(comparison_table.comparison_lines(comparison, changes_only=args.changes_only, detail=args.detail)))
+        print(
+            "\n".join(comparison_table.comparison_lines(comparison, changes_only=args.changes_only, detail=args.detail))
+        )
     return 1 if comparison.failed else 0
 
 
@@ -284,7 +323,9 @@ def cmd_baseline_promote(args) -> None:
 
     report = load_report(args.report)
     if report.status != "complete" and not args.force:
-        raise BakeoffError(f"{args.report}: incomplete run ({report.incomplete_reason}); promote it anyway with --force")
+        raise BakeoffError(
+            f"{args.report}: incomplete run ({report.incomplete_reason}); promote it anyway with --force"
+        )
     target = args.to or load_settings(args.config).baseline
     if target.is_dir():
         raise BakeoffError(f"--to {target}: is a directory; give the baseline's file name")
@@ -309,10 +350,17 @@ def cmd_gate(args) -> int:
     entry = next((e for e in load_registry(args.models) if e.name == to_name), None) if args.models.exists() else None
     try:
         switch = compare_switch(
-            reports, args.from_model, args.to_model, settings, ram_gb=args.ram_gb, min_ram_gb=entry and entry.min_ram_gb
+            reports,
+            args.from_model,
+            args.to_model,
+            settings,
+            ram_gb=args.ram_gb,
+            min_ram_gb=entry.min_ram_gb if entry else None,
         )
     except KeyError as exc:
-        raise BakeoffError(f"{', '.join(map(str, args.reports or [Path('reports') / LATEST]))}: {exc.args[0]}") from None
+        raise BakeoffError(
+            f"{', '.join(map(str, args.reports or [Path('reports') / LATEST]))}: {exc.args[0]}"
+        ) from None
     if args.pairwise:
         from bakeoff.judging import judge_switch
 
@@ -335,13 +383,20 @@ def cmd_history(args) -> int:
     for path in args.reports:
         paths += sorted(p for p in path.glob("*.json") if p.name != LATEST) if path.is_dir() else [path]
     if len(paths) < 2:
-        raise BakeoffError(f"{', '.join(map(str, args.reports))}: a history needs at least two reports, found {len(paths)}")
+        raise BakeoffError(
+            f"{', '.join(map(str, args.reports))}: a history needs at least two reports, found {len(paths)}"
+        )
     gated = metric_keys(compared=True)
     unknown = [m for m in args.metric or [] if m not in gated]
     if unknown:
         raise BakeoffError(f"--metric {unknown[0]}: not a compared metric (one of {', '.join(gated)})")
     settings = load_settings(args.config)
-    found = history([load_report(path) for path in paths], metrics=args.metric, confidence=settings.confidence, min_effect=settings.min_effect)
+    found = history(
+        [load_report(path) for path in paths],
+        metrics=args.metric,
+        confidence=settings.confidence,
+        min_effect=settings.min_effect,
+    )
     if args.json:
         print(json.dumps([series.to_dict() for series in found], indent=2))
     else:
@@ -362,10 +417,16 @@ def cmd_history(args) -> int:
 def add_report_command(commands) -> None:
     report_cmd = commands.add_parser("report", help="render a stored report as one self-contained HTML page (and CSV)")
     report_cmd.add_argument("report", type=Path, help="a report, e.g. reports/latest.json")
-    report_cmd.add_argument("--baseline", type=Path, metavar="BASE", help="show the comparison with this report on the page")
-    report_cmd.add_argument("-o", "--output", type=Path, metavar="FILE", help="the page (default: the report's path with .html)")
+    report_cmd.add_argument(
+        "--baseline", type=Path, metavar="BASE", help="show the comparison with this report on the page"
+    )
+    report_cmd.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="the page (default: the report's path with .html)"
+    )
     report_cmd.add_argument("--csv", type=Path, metavar="FILE", help="also write one row per model x prompt as CSV")
-    report_cmd.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="gates for --baseline (default: ./pyproject.toml)")
+    report_cmd.add_argument(
+        "--config", type=Path, default=Path("pyproject.toml"), help="gates for --baseline (default: ./pyproject.toml)"
+    )
     report_cmd.set_defaults(handler=cmd_report)
 
 
@@ -402,8 +463,10 @@ def cmd_merge(args) -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(args.output, report.to_json())
     ran = sum(m.status == "ran" for m in report.models)
-    print(f"{args.output}: run {report.run_id}, {len(report.models)} model(s) from {len(args.reports)} report(s), {ran} ran")
-    for note in report.distribution.notes:
+    print(
+        f"{args.output}: run {report.run_id}, {len(report.models)} model(s) from {len(args.reports)} report(s), {ran} ran"
+    )
+    for note in report.distribution.notes if report.distribution else ():
         print(f"note: {note}")
 
 

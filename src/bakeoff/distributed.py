@@ -61,7 +61,13 @@ class ModelScheduling(LoadGroupScheduling):
         that would start its server a second time and ask its prompts again (and die again, if the
         model is what kills it). What the dead worker saved of it stays. Returns the test it died in."""
         unfinished = next(
-            ((group, test) for group, unit in self.assigned_work[node].items() for test, done in unit.items() if not done), None
+            (
+                (group, test)
+                for group, unit in self.assigned_work[node].items()
+                for test, done in unit.items()
+                if not done
+            ),
+            None,
         )
         if unfinished is None:
             return super().remove_node(node)
@@ -167,7 +173,9 @@ class Distributed:
                 continue
             for record in map(ModelRecord.model_validate, output["selected"]):
                 selected.setdefault(record.key, record)
-            parts.append(Part(parse_report(output["report"], where=f"worker {worker}"), f"worker {worker}", worker=worker))
+            parts.append(
+                Part(parse_report(output["report"], where=f"worker {worker}"), f"worker {worker}", worker=worker)
+            )
         if not parts:
             return
         merged = merge(parts, run_id=state.report.run_id)
@@ -180,7 +188,10 @@ class Distributed:
             died.append(f"worker {worker} died during {test}")
             for entry in state.inputs("entries"):
                 if label == entry.label and entry.key in by_key:
-                    by_key[entry.key].update(status="failed", reason=f"its worker {worker} died during {test}; the prompts after it were not asked")
+                    by_key[entry.key].update(
+                        status="failed",
+                        reason=f"its worker {worker} died during {test}; the prompts after it were not asked",
+                    )
         state.workers_died = "; ".join(died) or None
         state.report.report = merged
         state.tests_ran = state.tests_ran or any(m.status != "not_run" for m in merged.models)
@@ -206,4 +217,6 @@ class Distributed:
         for note in distribution.notes:
             terminalreporter.write_line(f"note: {note}", yellow=True)
         if distribution.shared_host:
-            terminalreporter.write_line("timing gates do not judge this report's timings (its checks and memory they do)", yellow=True)
+            terminalreporter.write_line(
+                "timing gates do not judge this report's timings (its checks and memory they do)", yellow=True
+            )

@@ -53,5 +53,7 @@ def runtime_class(name: str) -> Any:
     cls = entry_point.load()
     named = getattr(cls, "name", None)
     if named != name:
-        raise BakeoffError(f"{entry_point.value} is registered as runtime {name!r} ({GROUP}) but names itself {named!r}")
+        raise BakeoffError(
+            f"{entry_point.value} is registered as runtime {name!r} ({GROUP}) but names itself {named!r}"
+        )
     return cls

@@ -48,7 +48,11 @@ class JudgePlugin:
                 state.input_error = state.input_error or f"{state.prompts_path}: prompt {prompt.id}: judge model: {exc}"
                 continue
             params += [
-                pytest.param((entry, prompt), marks=[getattr(pytest.mark, m) for m in entry.markers], id=f"{entry.label}-{prompt.id}")
+                pytest.param(
+                    (entry, prompt),
+                    marks=[getattr(pytest.mark, m) for m in entry.markers],
+                    id=f"{entry.label}-{prompt.id}",
+                )
                 for entry in entries
                 if prompt.fits(entry.task)
             ]

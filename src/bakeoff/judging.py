@@ -28,7 +28,9 @@ from bakeoff.weights import cache
 
 # A judge is not timed, and grammar-constrained decoding on a busy machine was seen below 0.5
 # tokens/s (a 0.5B on 2 cores shared with other jobs): generous bounds, but still bounds.
-JUDGE_LIMITS = Limits(first_token_s=120, prefill_tokens_per_s=2, decode_tokens_per_s=0.2, stall_s=120, max_request_s=1200)
+JUDGE_LIMITS = Limits(
+    first_token_s=120, prefill_tokens_per_s=2, decode_tokens_per_s=0.2, stall_s=120, max_request_s=1200
+)
 
 
 class JudgeUnavailable(BakeoffError):
@@ -58,7 +60,9 @@ class Judge:
 class JudgeServers:
     """Serves the judge models a session needs, one at a time, each started once."""
 
-    def __init__(self, registry_path: Path, run_id: str, progress: Callable[[str], None], foreground=contextlib.nullcontext):
+    def __init__(
+        self, registry_path: Path, run_id: str, progress: Callable[[str], None], foreground=contextlib.nullcontext
+    ):
         self.registry_path = registry_path
         self.run_id = run_id
         self.progress = progress
@@ -83,7 +87,13 @@ class JudgeServers:
 
     def _start(self, entry: ModelEntry) -> Judge:
         log_path = cache.judge_log_path(entry, self.run_id)
-        self.served = serve_model(entry, registry_path=self.registry_path, log_path=log_path, progress=self.progress, foreground=self.foreground)
+        self.served = serve_model(
+            entry,
+            registry_path=self.registry_path,
+            log_path=log_path,
+            progress=self.progress,
+            foreground=self.foreground,
+        )
         self.progress(f"judge {entry.label} ready")
         return Judge(entry, self.served.client(JUDGE_LIMITS))
 
@@ -96,7 +106,9 @@ class JudgeServers:
             self.served = None
 
 
-def grade_prompt(prompt: Prompt, record: PromptResult, candidate: ModelEntry, judge: Judge | JudgeUnavailable) -> CheckResult:
+def grade_prompt(
+    prompt: Prompt, record: PromptResult, candidate: ModelEntry, judge: Judge | JudgeUnavailable
+) -> CheckResult:
     """Grade each distinct answer of `record` with `judge` (or record why it could not be) and
     write the judge check's outcome into the record."""
     spec, judge_name = prompt.judge_check, prompt.judge
@@ -109,7 +121,9 @@ def grade_prompt(prompt: Prompt, record: PromptResult, candidate: ModelEntry, ju
     for sample in record.samples:
         if sample.response not in by_answer:
             if isinstance(judge, JudgeUnavailable):
-                by_answer[sample.response] = JudgeRecord(judge=judge_name, error=f"judge error: {judge}", self_judged=False, tries=0, seconds=0)
+                by_answer[sample.response] = JudgeRecord(
+                    judge=judge_name, error=f"judge error: {judge}", self_judged=False, tries=0, seconds=0
+                )
             else:
                 by_answer[sample.response] = judge_check.grade(
                     rubric,
@@ -124,7 +138,14 @@ def grade_prompt(prompt: Prompt, record: PromptResult, candidate: ModelEntry, ju
     return judge_check.record_grades(record, spec, rubric, records, prompt.min_pass_rate)
 
 
-def judge_switch(reports: list[Report], from_spec: str, to_spec: str, judge_spec: str, registry_path: Path, progress: Callable[[str], None]) -> pairwise.PairwiseResult:
+def judge_switch(
+    reports: list[Report],
+    from_spec: str,
+    to_spec: str,
+    judge_spec: str,
+    registry_path: Path,
+    progress: Callable[[str], None],
+) -> pairwise.PairwiseResult:
     """Serve the judge `judge_spec` of models.json once and ask it, for every prompt both A
     (`from_spec`) and B (`to_spec`) answered in `reports`, which first answer is better, in both orders."""
     (_, base), (cand_report, cand) = find_model(reports, from_spec), find_model(reports, to_spec)
@@ -140,7 +161,9 @@ def judge_switch(reports: list[Report], from_spec: str, to_spec: str, judge_spec
         servers.stop()
 
 
-def compare_answers(base: ModelRecord, cand: ModelRecord, entry: ModelEntry, judge: Judge | JudgeUnavailable) -> pairwise.PairwiseResult:
+def compare_answers(
+    base: ModelRecord, cand: ModelRecord, entry: ModelEntry, judge: Judge | JudgeUnavailable
+) -> pairwise.PairwiseResult:
     """B (`cand`) against A (`base`) on every prompt both answered: the first answer of each
     (the greedy one when repeats are greedy), judged in both orders by `judge` (the model `entry`)."""
     result = pairwise.PairwiseResult(entry.label)
@@ -159,5 +182,8 @@ def compare_answers(base: ModelRecord, cand: ModelRecord, entry: ModelEntry, jud
 
 def _question(prompt: Prompt | PromptResult) -> str:
     """The conversation as the judge reads it: earlier turns before the question."""
-    earlier = [f"{m['role']}: {m['content']}" if isinstance(m, dict) else f"{m.role}: {m.content}" for m in prompt.messages[:-1]]
+    earlier = [
+        f"{m['role']}: {m['content']}" if isinstance(m, dict) else f"{m.role}: {m.content}"
+        for m in prompt.messages[:-1]
+    ]
     return "\n".join([*earlier, prompt.text]) if earlier else prompt.text

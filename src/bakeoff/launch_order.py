@@ -47,11 +47,17 @@ class Launches:
             raise BakeoffError(f"--bakeoff-switch {switch!r}: expected two different model labels, A,B")
         return cls(count, warmup, labels, prompts)
 
-    @pytest.hookimpl(trylast=True)  # the launch last in the test id, "MODEL-PROMPT-launchN": the id still begins with the model
+    @pytest.hookimpl(
+        trylast=True
+    )  # the launch last in the test id, "MODEL-PROMPT-launchN": the id still begins with the model
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "bakeoff_launch" in metafunc.fixturenames and self.count > 1:
             metafunc.parametrize(
-                "bakeoff_launch", range(self.count), indirect=True, scope="session", ids=[f"launch{k + 1}" for k in range(self.count)]
+                "bakeoff_launch",
+                range(self.count),
+                indirect=True,
+                scope="session",
+                ids=[f"launch{k + 1}" for k in range(self.count)],
             )
 
     @pytest.hookimpl(trylast=True)  # after the plugin's own selection and pytest's fixture ordering
@@ -60,8 +66,12 @@ class Launches:
             labels = {entry.label for item in items if (entry := _entry(item))}
             unknown = [label for label in self.switch if label not in labels]
             if unknown:
-                raise pytest.UsageError(f"--bakeoff-switch: no model {', '.join(unknown)} in this run; models: {', '.join(sorted(labels))}")
-        left_out = [item for item in items if _entry(item) and (not self._in_switch(item) or self.repeats_in(item) == 0)]
+                raise pytest.UsageError(
+                    f"--bakeoff-switch: no model {', '.join(unknown)} in this run; models: {', '.join(sorted(labels))}"
+                )
+        left_out = [
+            item for item in items if _entry(item) and (not self._in_switch(item) or self.repeats_in(item) == 0)
+        ]
         if left_out:
             config.hook.pytest_deselected(items=left_out)
             items[:] = [item for item in items if item not in set(left_out)]
@@ -71,7 +81,9 @@ class Launches:
         if self.switch is not None:
             models = self.switch
         slots = [index for index, item in enumerate(items) if _entry(item)]
-        ordered = sorted((items[index] for index in slots), key=lambda item: (_launch(item), models.index(_model_label(item))))
+        ordered = sorted(
+            (items[index] for index in slots), key=lambda item: (_launch(item), models.index(_model_label(item)))
+        )
         for index, item in zip(slots, ordered, strict=True):
             items[index] = item
 
@@ -108,4 +120,3 @@ def _model_label(item: pytest.Item) -> str:
 
 def _launch(item: pytest.Item) -> int:
     return _params(item).get("bakeoff_launch", 0)
-

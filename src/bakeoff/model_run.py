@@ -119,12 +119,18 @@ class ModelRun:
             with self._failing_on_crash("starting"):
                 try:
                     served = serve_model(
-                        self.entry, registry_path=self.registry_path, log_path=self._log_path(), progress=self.progress, foreground=self.foreground
+                        self.entry,
+                        registry_path=self.registry_path,
+                        log_path=self._log_path(),
+                        progress=self.progress,
+                        foreground=self.foreground,
                     )
                 except runtimes.ModelUnavailable as exc:
                     self._skip(str(exc))
                 self.server = served.server
-                self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get("gguf_sha256") or self.entry.source.declared_sha256()
+                self.record.weights_sha256 = (cache.read_manifest(self.entry) or {}).get(
+                    "gguf_sha256"
+                ) or self.entry.source.declared_sha256()
                 self.record.starts += 1
                 self.secrets = (served.api_key,)
                 client = served.client(self.limits)
@@ -134,7 +140,9 @@ class ModelRun:
                 served.stop()
             self.report.save(self.reports_dir)
 
-    def _measured(self, server: runtimes.Server, ready: runtimes.ReadyInfo, client: ChatClient, launch: int) -> Iterator[RunningModel]:
+    def _measured(
+        self, server: runtimes.Server, ready: runtimes.ReadyInfo, client: ChatClient, launch: int
+    ) -> Iterator[RunningModel]:
         try:
             with self._failing_on_crash("measuring"):
                 # No process to watch (a remote endpoint given without a pid): memory is not measured, never zero.
@@ -162,7 +170,9 @@ class ModelRun:
                     gpu_memory_after_load_bytes=_median_of(self.record.launches, "gpu_memory_after_load_bytes"),
                 )
                 self.report.note_runtime(self.entry.runtime, ready.runtime_version)
-            yield RunningModel(self.entry, ready.url, ready.model_id, ready.pid, client, launch=launch, warmup=self.warmup)
+            yield RunningModel(
+                self.entry, ready.url, ready.model_id, ready.pid, client, launch=launch, warmup=self.warmup
+            )
             if not server.alive():
                 self.record.update(status="failed", reason=f"server exited during the tests: {server.log_tail()}")
             # Over the run: CPU time adds up over launches, peak RSS is the highest of them.
@@ -173,7 +183,9 @@ class ModelRun:
             if peak is not None:
                 self.record.peak_rss_bytes = max(peak, self.record.peak_rss_bytes or 0)
             if telemetry:
-                tokens = sum(s.output_tokens for samples in self.samples.values() for s in samples if s.launch == launch)
+                tokens = sum(
+                    s.output_tokens for samples in self.samples.values() for s in samples if s.launch == launch
+                )
                 self._record_telemetry(launch_record, telemetry.stop(tokens))
         finally:
             client.close()
@@ -188,7 +200,10 @@ class ModelRun:
             output_tokens=telemetry.output_tokens,
         )
         record, launches = self.record, self.record.launches
-        for field, peak in (("peak_gpu_memory_bytes", telemetry.peak_memory_bytes), ("peak_device_memory_bytes", telemetry.peak_device_memory_bytes)):
+        for field, peak in (
+            ("peak_gpu_memory_bytes", telemetry.peak_memory_bytes),
+            ("peak_device_memory_bytes", telemetry.peak_device_memory_bytes),
+        ):
             if peak is not None:
                 setattr(record, field, max(peak, getattr(record, field) or 0))
         measured = [launch for launch in launches if launch.energy_joules is not None]
@@ -214,7 +229,7 @@ class ModelRun:
         earlier = next((index for index, p in enumerate(prompts) if p.id == prompt.id), len(prompts))
         if earlier < len(prompts):
             error = error or prompts[earlier].error
-        prompts[earlier:earlier + 1] = [
+        prompts[earlier : earlier + 1] = [
             PromptResult(
                 id=prompt.id,
                 text=prompt.text,
@@ -242,7 +257,9 @@ class ModelRun:
         server = self.server
         exited = server is not None and not server.alive()
         tail = server.log_tail() if server is not None else "(no server)"
-        line = redact(f"{self.entry.label}: {fault}{'; the server exited' if exited else ''}; server log: {tail}", self.secrets)
+        line = redact(
+            f"{self.entry.label}: {fault}{'; the server exited' if exited else ''}; server log: {tail}", self.secrets
+        )
         if self.record.status != "failed":
             self.record.update(status="failed", reason=line)
         if (fault.unresponsive or exited) and self.gave_up is None:

@@ -152,9 +152,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write_line(f"report: {state.report_path}{suffix}")
     terminalreporter.write_line(f"html: {state.html_path or state.html_error}")
     if state.comparison is not None:
-        terminalreporter.section("bakeoff: against the baseline", red=state.comparison.failed, green=not state.comparison.failed)
+        terminalreporter.section(
+            "bakeoff: against the baseline", red=state.comparison.failed, green=not state.comparison.failed
+        )
         for line in comparison_table.comparison_lines(state.comparison, changes_only=True):
             terminalreporter.write_line(line)
+
 
 @pytest.fixture(scope="session")
 def bakeoff_launch(request: pytest.FixtureRequest) -> int:

@@ -79,15 +79,20 @@ class RunState:
     def marks_taken(self) -> frozenset[str]:
         """pytest's own marks and those other plugins or the ini register: never a model's selector
         (a model named `xfail` or a family `integration` would change what runs or what passes)."""
-        registered = {line.split(":")[0].split("(")[0].strip() for line in self.config.getini("markers") if SELECTOR not in line}
+        registered = {
+            line.split(":")[0].split("(")[0].strip() for line in self.config.getini("markers") if SELECTOR not in line
+        }
         taken = PYTEST_MARKS | registered
         renamed = sorted({name for entry in self.entries or [] for name in entry.selectors(set()) if name in taken})
         if renamed and not self.warned_marks:
             self.warned_marks = True
-            warnings.warn(pytest.PytestConfigWarning(
-                f"models.json names pytest marks ({', '.join(renamed)}): select those models with "
-                f"-m {MARKER_PREFIX}NAME instead ({', '.join(MARKER_PREFIX + n for n in renamed)})"
-            ), stacklevel=1)
+            warnings.warn(
+                pytest.PytestConfigWarning(
+                    f"models.json names pytest marks ({', '.join(renamed)}): select those models with "
+                    f"-m {MARKER_PREFIX}NAME instead ({', '.join(MARKER_PREFIX + n for n in renamed)})"
+                ),
+                stacklevel=1,
+            )
         return taken
 
     def load_baseline(self) -> None:
@@ -107,7 +112,9 @@ class RunState:
                 self.report.note_prompt_source(source.identity())
                 self.settings = self.settings or load_settings(Path(self.config.rootpath) / "pyproject.toml")
                 # [tool.bakeoff.limits], then --bakeoff-limit over it
-                self.limits = Limits.parse(self.config.getoption("bakeoff_limit") or [], base=Limits(**self.settings.limits))
+                self.limits = Limits.parse(
+                    self.config.getoption("bakeoff_limit") or [], base=Limits(**self.settings.limits)
+                )
                 _check_reports_dir(self.reports_dir, given=self.config.getoption("bakeoff_reports") is not None)
             except BakeoffError as exc:
                 self.input_error = str(exc)
@@ -152,7 +159,9 @@ class RunState:
         comparison = self.comparison.to_dict() if self.comparison is not None else None
         report = self.report.report
         try:
-            self.html_path = html_report.save_html(run_view(report), self.reports_dir / f"{report.run_id}.html", comparison)
+            self.html_path = html_report.save_html(
+                run_view(report), self.reports_dir / f"{report.run_id}.html", comparison
+            )
             # latest.html only beside a latest.json of this run (another run may have written it since).
             publish_latest_html(report, self.reports_dir, self.html_path)
         except Exception as exc:  # noqa: BLE001 - the JSON report is saved; say why the page is missing
@@ -183,7 +192,10 @@ class RunState:
         """SIGTERM (what CI's timeout and `timeout` send) stops the run as Ctrl-C does: the servers are
         stopped and the report is written, incomplete, "terminated". Left alone when another handler
         is installed, or pytest does not run in the main thread."""
-        if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        ):
             return
 
         def on_sigterm(signum, frame):

@@ -41,7 +41,9 @@ class ServedModel:
 
     def client(self, limits: Limits | None = None) -> ChatClient:
         """A client on the runtime's own endpoint (never a relay in front of it)."""
-        return ChatClient(self.ready.measured_url or self.ready.url, self.ready.model_id, api_key=self.api_key, limits=limits)
+        return ChatClient(
+            self.ready.measured_url or self.ready.url, self.ready.model_id, api_key=self.api_key, limits=limits
+        )
 
     def stop(self) -> None:
         self.server.stop()

@@ -104,7 +104,12 @@ def write(path: str, text: str) -> None:
 
 
 class MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
 
 
 def python_dirs() -> list[str]:
@@ -118,7 +123,14 @@ def python_dirs() -> list[str]:
 
 
 def mount(source: str | None, target: str, kind: str | None, flags: int, options: str | None = None) -> None:
-    call("mount", source and source.encode(), target.encode(), kind and kind.encode(), flags, options and options.encode())
+    call(
+        "mount",
+        source and source.encode(),
+        target.encode(),
+        kind and kind.encode(),
+        flags,
+        options and options.encode(),
+    )
 
 
 def read_only(path: str, recursive: bool) -> bool:
@@ -171,7 +183,13 @@ def set_up_filesystem(scratch_bytes: int) -> list[str]:
     try:
         for path in SCRATCH_DIRS:
             if os.path.isdir(root + path):
-                mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_bytes},nr_inodes=4096,mode=1777")
+                mount(
+                    "tmpfs",
+                    root + path,
+                    "tmpfs",
+                    MS_NOSUID | MS_NODEV,
+                    f"size={scratch_bytes},nr_inodes=4096,mode=1777",
+                )
     except OSError:
         missing.append(PRIVATE_TMP)
     if root:
@@ -188,7 +206,12 @@ def set_up_filesystem(scratch_bytes: int) -> list[str]:
 
 
 class ArgCompare(ctypes.Structure):  # libseccomp's struct scmp_arg_cmp
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
 
 
 def load_seccomp():
@@ -200,7 +223,13 @@ def load_seccomp():
     seccomp.seccomp_init.restype = ctypes.c_void_p
     seccomp.seccomp_init.argtypes = [ctypes.c_uint32]
     seccomp.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    seccomp.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ArgCompare)]
+    seccomp.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(ArgCompare),
+    ]
     seccomp.seccomp_load.argtypes = [ctypes.c_void_p]
     return seccomp
 
@@ -266,7 +295,9 @@ def pick_function(module: types.ModuleType, name):
         if not callable(fn):
             raise LookupError(f"the code defines no function {name!r}")
         return fn
-    defined = [v for v in vars(module).values() if isinstance(v, types.FunctionType) and v.__module__ == module.__name__]
+    defined = [
+        v for v in vars(module).values() if isinstance(v, types.FunctionType) and v.__module__ == module.__name__
+    ]
     if not defined:
         raise LookupError("the code defines no function")
     return defined[0]

@@ -57,7 +57,9 @@ def agreement(report: Report) -> list[Agreement]:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # no variation at all: 0/0, reported as n/a
-            alpha = krippendorff.alpha(reliability_data=[humans, judges], level_of_measurement="ordinal", value_domain=[1, 2, 3, 4, 5])
+            alpha = krippendorff.alpha(
+                reliability_data=[humans, judges], level_of_measurement="ordinal", value_domain=[1, 2, 3, 4, 5]
+            )
         if math.isnan(alpha):
             result.append(Agreement(criterion, None, len(scored), "every score the same"))
         else:

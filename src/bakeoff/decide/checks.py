@@ -130,7 +130,11 @@ _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "any"}
 
 def _where(loc: tuple) -> str:
     """pydantic's error location without the union branch names it adds (`limit.int` -> `limit`)."""
-    parts = [str(p) for p in loc if not (isinstance(p, str) and (p.lower() in _TYPE_TAGS or "[" in p or p.startswith("constrained-")))]
+    parts = [
+        str(p)
+        for p in loc
+        if not (isinstance(p, str) and (p.lower() in _TYPE_TAGS or "[" in p or p.startswith("constrained-")))
+    ]
     return ".".join(parts)
 
 
@@ -363,12 +367,16 @@ def python_function(
     """Run the answer's code in the sandbox, call the function per `calls`, compare with `expect`."""
     code = extract_code(answer)
     limits = sandbox.Limits(wall_s=timeout_s, cpu_s=max(1, int(timeout_s)), memory_bytes=memory_mb * 1024**2)
-    result = sandbox.run_function(code, function, [{k: v for k, v in c.items() if k != "expect"} for c in calls], limits)
+    result = sandbox.run_function(
+        code, function, [{k: v for k, v in c.items() if k != "expect"} for c in calls], limits
+    )
     outcome = _compare_calls(calls, result)
     if not result.missing:
         return outcome
     missing = ", ".join(result.missing)
-    warnings.warn(f"bakeoff: model-written code ran in a weaker sandbox, without {missing}", SandboxWeakened, stacklevel=2)
+    warnings.warn(
+        f"bakeoff: model-written code ran in a weaker sandbox, without {missing}", SandboxWeakened, stacklevel=2
+    )
     return Outcome(outcome.passed, f"{outcome.detail} [SANDBOX WEAKER, without {missing}]", tuple(result.missing))
 
 

@@ -59,7 +59,9 @@ class Row:
     high: float | None = None
     detectable: bool | None = None  # the statistics tell the change from noise; None: no test (one figure)
     p_value: float | None = None
-    q_value: float | None = None  # per prompt: p adjusted for the false discovery rate over the model's prompts x metrics
+    q_value: float | None = (
+        None  # per prompt: p adjusted for the false discovery rate over the model's prompts x metrics
+    )
     verdict: str = NOT_COMPARED
     n_baseline: int = 0
     n_candidate: int = 0
@@ -67,7 +69,9 @@ class Row:
     # Where the noise is (timing rows): standard deviations on the log scale, about relative.
     between_launch_sd: float | None = None
     within_launch_sd: float | None = None
-    launch_sd: float | None = None  # of a launch's summary as repeated in these runs (both together): what the test goes on
+    launch_sd: float | None = (
+        None  # of a launch's summary as repeated in these runs (both together): what the test goes on
+    )
     launches_to_settle: int | None = None  # an inconclusive row: launches a side that would likely settle it
     new_failures: list[str] = field(default_factory=list)
     # New failures that passed every attempt before and fail every attempt now: a change, not a flaky check.
@@ -137,7 +141,12 @@ class Comparison:
 
     def to_dict(self) -> dict:
         plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rows"}
-        return {**plain, "failed": self.failed, "rows": [row.to_dict() for row in self.rows], "recommendation": comparison_advice(self)}
+        return {
+            **plain,
+            "failed": self.failed,
+            "rows": [row.to_dict() for row in self.rows],
+            "recommendation": comparison_advice(self),
+        }
 
 
 def compare_reports(baseline: Report, candidate: Report, settings: Settings | None = None) -> Comparison:
@@ -159,11 +168,17 @@ def compare_reports(baseline: Report, candidate: Report, settings: Settings | No
             model_rows, model_notes = compare_models(base, cand, settings, settings.gates)
             rows += model_rows
             notes += model_notes
-    notes += [f"{_who(c)}: not in the baseline, nothing to compare with" for c in candidate.models if c.key not in base_keys and c.status == "ran"]
+    notes += [
+        f"{_who(c)}: not in the baseline, nothing to compare with"
+        for c in candidate.models
+        if c.key not in base_keys and c.status == "ran"
+    ]
     return _comparison(baseline, candidate, rows, notes, model_failures)
 
 
-def _comparison(baseline: Report, candidate: Report, rows: list[Row], notes: list[str], model_failures: list[str]) -> Comparison:
+def _comparison(
+    baseline: Report, candidate: Report, rows: list[Row], notes: list[str], model_failures: list[str]
+) -> Comparison:
     setup = environment_warnings(baseline, candidate) if baseline is not candidate else []
     shared = shared_host_warnings(baseline, candidate, rows)
     warnings = setup + shared + status_warnings(baseline, candidate)
@@ -172,7 +187,9 @@ def _comparison(baseline: Report, candidate: Report, rows: list[Row], notes: lis
         for side, report in (("baseline", baseline), ("candidate", candidate))
         for a in agreement(report)
     ]
-    return Comparison(baseline.run_id, candidate.run_id, rows, warnings, notes, model_failures, not (setup or shared), agreements)
+    return Comparison(
+        baseline.run_id, candidate.run_id, rows, warnings, notes, model_failures, not (setup or shared), agreements
+    )
 
 
 def shared_host_warnings(baseline: Report, candidate: Report, rows: list[Row]) -> list[str]:
@@ -185,14 +202,19 @@ def shared_host_warnings(baseline: Report, candidate: Report, rows: list[Row]) -
     for row in rows:
         if METRICS[row.metric].per == "sample" and row.gate is not None:
             row.gate = GateOutcome(row.gate.limit, None, "not judged: timed while workers shared a host")
-    return [f"the {side} report's workers shared a host: its timings are not like for like (timing gates not judged)" for side in shared]
+    return [
+        f"the {side} report's workers shared a host: its timings are not like for like (timing gates not judged)"
+        for side in shared
+    ]
 
 
 def _who(model: ModelRecord) -> str:
     return f"{model.name} ({model.runtime})"
 
 
-def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gates: tuple[Gate, ...]) -> tuple[list[Row], list[str]]:
+def compare_models(
+    base: ModelRecord, cand: ModelRecord, settings: Settings, gates: tuple[Gate, ...]
+) -> tuple[list[Row], list[str]]:
     """Rows for candidate model record `cand` against `base`, over the prompts both ran."""
     name, runtime = cand.key
     base_prompts = {p.id: p for p in base.prompts}
@@ -209,7 +231,9 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
     timing = metric_keys(per="sample", compared=True)
     # Human and judge scores alike: paired by prompt, over the prompts scored on both sides.
     scored = {
-        metric: [(pid, pair) for pid, pair in zip(shared, pairs, strict=True) if None not in map(METRICS[metric].of, pair)]
+        metric: [
+            (pid, pair) for pid, pair in zip(shared, pairs, strict=True) if None not in map(METRICS[metric].of, pair)
+        ]
         for metric in metric_keys(compared=True, test="paired")
     }
     for metric in timing:
@@ -240,7 +264,11 @@ def compare_models(base: ModelRecord, cand: ModelRecord, settings: Settings, gat
     rows += per_prompt
     for row in rows:
         gate = gate_for(gates, row.metric, name, runtime, row.prompt)
-        row.gate = judge_gate(gate, row, inconclusive_fails=settings.inconclusive == "fail", confidence=settings.confidence) if gate else None
+        row.gate = (
+            judge_gate(gate, row, inconclusive_fails=settings.inconclusive == "fail", confidence=settings.confidence)
+            if gate
+            else None
+        )
     return rows, notes
 
 
@@ -272,7 +300,9 @@ def _timing_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Settin
     """Ratio of medians with launches as the unit of repetition (`stats.compare_launches`)."""
     row = Row(name, runtime, prompt_id, metric)
     estimate = compare_launches(
-        launch_cells([b for b, _ in pairs], metric), launch_cells([c for _, c in pairs], metric), confidence=settings.confidence
+        launch_cells([b for b, _ in pairs], metric),
+        launch_cells([c for _, c in pairs], metric),
+        confidence=settings.confidence,
     )
     if estimate is None:
         row.note = "no samples on one side" if pairs else "no prompt in common"
@@ -298,7 +328,9 @@ def _cold_row(name, runtime, metric, pairs: Pairs, settings: Settings) -> Row | 
     return row
 
 
-def _fill_from_estimate(row: Row, estimate: Estimate, settings: Settings, medians: list[tuple[list[float], list[float]]]) -> None:
+def _fill_from_estimate(
+    row: Row, estimate: Estimate, settings: Settings, medians: list[tuple[list[float], list[float]]]
+) -> None:
     usable = [(b, c) for b, c in medians if b and c]
     if usable:
         row.baseline = statistics.geometric_mean(statistics.median(b) for b, _ in usable)
@@ -306,7 +338,11 @@ def _fill_from_estimate(row: Row, estimate: Estimate, settings: Settings, median
     row.n_baseline, row.n_candidate = estimate.samples
     row.launches = estimate.launches
     row.change = change = estimate.ratio - 1
-    row.between_launch_sd, row.within_launch_sd, row.launch_sd = estimate.between_sd, estimate.within_sd, estimate.launch_sd
+    row.between_launch_sd, row.within_launch_sd, row.launch_sd = (
+        estimate.between_sd,
+        estimate.within_sd,
+        estimate.launch_sd,
+    )
     if estimate.low is None or estimate.high is None or estimate.p_value is None:
         row.note = "one launch a side: launch-to-launch noise unknown (run with more launches)"
         row.verdict = INCONCLUSIVE
@@ -347,11 +383,22 @@ def _pass_rate_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Set
             where = check.check if prompt_id else f"{base_prompt.id}: {check.check}"
             if check.passed and now is False:
                 new_failures.append(where)
-                if _attempt_passes(base_prompt, check.check) == (len(base_prompt.samples), 0) and _attempt_passes(cand_prompt, check.check)[0] == 0:
+                if (
+                    _attempt_passes(base_prompt, check.check) == (len(base_prompt.samples), 0)
+                    and _attempt_passes(cand_prompt, check.check)[0] == 0
+                ):
                     consistent.append(where)
             elif not check.passed and now:
                 new_passes.append(where)
-    row = Row(name, runtime, prompt_id, metric, change_kind="points", new_failures=new_failures, consistent_failures=consistent)
+    row = Row(
+        name,
+        runtime,
+        prompt_id,
+        metric,
+        change_kind="points",
+        new_failures=new_failures,
+        consistent_failures=consistent,
+    )
     row.n_baseline, row.n_candidate = counts[1], counts[3]
     change = compare_proportions(*counts)
     if change is None:
@@ -401,7 +448,9 @@ def _score_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Setting
         row.verdict = INCONCLUSIVE
         return row
     row.detectable = row.p_value < 1 - settings.confidence
-    row.verdict = _direction(metric, row.change) if row.detectable and abs(row.change) >= settings.min_effect else INCONCLUSIVE
+    row.verdict = (
+        _direction(metric, row.change) if row.detectable and abs(row.change) >= settings.min_effect else INCONCLUSIVE
+    )
     return row
 
 
@@ -437,7 +486,9 @@ def environment_warnings(baseline: Report, candidate: Report) -> list[str]:
     A model that carries its own machine on both sides (a merged report's do) is compared on those:
     the report's own environment is only its first part's."""
     cand_models = {m.key: m for m in candidate.models}
-    pairs = [(base_model, cand_models[base_model.key]) for base_model in baseline.models if base_model.key in cand_models]
+    pairs = [
+        (base_model, cand_models[base_model.key]) for base_model in baseline.models if base_model.key in cand_models
+    ]
     own = [
         (base, base.environment, cand.environment)
         for base, cand in pairs
@@ -447,7 +498,9 @@ def environment_warnings(baseline: Report, candidate: Report) -> list[str]:
     if len(own) < len(pairs) or not pairs:
         warnings += _machine_warnings(baseline.environment, candidate.environment)
     for base, base_env, cand_env in own:
-        warnings += [f"{base.name}: {warning}" for warning in _machine_warnings(base_env, cand_env, runtime=base.runtime)]
+        warnings += [
+            f"{base.name}: {warning}" for warning in _machine_warnings(base_env, cand_env, runtime=base.runtime)
+        ]
     for base_model, cand_model in pairs:
         for field_name, label in (("weights_sha256", "weights"), ("model_id", "model id")):
             before, after = getattr(base_model, field_name), getattr(cand_model, field_name)
@@ -459,10 +512,18 @@ def environment_warnings(baseline: Report, candidate: Report) -> list[str]:
 def _machine_warnings(base_env: Environment, cand_env: Environment, runtime: str | None = None) -> list[str]:
     """Hardware, OS, Python and runtime versions that differ; of `runtime` only, when given."""
     warnings = []
-    for field_name, label in (("cpu", "CPU"), ("cpu_count", "CPU count"), ("ram_gb", "RAM GB"), ("os", "OS"), ("python", "Python")):
+    for field_name, label in (
+        ("cpu", "CPU"),
+        ("cpu_count", "CPU count"),
+        ("ram_gb", "RAM GB"),
+        ("os", "OS"),
+        ("python", "Python"),
+    ):
         if getattr(base_env, field_name) != getattr(cand_env, field_name):
             warnings.append(f"different {label}: {getattr(base_env, field_name)} -> {getattr(cand_env, field_name)}")
-    gpus = [[a.name for a in env.accelerators] for env in (base_env, cand_env) if env.accelerators or env.accelerator_note]
+    gpus = [
+        [a.name for a in env.accelerators] for env in (base_env, cand_env) if env.accelerators or env.accelerator_note
+    ]
     if len(gpus) == 2 and gpus[0] != gpus[1]:  # both looked (reports before GPU discovery did not)
         warnings.append(f"different GPU: {', '.join(gpus[0]) or 'none'} -> {', '.join(gpus[1]) or 'none'}")
     base_rt, cand_rt = base_env.runtimes, cand_env.runtimes
@@ -530,7 +591,12 @@ def find_model(reports: list[Report], spec: str) -> tuple[Report, ModelRecord]:
 
 
 def compare_switch(
-    reports: list[Report], from_spec: str, to_spec: str, settings: Settings | None = None, *, ram_gb: float | None = None,
+    reports: list[Report],
+    from_spec: str,
+    to_spec: str,
+    settings: Settings | None = None,
+    *,
+    ram_gb: float | None = None,
     min_ram_gb: float | None = None,
 ) -> Switch:
     """Judge model B (`to_spec`) against model A (`from_spec`) on the prompts both ran.
@@ -550,8 +616,16 @@ def compare_switch(
     for row in comparison.failed_gates():
         scope = f" on {row.prompt}" if row.prompt else ""
         reasons.append(f"{row.label}{scope}: {row.gate_failure}")
-    checked = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed and not row.gate.inconclusive})
-    unsettled = sorted({f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed and row.gate.inconclusive})
+    checked = sorted(
+        {
+            f"{row.label} ({row.gate.limit})"
+            for row in rows
+            if row.gate and row.gate.passed and not row.gate.inconclusive
+        }
+    )
+    unsettled = sorted(
+        {f"{row.label} ({row.gate.limit})" for row in rows if row.gate and row.gate.passed and row.gate.inconclusive}
+    )
     ram_gb = ram_gb if ram_gb is not None else cand_report.environment.ram_gb
     for fits, text in _memory_checks(label_b, min_ram_gb, cand.peak_rss_bytes, ram_gb):
         (checked if fits else reasons).append(text)
@@ -563,12 +637,24 @@ def _memory_checks(label: str, min_ram_gb: float | None, peak: int | None, ram_g
     found = []
     if min_ram_gb is not None:
         fits = min_ram_gb <= ram_gb
-        found.append((fits, f"needs {min_ram_gb:g} GB RAM of {ram_gb:g} GB" if fits
-                      else f"{label} needs {min_ram_gb:g} GB RAM (models.json); the machine has {ram_gb:g} GB"))
+        found.append(
+            (
+                fits,
+                f"needs {min_ram_gb:g} GB RAM of {ram_gb:g} GB"
+                if fits
+                else f"{label} needs {min_ram_gb:g} GB RAM (models.json); the machine has {ram_gb:g} GB",
+            )
+        )
     if peak is not None:
         fits = peak / GIB <= ram_gb
-        found.append((fits, f"peak RSS {peak / GIB:.1f} GB fits in {ram_gb:g} GB" if fits
-                      else f"{label} peaked at {peak / GIB:.1f} GB RSS; the machine has {ram_gb:g} GB"))
+        found.append(
+            (
+                fits,
+                f"peak RSS {peak / GIB:.1f} GB fits in {ram_gb:g} GB"
+                if fits
+                else f"{label} peaked at {peak / GIB:.1f} GB RSS; the machine has {ram_gb:g} GB",
+            )
+        )
     return found
 
 

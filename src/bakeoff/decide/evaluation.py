@@ -52,7 +52,14 @@ def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
         rate = passes / len(results)
         passed = rate >= prompt.min_pass_rate
         check_records.append(
-            {"check": spec.label, "pass_rate": rate, "passes": passes, "attempts": len(results), "pass_k": passes == len(results), "passed": passed}
+            {
+                "check": spec.label,
+                "pass_rate": rate,
+                "passes": passes,
+                "attempts": len(results),
+                "pass_k": passes == len(results),
+                "passed": passed,
+            }
         )
         if not passed:
             attempt, failing = next((n, o) for n, o in enumerate(results, start=1) if not o.passed)

@@ -67,7 +67,9 @@ def judge_gate(gate: Gate, row, *, inconclusive_fails: bool = False, confidence:
         return GateOutcome(gate.describe(), False, "; ".join(failures))
     if doubts:
         verdict = "fails: inconclusive" if inconclusive_fails else "inconclusive"
-        return GateOutcome(gate.describe(), not inconclusive_fails, f"{verdict}: {'; '.join(doubts)}", inconclusive=True)
+        return GateOutcome(
+            gate.describe(), not inconclusive_fails, f"{verdict}: {'; '.join(doubts)}", inconclusive=True
+        )
     return GateOutcome(gate.describe(), True, "within the limits")
 
 

@@ -62,7 +62,9 @@ class Series:
         return data
 
 
-def history(reports: list[Report], *, metrics: list[str] | None = None, confidence: float = 0.95, min_effect: float = 0.05) -> list[Series]:
+def history(
+    reports: list[Report], *, metrics: list[str] | None = None, confidence: float = 0.95, min_effect: float = 0.05
+) -> list[Series]:
     """Reports in the order they ran (one per run id; a copy such as baseline.json counts once)."""
     unique = {report.run_id: report for report in reports}
     ordered = sorted(unique.values(), key=lambda report: report.started_at)
@@ -77,8 +79,12 @@ def history(reports: list[Report], *, metrics: list[str] | None = None, confiden
                 continue
             series = Series(name, runtime, metric, [r.run_id for r in ordered], values)
             present = [(i, v) for i, v in enumerate(values) if v is not None]
-            points = change_points([v for _, v in present], confidence=confidence, min_effect=min_effect,
-                                   relative=METRICS[metric].unit != "%")
+            points = change_points(
+                [v for _, v in present],
+                confidence=confidence,
+                min_effect=min_effect,
+                relative=METRICS[metric].unit != "%",
+            )
             series.change_points = [ChangePoint(present[p.index][0], p.before, p.after, p.p_value) for p in points]
             found.append(series)
     return found
@@ -102,7 +108,9 @@ def _figure(model: ModelRecord, metric: str, prompts: set[str]) -> float | None:
     return statistics.geometric_mean(medians) if medians else None
 
 
-def change_points(values: list[float], *, confidence: float = 0.95, min_effect: float = 0.05, relative: bool = True) -> list[ChangePoint]:
+def change_points(
+    values: list[float], *, confidence: float = 0.95, min_effect: float = 0.05, relative: bool = True
+) -> list[ChangePoint]:
     """The indices where a series moves to a new level, each tested against the segment before."""
     import ruptures  # loaded on first use, like scipy
     import scipy.stats

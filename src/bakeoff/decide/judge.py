@@ -56,7 +56,12 @@ class Rubric:
     @classmethod
     def of(cls, spec: CheckSpec) -> Rubric:
         argument = spec.argument if isinstance(spec.argument, dict) else {}
-        return cls(argument.get("criteria") or dict(COURSE_CRITERIA), argument.get("threshold", 3), argument.get("reference"), argument.get("model"))
+        return cls(
+            argument.get("criteria") or dict(COURSE_CRITERIA),
+            argument.get("threshold", 3),
+            argument.get("reference"),
+            argument.get("model"),
+        )
 
     @property
     def schema(self) -> dict:
@@ -96,7 +101,9 @@ def _validate(criteria: dict[str, str] | None = None, threshold: float | dict[st
     if isinstance(threshold, dict):
         unknown = set(threshold) - names
         if unknown:
-            raise ValueError(f"judge: threshold names {', '.join(sorted(unknown))}, not among the criteria ({', '.join(sorted(names))})")
+            raise ValueError(
+                f"judge: threshold names {', '.join(sorted(unknown))}, not among the criteria ({', '.join(sorted(names))})"
+            )
         values = list(threshold.values())
     else:
         values = [threshold]
@@ -119,7 +126,16 @@ def judge(
 Ask = Callable[[list[dict], dict], str]  # (messages, request options) -> the judge's reply
 
 
-def grade(rubric: Rubric, question: str, answer: str, ask: Ask, *, judge_label: str, self_judged: bool, json_schema_format: dict) -> JudgeRecord:
+def grade(
+    rubric: Rubric,
+    question: str,
+    answer: str,
+    ask: Ask,
+    *,
+    judge_label: str,
+    self_judged: bool,
+    json_schema_format: dict,
+) -> JudgeRecord:
     """Ask the judge about one answer until its reply is valid (at most TRIES times).
 
     A reply that never validates, or a judge that fails to answer, is a judge error with the text
@@ -130,9 +146,21 @@ def grade(rubric: Rubric, question: str, answer: str, ask: Ask, *, judge_label: 
     if reply.value is not None:
         scores = {name: reply.value[name] for name in rubric.criteria}
         return JudgeRecord(
-            judge=judge_label, scores=scores, reason=reply.value["reason"], self_judged=self_judged, tries=reply.tries, seconds=time.perf_counter() - started
+            judge=judge_label,
+            scores=scores,
+            reason=reply.value["reason"],
+            self_judged=self_judged,
+            tries=reply.tries,
+            seconds=time.perf_counter() - started,
         )
-    return JudgeRecord(judge=judge_label, error=reply.error, raw=reply.raw, self_judged=self_judged, tries=reply.tries, seconds=time.perf_counter() - started)
+    return JudgeRecord(
+        judge=judge_label,
+        error=reply.error,
+        raw=reply.raw,
+        self_judged=self_judged,
+        tries=reply.tries,
+        seconds=time.perf_counter() - started,
+    )
 
 
 @dataclass(frozen=True)
@@ -151,7 +179,11 @@ def ask_until_valid(messages: list[dict], schema: dict, ask: Ask, json_schema_fo
     problem: str | None = ""
     for attempt in range(1, TRIES + 1):
         # The first try is greedy; a retry samples, so the same wrong reply does not come back.
-        options = {"max_tokens": MAX_TOKENS, "temperature": 0.0 if attempt == 1 else 0.7, "response_format": json_schema_format}
+        options = {
+            "max_tokens": MAX_TOKENS,
+            "temperature": 0.0 if attempt == 1 else 0.7,
+            "response_format": json_schema_format,
+        }
         try:
             raw = ask(messages, options)
         except Exception as exc:  # noqa: BLE001 - a judge that fails to answer is a judge error, never a crash
@@ -184,7 +216,9 @@ def outcome(rubric: Rubric, record: JudgeRecord) -> Outcome:
     return Outcome(passed, f"judge {record.judge}: {scores} ({why}): {record.reason}{own}")
 
 
-def record_grades(prompt: PromptResult, spec: CheckSpec, rubric: Rubric, records: list[JudgeRecord], min_pass_rate: float) -> CheckResult:
+def record_grades(
+    prompt: PromptResult, spec: CheckSpec, rubric: Rubric, records: list[JudgeRecord], min_pass_rate: float
+) -> CheckResult:
     """Write the judge's record and the check's outcome into each attempt, and the check's result
     over all attempts into the prompt, which then passes only if the judge check passed too."""
     for sample, record in zip(prompt.samples, records, strict=True):
@@ -195,7 +229,12 @@ def record_grades(prompt: PromptResult, spec: CheckSpec, rubric: Rubric, records
     passes = sum(bool(sample.checks[-1].passed) for sample in prompt.samples)
     attempts = len(prompt.samples)
     result = CheckResult(
-        check=spec.label, pass_rate=passes / attempts, passes=passes, attempts=attempts, pass_k=passes == attempts, passed=passes / attempts >= min_pass_rate
+        check=spec.label,
+        pass_rate=passes / attempts,
+        passes=passes,
+        attempts=attempts,
+        pass_k=passes == attempts,
+        passed=passes / attempts >= min_pass_rate,
     )
     prompt.checks.append(result)
     clean = sum(bool(s.passed) for s in prompt.samples)

@@ -50,7 +50,9 @@ class PairVerdict:
     asked: bool = True  # False: both models gave the same answer, nothing to ask
 
 
-def judge_pair(prompt: str, question: str, answer_a: str, answer_b: str, ask: Ask, json_schema_format: dict) -> PairVerdict:
+def judge_pair(
+    prompt: str, question: str, answer_a: str, answer_b: str, ask: Ask, json_schema_format: dict
+) -> PairVerdict:
     """Ask which of A's and B's answers is better, A's first and then B's first."""
     if answer_a.strip() == answer_b.strip():
         return PairVerdict(prompt, TIE, "the same answer", asked=False)
@@ -58,10 +60,17 @@ def judge_pair(prompt: str, question: str, answer_a: str, answer_b: str, ask: As
     for (first, second), names in ((answer_a, answer_b), "AB"), ((answer_b, answer_a), "BA"):
         reply = ask_until_valid(messages(question, first, second), SCHEMA, ask, json_schema_format)
         if reply.value is None:
-            return PairVerdict(prompt, ERROR, f"{names[0]}'s answer first: {reply.error}; the judge said: {reply.raw[:300]!r}")
+            return PairVerdict(
+                prompt, ERROR, f"{names[0]}'s answer first: {reply.error}; the judge said: {reply.raw[:300]!r}"
+            )
         preferred.append(names[reply.value["better"] - 1])
     if preferred[0] != preferred[1]:
-        return PairVerdict(prompt, TIE, f"the orders disagree: {preferred[0]}'s answer preferred with A's shown first, {preferred[1]}'s with B's first", orders_disagree=True)
+        return PairVerdict(
+            prompt,
+            TIE,
+            f"the orders disagree: {preferred[0]}'s answer preferred with A's shown first, {preferred[1]}'s with B's first",
+            orders_disagree=True,
+        )
     return PairVerdict(prompt, WIN if preferred[0] == "B" else LOSS, f"{preferred[0]}'s answer better in both orders")
 
 

@@ -70,7 +70,9 @@ def _figures(model: ModelRecord, ram_gb: float) -> str:
     if ttft is not None and decode is not None:
         parts.append(f"(first token after {METRICS['ttft_s'].figure(ttft)}, then {decode:.1f} tokens/s)")
     if model.peak_rss_bytes is not None:
-        parts.append(f"and peaked at {METRICS['peak_rss_bytes'].figure(model.peak_rss_bytes)} of the machine's {ram_gb:g} GB RAM")
+        parts.append(
+            f"and peaked at {METRICS['peak_rss_bytes'].figure(model.peak_rss_bytes)} of the machine's {ram_gb:g} GB RAM"
+        )
     return " ".join(parts) or "with no timing recorded"
 
 

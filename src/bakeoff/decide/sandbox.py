@@ -132,7 +132,11 @@ def _parse(returncode: int, out: bytes, err: bytes, expected_calls: int) -> RunR
     try:  # the calls are what the code's process sent: shaped as the runner writes them, or refused
         calls = [CallResult(**call) for call in message["calls"]]
         function = message["function"]
-        assert isinstance(function, str) and len(calls) == expected_calls and all(isinstance(call.ok, bool) for call in calls)
+        assert (
+            isinstance(function, str)
+            and len(calls) == expected_calls
+            and all(isinstance(call.ok, bool) for call in calls)
+        )
     except (TypeError, KeyError, AssertionError):
         return RunResult([], None, "the sandbox sent a malformed result", stderr, missing)
     return RunResult(calls, function, None, stderr, missing)

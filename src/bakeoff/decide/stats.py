@@ -53,7 +53,9 @@ MOST_LAUNCHES = 50  # beyond this a question is not worth settling by repetition
 PERCENTILES = {"median": 0.5, "p90": 0.9, "p99": 0.99}
 
 
-def percentile_intervals(values: list[float], *, confidence: float = CONFIDENCE) -> dict[str, tuple[float | None, float | None]]:
+def percentile_intervals(
+    values: list[float], *, confidence: float = CONFIDENCE
+) -> dict[str, tuple[float | None, float | None]]:
     """Distribution-free confidence intervals (order statistics, as `scipy.stats.quantile_test`
     gives them) of the median, p90 and p99 of these samples, taken as independent draws. A bound
     that needs more samples than there are is None: 18 samples bound p90 from below only."""
@@ -124,8 +126,15 @@ def compare_launches(baseline: Cells, candidate: Cells, *, confidence: float = C
     p_value = float(2 * scipy.stats.t.sf(abs(difference) / se, df)) if se > 0 else (1.0 if difference == 0 else 0.0)
     between = _between_sd(launch_var, within, [baseline, candidate])
     return Estimate(
-        float(np.exp(difference)), float(np.exp(difference - half)), float(np.exp(difference + half)), p_value,
-        (len(base), len(cand)), counts, float(np.sqrt(launch_var)), between, within,
+        float(np.exp(difference)),
+        float(np.exp(difference - half)),
+        float(np.exp(difference + half)),
+        p_value,
+        (len(base), len(cand)),
+        counts,
+        float(np.sqrt(launch_var)),
+        between,
+        within,
     )
 
 
@@ -161,7 +170,9 @@ def _launch_summaries(sides: list[Cells]) -> list[np.ndarray] | None:
     if not all(medians):
         return None
     strata = {stratum for side in medians for stratum, _ in side}
-    effect = {s: float(np.mean([m for side in medians for (stratum, _), m in side.items() if stratum == s])) for s in strata}
+    effect = {
+        s: float(np.mean([m for side in medians for (stratum, _), m in side.items() if stratum == s])) for s in strata
+    }
     summaries = []
     for side in medians:
         by_launch: dict[int, list[float]] = {}
@@ -211,7 +222,9 @@ def median_variance(n: int) -> float:
     return float(np.median(draws, axis=1).var())
 
 
-def detection_power(shift: float, launch_sd: float, launches: tuple[int, int], *, confidence: float = CONFIDENCE) -> float:
+def detection_power(
+    shift: float, launch_sd: float, launches: tuple[int, int], *, confidence: float = CONFIDENCE
+) -> float:
     """The chance that `compare_launches` detects a true change of `shift` (log of the ratio)
     with these launches a side, when a launch summary varies by `launch_sd` (non-central t)."""
     import scipy.stats  # loaded on first use
@@ -227,7 +240,9 @@ def detection_power(shift: float, launch_sd: float, launches: tuple[int, int], *
     return float(scipy.stats.nct.sf(critical, df, noncentrality) + scipy.stats.nct.cdf(-critical, df, noncentrality))
 
 
-def launches_to_settle(estimate: Estimate, margin: float, *, confidence: float = CONFIDENCE, power: float = POWER) -> int | None:
+def launches_to_settle(
+    estimate: Estimate, margin: float, *, confidence: float = CONFIDENCE, power: float = POWER
+) -> int | None:
     """Launches a side that would likely (with `power`) settle an inconclusive comparison, either
     way: detect the change estimated now, or bound it within +-`margin` (relative). None when
     the launch-to-launch spread is unknown (one launch a side) or it would take more than
@@ -237,15 +252,25 @@ def launches_to_settle(estimate: Estimate, margin: float, *, confidence: float =
     shift = abs(np.log(estimate.ratio))
     room = np.log(1 + margin) - shift  # how far the interval may reach past the estimate
     for launches in range(2, MOST_LAUNCHES + 1):
-        if estimate.launch_sd == 0 or detection_power(shift, estimate.launch_sd, (launches, launches), confidence=confidence) >= power:
+        if (
+            estimate.launch_sd == 0
+            or detection_power(shift, estimate.launch_sd, (launches, launches), confidence=confidence) >= power
+        ):
             return launches
         if _bounded(room, estimate.launch_sd, launches, confidence, power):
             return launches
     return None
 
 
-def launches_to_settle_gate(ratio: float, launch_sd: float | None, limit: float, *, increase: bool,
-                            confidence: float = CONFIDENCE, power: float = POWER) -> int | None:
+def launches_to_settle_gate(
+    ratio: float,
+    launch_sd: float | None,
+    limit: float,
+    *,
+    increase: bool,
+    confidence: float = CONFIDENCE,
+    power: float = POWER,
+) -> int | None:
     """Launches a side that would likely settle a gate's relative limit (`increase`: at most
     +limit, else at most -limit): detect the change estimated now when it lies beyond the
     limit, or keep the interval's far side inside the limit when it lies within. None when
@@ -256,7 +281,10 @@ def launches_to_settle_gate(ratio: float, launch_sd: float | None, limit: float,
     change, threshold = sign * np.log(ratio), sign * np.log(1 + sign * limit)  # worse is positive
     for launches in range(2, MOST_LAUNCHES + 1):
         if change > threshold:
-            if launch_sd == 0 or detection_power(change, launch_sd, (launches, launches), confidence=confidence) >= power:
+            if (
+                launch_sd == 0
+                or detection_power(change, launch_sd, (launches, launches), confidence=confidence) >= power
+            ):
                 return launches
         elif launch_sd == 0 or _bounded(threshold - change, launch_sd, launches, confidence, power):
             return launches
@@ -286,7 +314,9 @@ class ProportionChange:
         return self.candidate - self.baseline
 
 
-def compare_proportions(base_passed: int, base_total: int, cand_passed: int, cand_total: int) -> ProportionChange | None:
+def compare_proportions(
+    base_passed: int, base_total: int, cand_passed: int, cand_total: int
+) -> ProportionChange | None:
     """Two shares of passes that cannot be paired (one prompt's attempts), by Fisher's exact test."""
     import scipy.stats  # loaded on first use: `bakeoff serve` and `import bakeoff` stay light
 

@@ -74,7 +74,14 @@ class Prompt:
     @property
     def schema(self) -> dict | None:
         """The JSON Schema of the prompt's json_schema check, which structured output asks for."""
-        return next((spec.argument["schema"] for spec in self.checks if spec.kind == "json_schema" and isinstance(spec.argument, dict)), None)
+        return next(
+            (
+                spec.argument["schema"]
+                for spec in self.checks
+                if spec.kind == "json_schema" and isinstance(spec.argument, dict)
+            ),
+            None,
+        )
 
     def fits(self, task: str) -> bool:
         return not self.tasks or task in self.tasks

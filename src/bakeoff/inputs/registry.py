@@ -23,7 +23,9 @@ GIB = 1024**3
 # Marks pytest itself acts on (skipping, xfail, parametrizing, fixtures, warnings, hook order): a
 # model, family, task or runtime by one of these names must not become one, or `xfail` would turn
 # a model's failures into passes. Such a selector gets MARKER_PREFIX (`-m model_xfail`).
-PYTEST_MARKS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "tryfirst", "trylast"})
+PYTEST_MARKS = frozenset(
+    {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "tryfirst", "trylast"}
+)
 MARKER_PREFIX = "model_"
 
 
@@ -140,10 +142,14 @@ def load_registry(path: Path) -> list[ModelEntry]:
     for index, item in enumerate(raw):
         if item.get("default"):
             if default_index is not None:
-                raise BakeoffError(f"{path}: {label(index)}: field 'default': {label(default_index)} is the default already")
+                raise BakeoffError(
+                    f"{path}: {label(index)}: field 'default': {label(default_index)} is the default already"
+                )
             default_index = index
         if "runtime" in item and "runtimes" in item:
-            raise BakeoffError(f"{path}: {label(index)}: field 'runtimes': give either 'runtime' or 'runtimes', not both")
+            raise BakeoffError(
+                f"{path}: {label(index)}: field 'runtimes': give either 'runtime' or 'runtimes', not both"
+            )
         runtimes = item.get("runtimes") or [item.get("runtime", DEFAULT_RUNTIME)]
         _check_device(path, label(index), item, runtimes)
         source = parse_source(item["source"]) if "source" in item else FoundryCatalog(alias=item["name"])
@@ -179,9 +185,11 @@ def _check_device(path: Path, where: str, item: dict, runtimes: list[str]) -> No
     """A GPU is llama.cpp's (its CUDA build); `gpu_layers` says something only on the GPU."""
     if item.get("device") == "gpu" and any(r not in GPU_RUNTIMES for r in runtimes):
         other = next(r for r in runtimes if r not in GPU_RUNTIMES)
-        raise BakeoffError(f"{path}: {where}: field 'device': 'gpu' is served by {', '.join(GPU_RUNTIMES)} only, not {other!r}")
+        raise BakeoffError(
+            f"{path}: {where}: field 'device': 'gpu' is served by {', '.join(GPU_RUNTIMES)} only, not {other!r}"
+        )
     if "gpu_layers" in item and item.get("device") != "gpu":
-        raise BakeoffError(f"{path}: {where}: field 'gpu_layers': only with \"device\": \"gpu\"")
+        raise BakeoffError(f'{path}: {where}: field \'gpu_layers\': only with "device": "gpu"')
 
 
 def find(entries: list[ModelEntry], name: str, runtime: str | None = None) -> ModelEntry:

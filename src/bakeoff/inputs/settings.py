@@ -115,7 +115,9 @@ def load_settings(pyproject: Path) -> Settings:
         raise BakeoffError(f"{pyproject}: top level: field 'tool': must be a table, not {type(tool).__name__}")
     table = tool.get("bakeoff", {})
     if not isinstance(table, dict):
-        raise BakeoffError(f"{pyproject}: [tool]: field 'bakeoff': must be the table [tool.bakeoff], not {type(table).__name__}")
+        raise BakeoffError(
+            f"{pyproject}: [tool]: field 'bakeoff': must be the table [tool.bakeoff], not {type(table).__name__}"
+        )
 
     def locate(path):
         if len(path) >= 2 and path[0] in ("gates", "switch"):

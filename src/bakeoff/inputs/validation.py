@@ -18,6 +18,7 @@ from bakeoff.errors import BakeoffError
 def read_document(path: Path, syntax: str):
     """The parsed content of a JSON, YAML or TOML (`syntax`) file; BakeoffError with one line otherwise."""
     import yaml  # here, not at the top: a `bakeoff serve` handed its entry never reads a file
+
     parsers: dict[str, Callable[[str], Any]] = {"JSON": json.loads, "YAML": yaml.safe_load, "TOML": tomllib.loads}
     parse = parsers[syntax]
     try:
@@ -36,7 +37,6 @@ def read_document(path: Path, syntax: str):
         raise BakeoffError(f"{path}: nested too deeply to read") from None
     except OSError as exc:
         raise BakeoffError(f"{path}: cannot read: {exc.strerror}") from None
-
 
 
 @cache

@@ -9,6 +9,7 @@ first asked for, so tests can put an NVML recorded on a real GPU in its place (t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import statistics
@@ -74,7 +75,14 @@ def discover() -> Discovery:
             handle = lib.nvmlDeviceGetHandleByIndex(index)
             memory = lib.nvmlDeviceGetMemoryInfo(handle)
             found.append(
-                Accelerator(index, _text(lib.nvmlDeviceGetName(handle)), int(memory.total), driver, f"{cuda // 1000}.{cuda % 1000 // 10}", _capability(lib, handle))
+                Accelerator(
+                    index,
+                    _text(lib.nvmlDeviceGetName(handle)),
+                    int(memory.total),
+                    driver,
+                    f"{cuda // 1000}.{cuda % 1000 // 10}",
+                    _capability(lib, handle),
+                )
             )
         return Discovery(tuple(found))
     except lib.NVMLError as exc:
@@ -96,10 +104,8 @@ def _text(value: str | bytes) -> str:
 
 
 def _shutdown(lib: ModuleType) -> None:
-    try:
+    with contextlib.suppress(lib.NVMLError):
         lib.nvmlShutdown()
-    except lib.NVMLError:
-        pass
 
 
 @dataclass
@@ -148,7 +154,9 @@ class GpuSampler:
         self.lib = lib
         self.devices = [_Device(handle) for handle in handles]
         self.interval_s = interval_s
-        self.samples: list[tuple[float, int, int, float | None, float | None]] = []  # time, server's, device's, util %, watts
+        self.samples: list[
+            tuple[float, int, int, float | None, float | None]
+        ] = []  # time, server's, device's, util %, watts
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"gpu-sampler-{pid}", daemon=True)
 
@@ -202,7 +210,9 @@ class GpuSampler:
             telemetry.energy_joules = sum(end - start for start, end in counted) / 1000
             telemetry.energy_source = "NVML energy counter"
         elif len(powered) >= 2:
-            telemetry.energy_joules = sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in itertools.pairwise(powered))
+            telemetry.energy_joules = sum(
+                (t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in itertools.pairwise(powered)
+            )
             telemetry.energy_source = "NVML power, integrated"
         return telemetry
 

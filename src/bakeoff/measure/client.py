@@ -118,11 +118,16 @@ class Limits:
     def __post_init__(self):
         for limit in fields(self):
             value = getattr(self, limit.name)
-            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+            if value is not None and not (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+            ):
                 raise BakeoffError(f"request limit {limit.name} must be a number above 0, not {value!r}")
 
     def first_token_allowance(self, messages: list[dict]) -> float:
-        characters = sum(len(m.get("content") or "") if isinstance(m.get("content"), str) else len(json.dumps(m.get("content"))) for m in messages)
+        characters = sum(
+            len(m.get("content") or "") if isinstance(m.get("content"), str) else len(json.dumps(m.get("content")))
+            for m in messages
+        )
         return self.first_token_s + characters / CHARS_PER_PROMPT_TOKEN / self.prefill_tokens_per_s
 
     def decode_allowance(self, max_tokens: int) -> float:
@@ -220,7 +225,7 @@ class _Watchdog:
 
     def _cut(self) -> None:
         """Shut the socket down: a read blocked on it returns at once, in the requesting thread."""
-        stream = (self.response.extensions.get("network_stream") if self.response is not None else None)
+        stream = self.response.extensions.get("network_stream") if self.response is not None else None
         sock = stream.get_extra_info("socket") if stream is not None else None
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -255,7 +260,9 @@ class ChatClient:
         self._http.close()
 
     def _fault(self, what: str, *, unresponsive: bool = False) -> ServerFault:
-        return ServerFault(redact(f"server {self.where} (model {self.model_id}): {what}", self._secrets), unresponsive=unresponsive)
+        return ServerFault(
+            redact(f"server {self.where} (model {self.model_id}): {what}", self._secrets), unresponsive=unresponsive
+        )
 
     def chat(self, messages: list[dict], **options) -> Sample:
         body = {
@@ -278,15 +285,26 @@ class ChatClient:
                 watch.limit = (start + first_allowance, f"sent no first token within {first_allowance:.3g} s")
             else:
                 watch.limit = (start + hard_cap, f"did not finish within {hard_cap:.3g} s (max_request_s)")
-            read_timeout = min(first_allowance, hard_cap)  # bounds the wait for headers, before the watchdog has a socket to cut
+            read_timeout = min(
+                first_allowance, hard_cap
+            )  # bounds the wait for headers, before the watchdog has a socket to cut
             timeout = httpx.Timeout(read_timeout, connect=limits.connect_s)
             try:
-                with connect_sse(self._http, "POST", "/v1/chat/completions", json=body, timeout=timeout, extensions={"trace": clock.trace}) as events:
+                with connect_sse(
+                    self._http,
+                    "POST",
+                    "/v1/chat/completions",
+                    json=body,
+                    timeout=timeout,
+                    extensions={"trace": clock.trace},
+                ) as events:
                     watch.response = events.response
                     events.response.stream = clock.stamped(events.response.stream)
                     if events.response.status_code != 200:
                         events.response.read()
-                        raise self._fault(f"answered {events.response.status_code}: {shorten(events.response.text, 300)}")
+                        raise self._fault(
+                            f"answered {events.response.status_code}: {shorten(events.response.text, 300)}"
+                        )
                     for event in events.iter_sse():
                         now = clock.arrived - clock.sent  # the bytes of this event came in then
                         if stream.feed(event.data, now):
@@ -294,9 +312,14 @@ class ChatClient:
                         if stream.token_times:
                             first = stream.token_times[0]
                             watch.limit = min(
-                                (clock.arrived + limits.stall_s, f"stalled: sent nothing for {limits.stall_s:g} s after {len(stream.token_times)} tokens"),
-                                (clock.sent + first + limits.decode_allowance(max_tokens),
-                                 f"did not finish {max_tokens} tokens within {limits.decode_allowance(max_tokens):.3g} s of its first token (slower than {limits.decode_tokens_per_s:g} tokens/s)"),
+                                (
+                                    clock.arrived + limits.stall_s,
+                                    f"stalled: sent nothing for {limits.stall_s:g} s after {len(stream.token_times)} tokens",
+                                ),
+                                (
+                                    clock.sent + first + limits.decode_allowance(max_tokens),
+                                    f"did not finish {max_tokens} tokens within {limits.decode_allowance(max_tokens):.3g} s of its first token (slower than {limits.decode_tokens_per_s:g} tokens/s)",
+                                ),
                                 (start + hard_cap, f"did not finish within {hard_cap:.3g} s (max_request_s)"),
                             )
             except ServerFault:
@@ -313,7 +336,9 @@ class ChatClient:
                 raise self._fault(watch.reason, unresponsive=True)
         return stream.sample(clock.sent)
 
-    def _transport_fault(self, exc: httpx.HTTPError, read_timeout: float, stream: _Stream, *, answered: bool) -> ServerFault:
+    def _transport_fault(
+        self, exc: httpx.HTTPError, read_timeout: float, stream: _Stream, *, answered: bool
+    ) -> ServerFault:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if isinstance(exc, httpx.ConnectError):
             return self._fault(f"cannot be reached ({detail})", unresponsive=True)
@@ -402,11 +427,19 @@ class _Stream:
             if usage.get(key) is not None:
                 checked[key] = self._count(usage[key], f"usage.{key}")
         if (checked.get("completion_tokens") or 0) > self.cap:
-            raise self.client._fault(f"counted usage.completion_tokens = {checked['completion_tokens']}, past the cap of {self.cap} for this request's max_tokens")
+            raise self.client._fault(
+                f"counted usage.completion_tokens = {checked['completion_tokens']}, past the cap of {self.cap} for this request's max_tokens"
+            )
         return checked
 
     def _count(self, value: object, name: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or value != int(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+            or value != int(value)
+        ):
             raise self.client._fault(f"sent {name} = {shorten(json.dumps(value), 60)}, not a whole number >= 0")
         return int(value)
 
@@ -447,10 +480,11 @@ class _Stream:
             prompt_tokens=usage.get("prompt_tokens"),
             tokens_counted_by=counted_by,
             # The first token is paid for by prefill; decode speed counts the ones after it.
-            decode_tokens_per_s=(output_tokens - 1) / decode_window if output_tokens > 1 and decode_window > 0 else None,
+            decode_tokens_per_s=(output_tokens - 1) / decode_window
+            if output_tokens > 1 and decode_window > 0
+            else None,
             itl_p50_s=statistics.median(gaps) if gaps else None,
             itl_p95_s=percentile(gaps, 95) if gaps else None,
             finish_reason=self.finish_reason,
             server_timings=self.server_timings,
         )
-

@@ -44,7 +44,7 @@ class RaplMeter:
     def stop(self) -> float | None:
         """Joules since `start`; None if a counter could not be read again."""
         total = 0
-        for package, start in zip(self.packages, self.started):
+        for package, start in zip(self.packages, self.started, strict=True):
             now, wrap = _read(package / "energy_uj"), _read(package / "max_energy_range_uj")
             if now is None or start is None:
                 return None

@@ -24,4 +24,3 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda match: match.group(1) + MASK, text)
     return text
-

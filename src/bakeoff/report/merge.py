@@ -60,7 +60,9 @@ def merge(parts: list[Part], *, run_id: str | None = None) -> Report:
     for part in parts:
         for model in part.report.models:
             if model.key in where:
-                raise MergeRefused(f"{part.source}: {label(model)} is also in {where[model.key]}; a model x runtime is merged from one report only")
+                raise MergeRefused(
+                    f"{part.source}: {label(model)} is also in {where[model.key]}; a model x runtime is merged from one report only"
+                )
             where[model.key] = part.source
             models.append(model.model_copy(update={"environment": model.environment or part.report.environment}))
     first = parts[0].report
@@ -68,7 +70,9 @@ def merge(parts: list[Part], *, run_id: str | None = None) -> Report:
     for part in parts[1:]:
         for runtime, runtime_version in part.report.environment.runtimes.items():
             environment.runtimes.setdefault(runtime, runtime_version)
-    incomplete = [f"{part.source}: {part.report.incomplete_reason}" for part in parts if part.report.status != "complete"]
+    incomplete = [
+        f"{part.source}: {part.report.incomplete_reason}" for part in parts if part.report.status != "complete"
+    ]
     finished = [part.report.finished_at for part in parts if part.report.finished_at is not None]
     shared = _shared_hosts(parts)
     return Report(
@@ -93,7 +97,9 @@ def _refuse_mixed_schemas(parts: list[Part]) -> None:
     first = parts[0]
     for part in parts[1:]:
         if part.schema != first.schema:
-            raise MergeRefused(f"{part.source} is a {part.schema} report and {first.source} a {first.schema} one; merge reports of one schema version")
+            raise MergeRefused(
+                f"{part.source} is a {part.schema} report and {first.source} a {first.schema} one; merge reports of one schema version"
+            )
 
 
 def _refuse_mixed_prompts(parts: list[Part]) -> None:
@@ -144,7 +150,9 @@ def _shared_hosts(parts: list[Part]) -> list[str]:
 def _overlap(a: Report, b: Report) -> bool:
     def span(report: Report) -> tuple[datetime, datetime]:
         start = datetime.fromisoformat(report.started_at)
-        return start, datetime.fromisoformat(report.finished_at) if report.finished_at else datetime.max.replace(tzinfo=start.tzinfo)
+        return start, datetime.fromisoformat(report.finished_at) if report.finished_at else datetime.max.replace(
+            tzinfo=start.tzinfo
+        )
 
     (a_start, a_end), (b_start, b_end) = span(a), span(b)
     return a_start < b_end and b_start < a_end
@@ -159,9 +167,12 @@ def _machine_notes(models: list[ModelRecord]) -> list[str]:
     if len(machines) < 2:
         return []
     described = "; ".join(
-        f"{', '.join(labels)} on {cpu} ({cpus} CPUs, {ram_gb:g} GB RAM, {os})" for (cpu, cpus, ram_gb, os), labels in machines.items()
+        f"{', '.join(labels)} on {cpu} ({cpus} CPUs, {ram_gb:g} GB RAM, {os})"
+        for (cpu, cpus, ram_gb, os), labels in machines.items()
     )
-    return [f"models were measured on {len(machines)} different machines ({described}): their timings compare machines as well as models"]
+    return [
+        f"models were measured on {len(machines)} different machines ({described}): their timings compare machines as well as models"
+    ]
 
 
 def _runtime_notes(parts: list[Part]) -> list[str]:
@@ -169,4 +180,8 @@ def _runtime_notes(parts: list[Part]) -> list[str]:
     for part in parts:
         for runtime, runtime_version in part.report.environment.runtimes.items():
             versions.setdefault(runtime, set()).add(runtime_version)
-    return [f"different {runtime} versions across the reports: {', '.join(sorted(v))}" for runtime, v in versions.items() if len(v) > 1]
+    return [
+        f"different {runtime} versions across the reports: {', '.join(sorted(v))}"
+        for runtime, v in versions.items()
+        if len(v) > 1
+    ]

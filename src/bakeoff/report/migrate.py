@@ -51,5 +51,7 @@ def migrate(data: object) -> object:
     while data.get("schema") in STEPS:
         data = STEPS[data["schema"]](data)
     if "schema" in data and data["schema"] != SCHEMA:
-        raise ValueError(f"field 'schema': unknown report version {data['schema']!r}; this bakeoff reads up to {SCHEMA}")
+        raise ValueError(
+            f"field 'schema': unknown report version {data['schema']!r}; this bakeoff reads up to {SCHEMA}"
+        )
     return data

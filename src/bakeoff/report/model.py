@@ -72,7 +72,8 @@ class AttemptCheck(Record):
     passed: bool
     detail: str
     sandbox_missing: list[str] | None = Field(
-        default=None, description="protections the sandbox for model-written code lacked on this machine (null: all held, or no code ran)"
+        default=None,
+        description="protections the sandbox for model-written code lacked on this machine (null: all held, or no code ran)",
     )
 
 
@@ -91,13 +92,19 @@ class JudgeRecord(Record):
     """A judge model's grades for one attempt (a `judge` check), or why it gave none."""
 
     judge: str = Field(description="the judge model, as NAME or NAME@RUNTIME")
-    scores: dict[str, Score] = Field(default={}, description="1-5 per criterion of the check's rubric; empty on a judge error")
+    scores: dict[str, Score] = Field(
+        default={}, description="1-5 per criterion of the check's rubric; empty on a judge error"
+    )
     reason: str | None = None
-    error: str | None = Field(default=None, description="a judge error: the judge did not answer, or not with valid scores")
+    error: str | None = Field(
+        default=None, description="a judge error: the judge did not answer, or not with valid scores"
+    )
     raw: str | None = Field(default=None, description="on a judge error, the judge's last reply as it came")
     self_judged: bool = Field(default=False, description="the judge is the same model as the one it graded")
     tries: Count = 1
-    seconds: Seconds = Field(description="time spent judging this answer (retries included); never in the candidate's figures")
+    seconds: Seconds = Field(
+        description="time spent judging this answer (retries included); never in the candidate's figures"
+    )
 
     @property
     def score(self) -> float | None:
@@ -129,9 +136,16 @@ class SampleRecord(OpenRecord):
     )
     passed: bool | None = Field(default=None, description="this attempt passed every check")
     checks: list[AttemptCheck]
-    judge: JudgeRecord | None = Field(default=None, description="the judge model's grades, for a prompt with a `judge` check")
-    launch: Count | None = Field(default=None, description="0-based index of the server launch the attempt ran in; null: the run had one launch")
-    cold: bool = Field(default=False, description="the first request after its launch's load: counted in `cold_ttft_s`, left out of warm statistics")
+    judge: JudgeRecord | None = Field(
+        default=None, description="the judge model's grades, for a prompt with a `judge` check"
+    )
+    launch: Count | None = Field(
+        default=None, description="0-based index of the server launch the attempt ran in; null: the run had one launch"
+    )
+    cold: bool = Field(
+        default=False,
+        description="the first request after its launch's load: counted in `cold_ttft_s`, left out of warm statistics",
+    )
 
     @classmethod
     def from_sample(cls, sample: Sample, *, passed: bool, checks: list[AttemptCheck]) -> SampleRecord:
@@ -161,7 +175,9 @@ class Rating(Record):
 
 # The criteria of a human rating, in order: Rating's fields that are 1-5 scores.
 CRITERIA: tuple[str, ...] = tuple(
-    name for name, info in Rating.model_fields.items() if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("criterion")
+    name
+    for name, info in Rating.model_fields.items()
+    if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("criterion")
 )
 
 
@@ -177,7 +193,9 @@ class PromptResult(OpenRecord):
     text: str
     repeats: Count
     min_pass_rate: Share | None = None
-    messages: list[Message] = Field(default=[], description="the conversation sent: system message, earlier turns, then `text`")
+    messages: list[Message] = Field(
+        default=[], description="the conversation sent: system message, earlier turns, then `text`"
+    )
     tasks: list[str] = Field(default=[], description="model tasks the prompt is for; empty: every model")
     response_format: Literal["json_object", "json_schema"] | None = None
     passed: bool
@@ -228,11 +246,19 @@ class LaunchRecord(Record):
     ready_seconds: Seconds | None = None
     load_seconds: Seconds | None = None
     rss_after_load_bytes: Count | None = None
-    gpu_memory_after_load_bytes: Count | None = Field(default=None, description="the server's memory on the GPU (NVML, per process)")
-    gpu_utilization_percent: Annotated[float, Field(ge=0)] | None = Field(default=None, description="median over the launch's samples")
+    gpu_memory_after_load_bytes: Count | None = Field(
+        default=None, description="the server's memory on the GPU (NVML, per process)"
+    )
+    gpu_utilization_percent: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="median over the launch's samples"
+    )
     mean_power_watts: Annotated[float, Field(ge=0)] | None = None
-    energy_joules: Annotated[float, Field(ge=0)] | None = Field(default=None, description="from load to the launch's last request (see the model's energy_source)")
-    output_tokens: Count | None = Field(default=None, description="the launch's answers' tokens, over which its energy is spread")
+    energy_joules: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="from load to the launch's last request (see the model's energy_source)"
+    )
+    output_tokens: Count | None = Field(
+        default=None, description="the launch's answers' tokens, over which its energy is spread"
+    )
 
 
 class ModelRecord(Record):
@@ -253,22 +279,45 @@ class ModelRecord(Record):
     rss_after_load_bytes: Count | None = Field(default=None, description="median over `launches`")
     peak_rss_bytes: Count | None = None
     cpu_seconds: Seconds | None = None
-    memory_note: str | None = Field(default=None, description="why memory and CPU were not measured (then null, never zero)")
-    device: Literal["cpu", "gpu"] | None = Field(default=None, description="where the runtime served it, as it says (llama.cpp); null: not said")
-    gpu_layers: str | None = Field(default=None, description='layers offloaded to the GPU, as llama-server logged them: "25/25"')
-    gpu_memory_after_load_bytes: Count | None = Field(default=None, description="median over `launches`; null: nothing on a GPU, or no GPU")
-    peak_gpu_memory_bytes: Count | None = Field(default=None, description="the server's processes on the GPUs (NVML), highest over the run")
-    peak_device_memory_bytes: Count | None = Field(default=None, description="everything on the GPUs the server used, highest over the run")
-    gpu_utilization_percent: Annotated[float, Field(ge=0)] | None = Field(default=None, description="median over `launches`")
-    mean_power_watts: Annotated[float, Field(ge=0)] | None = Field(default=None, description="the GPUs' power, median over `launches`")
+    memory_note: str | None = Field(
+        default=None, description="why memory and CPU were not measured (then null, never zero)"
+    )
+    device: Literal["cpu", "gpu"] | None = Field(
+        default=None, description="where the runtime served it, as it says (llama.cpp); null: not said"
+    )
+    gpu_layers: str | None = Field(
+        default=None, description='layers offloaded to the GPU, as llama-server logged them: "25/25"'
+    )
+    gpu_memory_after_load_bytes: Count | None = Field(
+        default=None, description="median over `launches`; null: nothing on a GPU, or no GPU"
+    )
+    peak_gpu_memory_bytes: Count | None = Field(
+        default=None, description="the server's processes on the GPUs (NVML), highest over the run"
+    )
+    peak_device_memory_bytes: Count | None = Field(
+        default=None, description="everything on the GPUs the server used, highest over the run"
+    )
+    gpu_utilization_percent: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="median over `launches`"
+    )
+    mean_power_watts: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="the GPUs' power, median over `launches`"
+    )
     energy_joules: Annotated[float, Field(ge=0)] | None = Field(default=None, description="summed over `launches`")
-    joules_per_token: Annotated[float, Field(ge=0)] | None = Field(default=None, description="energy over the output tokens of the launches measured")
-    energy_source: str | None = Field(default=None, description="the power sensor: NVML energy counter, NVML power integrated, or RAPL (CPU packages)")
+    joules_per_token: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="energy over the output tokens of the launches measured"
+    )
+    energy_source: str | None = Field(
+        default=None, description="the power sensor: NVML energy counter, NVML power integrated, or RAPL (CPU packages)"
+    )
     energy_note: str | None = Field(default=None, description="why energy was not measured (then null, never zero)")
     environment: Environment | None = Field(
-        default=None, description="the machine this model ran on, when the report was merged from several (else the report's)"
+        default=None,
+        description="the machine this model ran on, when the report was merged from several (else the report's)",
     )
-    launches: list[LaunchRecord] = Field(default=[], description="each start of the server, one sample of time to ready and RSS after load each")
+    launches: list[LaunchRecord] = Field(
+        default=[], description="each start of the server, one sample of time to ready and RSS after load each"
+    )
     prompts: list[PromptResult] = []
 
     @property
@@ -310,9 +359,15 @@ class Environment(Record):
     python: str
     bakeoff_version: str
     host: str | None = Field(default=None, description="the machine's host name: tells workers that shared a machine")
-    runtimes: dict[str, str] = Field(default={}, description="runtime version by the runtime's key (as models' `runtime`)")
-    accelerators: list[AcceleratorRecord] = Field(default=[], description="the machine's GPUs; none: see `accelerator_note`")
-    accelerator_note: str | None = Field(default=None, description="why there is no accelerator: no driver, no GPU (null in reports before it)")
+    runtimes: dict[str, str] = Field(
+        default={}, description="runtime version by the runtime's key (as models' `runtime`)"
+    )
+    accelerators: list[AcceleratorRecord] = Field(
+        default=[], description="the machine's GPUs; none: see `accelerator_note`"
+    )
+    accelerator_note: str | None = Field(
+        default=None, description="why there is no accelerator: no driver, no GPU (null in reports before it)"
+    )
 
 
 class Worker(Record):
@@ -330,7 +385,9 @@ class Distribution(Record):
     shared_host: bool = Field(
         description="two or more parts measured models on one machine at the same time: timings are not like for like"
     )
-    notes: list[str] = Field(default=[], description="what a reader must know: models measured on different machines, ...")
+    notes: list[str] = Field(
+        default=[], description="what a reader must know: models measured on different machines, ..."
+    )
 
 
 class PromptSourceRecord(Record):
@@ -355,7 +412,9 @@ class Report(Record):
     registry: str | None = None
     prompt_source: PromptSourceRecord | None = None
     environment: Environment
-    distribution: Distribution | None = Field(default=None, description="set when the run was split across workers or merged from reports")
+    distribution: Distribution | None = Field(
+        default=None, description="set when the run was split across workers or merged from reports"
+    )
     models: list[ModelRecord]
 
     @property

@@ -89,7 +89,12 @@ class Quit(Exception):
 
 
 def rate_report(
-    path: Path, report: Report, *, rater: str | None, ask: Callable[[str], str] = input, say: Callable[[str], None] = print
+    path: Path,
+    report: Report,
+    *,
+    rater: str | None,
+    ask: Callable[[str], str] = input,
+    say: Callable[[str], None] = print,
 ) -> int:
     """Ask for scores for each unrated answer, saving the report after each; returns how many were rated."""
     todo = [a for a in answers(report) if not a.rated]
@@ -125,7 +130,10 @@ def _show(answer: Answer, number: int, count: int, say) -> None:
     say(printable(answer.response))
     checks = answer.prompt.samples[answer.samples[0]].checks
     failed = [c for c in checks if not c.passed]
-    say(f"--- checks: {len(checks) - len(failed)}/{len(checks)} passed" + "".join(f"; failed {c.check}: {c.detail}" for c in failed))
+    say(
+        f"--- checks: {len(checks) - len(failed)}/{len(checks)} passed"
+        + "".join(f"; failed {c.check}: {c.detail}" for c in failed)
+    )
 
 
 def _ask_scores(ask, say) -> dict[str, int] | None:

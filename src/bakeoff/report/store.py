@@ -70,7 +70,16 @@ def accelerators() -> dict:
     """The environment's GPUs, or why there are none ("no accelerator (...)"), never an error."""
     found = accelerator.discover()
     return {
-        "accelerators": [AcceleratorRecord(name=a.name, memory_bytes=a.memory_bytes, driver=a.driver, cuda_version=a.cuda_version, compute_capability=a.compute_capability) for a in found.accelerators],
+        "accelerators": [
+            AcceleratorRecord(
+                name=a.name,
+                memory_bytes=a.memory_bytes,
+                driver=a.driver,
+                cuda_version=a.cuda_version,
+                compute_capability=a.compute_capability,
+            )
+            for a in found.accelerators
+        ],
         "accelerator_note": found.note,
     }
 
@@ -137,9 +146,15 @@ class RunReport:
         the files already there stay whole (every write is atomic): latest.json still holds the
         last state that could be written."""
         try:
-            path = write_part(self.report, reports_dir, self.part) if self.part is not None else write_report(self.report, reports_dir)
+            path = (
+                write_part(self.report, reports_dir, self.part)
+                if self.part is not None
+                else write_report(self.report, reports_dir)
+            )
         except OSError as exc:
-            self.save_error = f"{reports_dir}: cannot write the report: {exc.strerror or exc}; {LATEST} keeps the last state written"
+            self.save_error = (
+                f"{reports_dir}: cannot write the report: {exc.strerror or exc}; {LATEST} keeps the last state written"
+            )
             return None
         self.save_error = None
         return path
@@ -211,10 +226,10 @@ def _placeholder_page(report: Report) -> str:
     run = html.escape(report.run_id)
     state = "complete" if report.status == "complete" else f"incomplete: {report.incomplete_reason or 'unknown'}"
     return (
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
-        f"<meta name=\"bakeoff-run-id\" content=\"{run}\"><title>bakeoff run {run}</title></head>\n"
+        '<!doctype html>\n<html><head><meta charset="utf-8">'
+        f'<meta name="bakeoff-run-id" content="{run}"><title>bakeoff run {run}</title></head>\n'
         f"<body><h1>bakeoff run {run}</h1><p>Status: {html.escape(state)}. Its page is written when the run ends; "
-        f"until then its report is <a href=\"{run}.json\">{run}.json</a> (the same as latest.json).</p></body></html>\n"
+        f'until then its report is <a href="{run}.json">{run}.json</a> (the same as latest.json).</p></body></html>\n'
     )
 
 

@@ -83,7 +83,9 @@ class Runtime:
         already; returns those files, or None when the runtime fetches what it needs itself."""
         return None
 
-    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+    def serve(
+        self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event
+    ) -> None:
         """Child side: serve `entry` on 127.0.0.1:`port` (0: any free port) until `stop_event` is set.
 
         `ready` is called once, when the model answers. Raises ModelUnavailable when the model
@@ -116,7 +118,11 @@ class ProgramRuntime(Runtime):
         return None if shutil.which(self.program) else self.missing
 
     def program_path(self) -> str:
-        return shutil.which(self.program)
+        """The program's path; only asked where the runtime is available (`unavailable_reason` is None)."""
+        path = shutil.which(self.program)
+        if path is None:
+            raise BakeoffError(self.missing)
+        return path
 
 
 # A progress line in the server log (a child's stderr is its log).

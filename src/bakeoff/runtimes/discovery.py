@@ -62,7 +62,9 @@ def model_rows(entries: list[ModelEntry]) -> list[ModelRow]:
 
 def models_lines(rows: list[ModelRow]) -> list[str]:
     width = max([len("model"), *(len(r.label) for r in rows)])
-    lines = [f"{'model':<{width}}  {'runtime':<11} {'available':<9} {'pulled':<12} {'size':>8}  {'fits RAM':<14} markers (-m)"]
+    lines = [
+        f"{'model':<{width}}  {'runtime':<11} {'available':<9} {'pulled':<12} {'size':>8}  {'fits RAM':<14} markers (-m)"
+    ]
     for r in rows:
         size = f"{r.size_bytes / MB:.0f} MB" if r.size_bytes else "-"
         fits = f"{'yes' if r.fits_ram else 'no'} (>= {r.min_ram_gb:g} GB)"

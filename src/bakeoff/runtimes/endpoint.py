@@ -41,7 +41,9 @@ class EndpointRuntime(Runtime):
     def _why_unavailable(self) -> str | None:
         return None  # nothing to install: whether the server answers is a matter for each entry
 
-    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+    def serve(
+        self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event
+    ) -> None:
         raise BakeoffError(f"{entry.label}: an endpoint runtime serves itself; bakeoff has nothing to start")
 
     def server_for(self, entry: ModelEntry, registry_path: Path, log_path: Path) -> EndpointServer:
@@ -65,7 +67,9 @@ class EndpointServer:
             return None
         key = os.environ.get(variable)
         if not key:
-            raise ModelUnavailable(f"{self.entry.label}: the API key variable {variable} (source.api_key_env) is not set")
+            raise ModelUnavailable(
+                f"{self.entry.label}: the API key variable {variable} (source.api_key_env) is not set"
+            )
         return key
 
     def start(self) -> ReadyInfo:
@@ -80,7 +84,9 @@ class EndpointServer:
             raise ModelUnavailable(f"{self.entry.label}: no server answers at {url}: {type(exc).__name__}") from None
         if response.status_code in (401, 403):
             variable = self.source.api_key_env or "(none)"
-            raise BakeoffError(f"{self.entry.label}: {url} refused the API key from {variable} ({response.status_code})")
+            raise BakeoffError(
+                f"{self.entry.label}: {url} refused the API key from {variable} ({response.status_code})"
+            )
         if response.status_code != 200:
             raise BakeoffError(f"{self.entry.label}: {url}/v1/models answered {response.status_code}")
         listed = [model.get("id") for model in response.json().get("data", [])]

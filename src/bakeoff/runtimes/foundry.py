@@ -19,7 +19,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -90,7 +90,9 @@ class FoundryRuntime(Runtime):
             return None
         return pull.pull(entry, progress) if self.needs_prepare(entry) else cache.model_dir(entry)
 
-    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+    def serve(
+        self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event
+    ) -> None:
         """Serve `entry` on http://127.0.0.1:PORT until `stop_event` is set, then unload and stop."""
         self.check_source(entry)
         from foundry_local_sdk import FoundryLocalException
@@ -100,7 +102,9 @@ class FoundryRuntime(Runtime):
         except FoundryLocalException as exc:
             raise BakeoffError(f"{entry.name}: Foundry Local: {exc}") from exc
 
-    def _serve(self, entry: ModelEntry, port: int, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+    def _serve(
+        self, entry: ModelEntry, port: int, ready: Callable[[ReadyInfo], None], stop_event: threading.Event
+    ) -> None:
         with ExitStack() as cleanup:  # unwinds in reverse: stop the web service, unload, close, catalog
             started = time.perf_counter()
             manager = _start_manager(entry, cleanup)
@@ -137,7 +141,11 @@ class FoundryRuntime(Runtime):
 
             version = foundry_local_sdk.__version__
             load_seconds = round(self.sdk_load_seconds + serving - started, 3)
-            ready(ReadyInfo(base_url, os.getpid(), model.id, self.reported_as, version, load_seconds, measured_url=foundry_url))
+            ready(
+                ReadyInfo(
+                    base_url, os.getpid(), model.id, self.reported_as, version, load_seconds, measured_url=foundry_url
+                )
+            )
             stop_event.wait()
             progress("stopping")
 
@@ -157,6 +165,8 @@ def _start_manager(entry: ModelEntry, cleanup: ExitStack):
         raise BakeoffError(f"{entry.name}: the foundry runtime cannot serve a model of source type {source_type!r}")
     FoundryLocalManager.initialize(config)
     manager = FoundryLocalManager.instance
+    if manager is None:
+        raise BakeoffError(f"{entry.name}: Foundry Local did not start (its manager has no instance after initialize)")
     cleanup.callback(manager.close)
     return manager
 
@@ -195,7 +205,9 @@ def _catalog_model(manager, entry: ModelEntry):
     # Unreachable, the catalog lists only the models already on disk; reachable, many more.
     if any(not listed.is_cached for listed in manager.catalog.list_models()):
         raise BakeoffError(f"{entry.name}: the Foundry catalog has no model with alias {alias!r}")
-    raise ModelUnavailable(f"{entry.name}: not in the local Foundry cache and the Foundry catalog is unreachable (offline?)")
+    raise ModelUnavailable(
+        f"{entry.name}: not in the local Foundry cache and the Foundry catalog is unreachable (offline?)"
+    )
 
 
 def catalog_model_cached(alias: str) -> bool:
@@ -235,7 +247,7 @@ def _download(model, stop_event: threading.Event) -> bool:
     from foundry_local_sdk import FoundryLocalException
 
     progress(f"downloading {model.id} from the Foundry catalog")
-    reported = -PROGRESS_STEP_PERCENT
+    reported: float = -PROGRESS_STEP_PERCENT
 
     def report(percent: float) -> None:
         nonlocal reported
@@ -261,7 +273,9 @@ def _check_listed(base_url: str, *model_ids: str) -> None:
         listed = [model["id"] for model in json.load(response)["data"]]
     missing = [model_id for model_id in model_ids if model_id not in listed]
     if missing:
-        raise BakeoffError(f"Foundry Local at {base_url} loaded {model_ids[0]} but does not list {', '.join(missing)} (lists: {listed})")
+        raise BakeoffError(
+            f"Foundry Local at {base_url} loaded {model_ids[0]} but does not list {', '.join(missing)} (lists: {listed})"
+        )
 
 
 # The catalog of our own
@@ -278,7 +292,7 @@ def catalog_record(entry: ModelEntry) -> dict:
     registry = f"azureml://registries/{cache.PUBLISHER}/models"
     asset_id = f"{registry}/{name}/versions/{version}"
     # The manifest is written last by a pull, so its time is when the model was finished.
-    compiled = datetime.fromtimestamp((cache.model_dir(entry) / cache.MANIFEST).stat().st_mtime, timezone.utc)
+    compiled = datetime.fromtimestamp((cache.model_dir(entry) / cache.MANIFEST).stat().st_mtime, UTC)
     return {
         "assetId": asset_id,
         "entityId": asset_id,

@@ -50,7 +50,9 @@ def _run(argv: list[str], timeout_s: float = CLI_TIMEOUT_S) -> str:
     except subprocess.TimeoutExpired:
         raise BakeoffError(f"`{' '.join(argv)}` did not finish in {timeout_s:.0f} s") from None
     if result.returncode != 0:
-        raise BakeoffError(f"`{' '.join(argv)}` failed (exit code {result.returncode}): {(result.stderr or result.stdout).strip()[-300:]}")
+        raise BakeoffError(
+            f"`{' '.join(argv)}` failed (exit code {result.returncode}): {(result.stderr or result.stdout).strip()[-300:]}"
+        )
     return result.stdout
 
 
@@ -65,7 +67,9 @@ class FoundryCli:
         for generation in ("server", "service"):
             if re.search(rf"^\s+{generation}\b", help_text, re.MULTILINE):
                 return generation
-        raise BakeoffError(f"{self.binary} --help lists neither a 'server' nor a 'service' command: an unknown foundry CLI")
+        raise BakeoffError(
+            f"{self.binary} --help lists neither a 'server' nor a 'service' command: an unknown foundry CLI"
+        )
 
     @property
     def legacy(self) -> bool:
@@ -97,7 +101,9 @@ class FoundryCli:
 
     def load(self, alias: str) -> None:
         # Output passed through: a first load shows its download progress in the server log.
-        result = subprocess.run([self.binary, "model", "load", alias], stdout=sys.stderr, stdin=subprocess.DEVNULL, timeout=LOAD_TIMEOUT_S)
+        result = subprocess.run(
+            [self.binary, "model", "load", alias], stdout=sys.stderr, stdin=subprocess.DEVNULL, timeout=LOAD_TIMEOUT_S
+        )
         if result.returncode != 0:
             raise BakeoffError(f"`foundry model load {alias}` failed (exit code {result.returncode})")
 
@@ -116,7 +122,9 @@ def _legacy_status(text: str) -> ServiceStatus:
     endpoint = LEGACY_ENDPOINT.search(text)
     pid = LEGACY_PID.search(text)
     running = endpoint is not None and "not running" not in text.lower()
-    return ServiceStatus(running, endpoint[1] if running else None, int(pid[1]) if pid else None)
+    return ServiceStatus(
+        running, endpoint[1] if endpoint is not None and running else None, int(pid[1]) if pid else None
+    )
 
 
 def parse_legacy_model_list(text: str) -> dict[str, list[str]]:
@@ -143,7 +151,9 @@ def resolve_model_id(cli: FoundryCli, alias: str, url: str) -> str:
     for model_id in candidates:
         if model_id in listed:
             return model_id
-    raise BakeoffError(f"foundry: alias {alias!r} (catalog ids {candidates}) is not among the models {url} lists: {listed}")
+    raise BakeoffError(
+        f"foundry: alias {alias!r} (catalog ids {candidates}) is not among the models {url} lists: {listed}"
+    )
 
 
 class FoundryCliRuntime(ProgramRuntime):
@@ -154,7 +164,9 @@ class FoundryCliRuntime(ProgramRuntime):
     program = "foundry"
     missing = "the foundry CLI is not on PATH (Foundry Local for Windows and macOS)"
 
-    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+    def serve(
+        self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event
+    ) -> None:
         self.check_source(entry)
         assert isinstance(entry.source, FoundryCatalog)  # check_source: the one type it serves
         alias = entry.source.alias
@@ -173,7 +185,11 @@ class FoundryCliRuntime(ProgramRuntime):
             load_seconds = round(time.perf_counter() - load_started, 3)
             try:
                 model_id = resolve_model_id(cli, alias, status.url)
-                ready(ReadyInfo(status.url, status.pid, model_id, self.reported_as, cli.version(), load_seconds=load_seconds))
+                ready(
+                    ReadyInfo(
+                        status.url, status.pid, model_id, self.reported_as, cli.version(), load_seconds=load_seconds
+                    )
+                )
                 stop_event.wait()
             finally:
                 cli.unload(alias)

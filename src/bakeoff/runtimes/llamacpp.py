@@ -136,7 +136,11 @@ class LlamaCppRuntime(Runtime):
         if self.binary():
             return None
         cannot_build = llama_server.missing_build_tools()
-        return f"llama-server not found and cannot be built here ({cannot_build}): {INSTALL_HINT}" if cannot_build else None
+        return (
+            f"llama-server not found and cannot be built here ({cannot_build}): {INSTALL_HINT}"
+            if cannot_build
+            else None
+        )
 
     def model_unavailable_reason(self, entry: ModelEntry) -> str | None:
         if entry.device != "gpu":
@@ -145,7 +149,11 @@ class LlamaCppRuntime(Runtime):
             return f"{entry.label}: device gpu: {accelerator.discover().summary}"
         if llama_server.cuda_installed(gpu_architecture()) is None:
             cannot_build = llama_server.missing_cuda_build_tools()
-            return f"{entry.label}: device gpu: no CUDA llama-server and cannot build one here ({cannot_build})" if cannot_build else None
+            return (
+                f"{entry.label}: device gpu: no CUDA llama-server and cannot build one here ({cannot_build})"
+                if cannot_build
+                else None
+            )
         return None
 
     def served_by(self, entry: ModelEntry) -> tuple[Path, str, bool] | None:
@@ -185,17 +193,23 @@ class LlamaCppRuntime(Runtime):
             if not path.is_file():
                 raise BakeoffError(f"{entry.name}: source.path: no GGUF file at {path}")
             return path
-        path = pull.verified_gguf(entry)
-        if path is None:
-            raise BakeoffError(f"{entry.name}: no verified GGUF in the cache; prepare it first (bakeoff pull {entry.label})")
-        return path
+        verified = pull.verified_gguf(entry)
+        if verified is None:
+            raise BakeoffError(
+                f"{entry.name}: no verified GGUF in the cache; prepare it first (bakeoff pull {entry.label})"
+            )
+        return verified
 
-    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+    def serve(
+        self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event
+    ) -> None:
         """Serves what `prepare` left on disk (the parent prepared it, or `bakeoff serve` run by hand did)."""
         model = self.prepared_gguf(entry)
         served = self.served_by(entry)
         if served is None:
-            raise BakeoffError(f"{entry.label}: no llama-server for device {entry.device} yet; prepare it first (bakeoff pull {entry.label})")
+            raise BakeoffError(
+                f"{entry.label}: no llama-server for device {entry.device} yet; prepare it first (bakeoff pull {entry.label})"
+            )
         binary, version, cuda = served
         on_gpu = entry.device == "gpu"
         layers = (ALL_LAYERS if entry.gpu_layers is None else entry.gpu_layers) if on_gpu else (0 if cuda else None)
@@ -208,6 +222,17 @@ class LlamaCppRuntime(Runtime):
             if server.wait_healthy(f"{url}/health", stop_event, READY_TIMEOUT_S) is None:
                 return
             gpu_layers = offloaded_layers(_own_log()) if on_gpu else None
-            ready(ReadyInfo(url, server.proc.pid, entry.name, self.reported_as, version, load_seconds=server.seconds(), device=entry.device, gpu_layers=gpu_layers))
+            ready(
+                ReadyInfo(
+                    url,
+                    server.proc.pid,
+                    entry.name,
+                    self.reported_as,
+                    version,
+                    load_seconds=server.seconds(),
+                    device=entry.device,
+                    gpu_layers=gpu_layers,
+                )
+            )
             server.hold(stop_event, entry.name)
             progress("stopping")

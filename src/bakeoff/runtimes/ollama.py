@@ -33,7 +33,9 @@ class OllamaRuntime(ProgramRuntime):
     program = "ollama"
     missing = "ollama not found on PATH (https://ollama.com)"
 
-    def serve(self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event) -> None:
+    def serve(
+        self, entry: ModelEntry, port: int, *, ready: Callable[[ReadyInfo], None], stop_event: threading.Event
+    ) -> None:
         self.check_source(entry)
         binary = self.program_path()
         assert isinstance(entry.source, OllamaModel)  # check_source: the one type it serves
@@ -48,7 +50,9 @@ class OllamaRuntime(ProgramRuntime):
             if answer is None:
                 return
             progress(f"ollama pull {model}")
-            pulled = subprocess.run([binary, "pull", model], env=env, stdin=subprocess.DEVNULL, stdout=sys.stderr, timeout=PULL_TIMEOUT_S)
+            pulled = subprocess.run(
+                [binary, "pull", model], env=env, stdin=subprocess.DEVNULL, stdout=sys.stderr, timeout=PULL_TIMEOUT_S
+            )
             if pulled.returncode != 0:
                 raise BakeoffError(f"{entry.label}: `ollama pull {model}` failed (exit code {pulled.returncode})")
             # Loading happens on the first request; an empty generate loads the model now.

@@ -28,7 +28,7 @@ from bakeoff.runtimes.spawn import terminate
 READY_TIMEOUT_S = 600.0
 STOP_TIMEOUT_S = 20.0
 
-_live: set["ServerProcess"] = set()
+_live: set[ServerProcess] = set()
 
 
 class ServerProcess:
@@ -43,7 +43,12 @@ class ServerProcess:
         with open(self.log_path, "wb") as log:
             # Unbuffered, so no line sits in a Python buffer while select() waits on the pipe.
             self.proc = subprocess.Popen(
-                self.argv, bufsize=0, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+                self.argv,
+                bufsize=0,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         _live.add(self)
         try:
@@ -58,25 +63,31 @@ class ServerProcess:
         return ReadyInfo.from_event(event, ready_seconds=time.perf_counter() - started)
 
     def _read_event_line(self, timeout_s: float) -> str:
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None, "read only after the process is spawned"
         deadline = time.monotonic() + timeout_s
         with selectors.DefaultSelector() as selector:
-            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            selector.register(proc.stdout, selectors.EVENT_READ)
             while (remaining := deadline - time.monotonic()) > 0:
                 if not selector.select(timeout=min(remaining, 1.0)):
-                    if self.proc.poll() is not None:
+                    if proc.poll() is not None:
                         break
                     continue
-                line = self.proc.stdout.readline().decode(errors="replace").strip()
+                line = proc.stdout.readline().decode(errors="replace").strip()
                 if not line:  # end of stream: the server exited
-                    self.proc.wait()
+                    proc.wait()
                     break
                 if line.startswith("{") and '"event"' in line:
                     return line
-        raise BakeoffError(f"{' '.join(self.argv)}: {self._why_not_ready(timeout_s)}; log: {self.log_path}: {self.log_tail()}")
+        raise BakeoffError(
+            f"{' '.join(self.argv)}: {self._why_not_ready(timeout_s)}; log: {self.log_path}: {self.log_tail()}"
+        )
 
     def _why_not_ready(self, timeout_s: float) -> str:
-        code = self.proc.poll()
-        return f"exited with code {code} before it was ready" if code is not None else f"not ready after {timeout_s:.0f} s"
+        code = self.proc.poll() if self.proc is not None else None
+        return (
+            f"exited with code {code} before it was ready" if code is not None else f"not ready after {timeout_s:.0f} s"
+        )
 
     def log_tail(self, lines: int = 3) -> str:
         try:
@@ -95,7 +106,8 @@ class ServerProcess:
         try:
             return terminate(self.proc, timeout_s, group=True)
         finally:
-            self.proc.stdout.close()
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
             _live.discard(self)
 
 
@@ -107,7 +119,9 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
-def serve_argv(model_name: str, registry_path: Path, port: int = 0, runtime: str | None = None, entry: ModelEntry | None = None) -> list[str]:
+def serve_argv(
+    model_name: str, registry_path: Path, port: int = 0, runtime: str | None = None, entry: ModelEntry | None = None
+) -> list[str]:
     """`bakeoff serve` for a model; given the `entry` the parent already validated, the child
     takes it as it is instead of reading and checking models.json again (its start is timed)."""
     argv = [sys.executable, "-m", "bakeoff", "serve", model_name, "--port", str(port), "--models", str(registry_path)]

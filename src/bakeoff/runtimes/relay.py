@@ -11,10 +11,11 @@ it arrives. One upstream connection per client connection, requests in order (HT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # json's own string scanner; typeshed omits it
 
 LOOPBACK = "127.0.0.1"
 MODELS_PATH = b"/v1/models"
@@ -70,10 +71,8 @@ def _quick_ack(writer: asyncio.StreamWriter) -> None:
     head and body separately; with Nagle's algorithm on its side and delayed ACKs on ours, the body
     would wait up to 40 ms for the head's ACK. Linux resets the flag, so it is set before every read."""
     if QUICKACK is not None:
-        try:
+        with contextlib.suppress(OSError, AttributeError):
             writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
-        except (OSError, AttributeError):
-            pass
 
 
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
@@ -143,7 +142,7 @@ async def _read_head(reader: asyncio.StreamReader) -> _Head | None:
 async def _read_body(reader: asyncio.StreamReader, head: _Head) -> bytes:
     """A whole body (requests are small; a chunked one is joined)."""
     if head.chunked:
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int((await reader.readline()).split(b";")[0], 16)
             if size == 0:
@@ -215,7 +214,8 @@ class Relay:
 
     def __exit__(self, *exc_info) -> None:
         async def close() -> None:
-            self._server.close()
+            if self._server is not None:
+                self._server.close()
             tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -35,7 +35,7 @@ def record(entry: ModelEntry, ready: ReadyInfo) -> None:
         "pid": me.pid,
         "create_time": me.create_time(),
         "server_pid": ready.pid,
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     cache.servers_dir().mkdir(parents=True, exist_ok=True)
     staging = _own_file().with_suffix(".tmp")

@@ -9,6 +9,7 @@ when `bakeoff serve` itself has to be killed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -38,10 +39,8 @@ def terminate(proc: subprocess.Popen, timeout_s: float, *, group: bool = False) 
     """SIGTERM the process (or its whole process group), SIGKILL if it lingers; returns its exit code."""
 
     def send(sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
 
     if proc.poll() is None:
         send(signal.SIGTERM)

@@ -23,7 +23,12 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 COLORS = matplotlib.color_sequences["tab10"]  # the tab10 colormap's colors
-SVG_SETTINGS: dict[RcKeyType, Any] = {"svg.fonttype": "none", "svg.hashsalt": "bakeoff", "font.size": 9, "font.family": "sans-serif"}
+SVG_SETTINGS: dict[RcKeyType, Any] = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "bakeoff",
+    "font.size": 9,
+    "font.family": "sans-serif",
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,9 @@ def model_charts(models: list[ModelView]) -> list[Chart]:
         return []
     names = [m.label for m in models]
     colors = [COLORS[i % len(COLORS)] for i in range(len(models))]
-    ready, ttft, decode, peak, after_load = (METRICS[k] for k in ("ready_seconds", "ttft_s", "decode_tokens_per_s", "peak_rss_bytes", "rss_after_load_bytes"))
+    ready, ttft, decode, peak, after_load = (
+        METRICS[k] for k in ("ready_seconds", "ttft_s", "decode_tokens_per_s", "peak_rss_bytes", "rss_after_load_bytes")
+    )
 
     def per_model(metric) -> list[float | None]:
         return [None if (v := metric.of(m.record)) is None else v * metric.scale for m in models]
@@ -49,9 +56,21 @@ def model_charts(models: list[ModelView]) -> list[Chart]:
 
     return [
         Chart("ready", f"Time to ready ({ready.unit})", _bars(names, per_model(ready), colors, ready)),
-        Chart("ttft", f"Time to first token ({ttft.unit}), every sample", _distribution("ttft", names, every_sample(ttft), colors, ttft)),
-        Chart("decode", "Decode tokens/s, every sample", _distribution("decode", names, every_sample(decode), colors, decode)),
-        Chart("rss", f"Peak RSS ({peak.unit}); tick: after load", _bars(names, per_model(peak), colors, peak, ticks=per_model(after_load))),
+        Chart(
+            "ttft",
+            f"Time to first token ({ttft.unit}), every sample",
+            _distribution("ttft", names, every_sample(ttft), colors, ttft),
+        ),
+        Chart(
+            "decode",
+            "Decode tokens/s, every sample",
+            _distribution("decode", names, every_sample(decode), colors, decode),
+        ),
+        Chart(
+            "rss",
+            f"Peak RSS ({peak.unit}); tick: after load",
+            _bars(names, per_model(peak), colors, peak, ticks=per_model(after_load)),
+        ),
     ]
 
 
@@ -103,15 +122,37 @@ def _distribution(key: str, names, samples: list[list[float]], colors, metric) -
                 ax.text(0, row, " no samples", va="center", color="#777777")
                 continue
             ax.boxplot(
-                [values], positions=[row], orientation="horizontal", widths=0.55, showfliers=False,
-                medianprops={"color": "black"}, boxprops={"color": colors[row]}, whiskerprops={"color": colors[row]},
+                [values],
+                positions=[row],
+                orientation="horizontal",
+                widths=0.55,
+                showfliers=False,
+                medianprops={"color": "black"},
+                boxprops={"color": colors[row]},
+                whiskerprops={"color": colors[row]},
                 capprops={"color": colors[row]},
             )
             jitter = rng.uniform(-0.18, 0.18, len(values))
-            ax.scatter(values, row + jitter, s=9, color=colors[row], alpha=0.6, linewidths=0, zorder=3, gid=f"{key}-samples-{row}")
+            ax.scatter(
+                values,
+                row + jitter,
+                s=9,
+                color=colors[row],
+                alpha=0.6,
+                linewidths=0,
+                zorder=3,
+                gid=f"{key}-samples-{row}",
+            )
             # In a column right of the plot, clear of every dot; the layout makes room for it.
-            ax.annotate("median " + _label(metric, float(np.median(values))), xy=(1, row), xycoords=("axes fraction", "data"),
-                        xytext=(4, 0), textcoords="offset points", va="center", annotation_clip=False)
+            ax.annotate(
+                "median " + _label(metric, float(np.median(values))),
+                xy=(1, row),
+                xycoords=("axes fraction", "data"),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                annotation_clip=False,
+            )
         return _finish(fig, ax, names)
 
 
@@ -125,9 +166,18 @@ def history_chart(series) -> Chart:
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
         points = [(i, v * metric.scale) for i, v in enumerate(series.values) if v is not None]
-        ax.plot([i for i, _ in points], [v for _, v in points], marker="o", markersize=3, color=COLORS[0], gid="history-values")
+        ax.plot(
+            [i for i, _ in points],
+            [v for _, v in points],
+            marker="o",
+            markersize=3,
+            color=COLORS[0],
+            gid="history-values",
+        )
         for point in series.change_points:
-            ax.axvline(point.index - 0.5, color="#c0392b", linestyle="--", linewidth=1, gid=f"change-point-{point.index}")
+            ax.axvline(
+                point.index - 0.5, color="#c0392b", linestyle="--", linewidth=1, gid=f"change-point-{point.index}"
+            )
         ax.set_ylabel(metric.unit)
         ax.set_xticks(range(len(series.runs)), series.runs, rotation=45, ha="right", fontsize=7)
         buffer = io.StringIO()

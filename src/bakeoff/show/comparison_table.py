@@ -21,7 +21,13 @@ from bakeoff.decide.stats import MOST_LAUNCHES
 from bakeoff.metrics import METRICS, change_text
 
 WIDTH = 80  # an 80-column CI log
-MARKS = {BETTER: "better", WORSE: "WORSE", SAME: "no change", INCONCLUSIVE: "inconclusive", NOT_COMPARED: "not compared"}
+MARKS = {
+    BETTER: "better",
+    WORSE: "WORSE",
+    SAME: "no change",
+    INCONCLUSIVE: "inconclusive",
+    NOT_COMPARED: "not compared",
+}
 
 
 def _gate(row: Row) -> str:
@@ -57,7 +63,9 @@ def warning_lines(warnings: list[str], like_for_like: bool) -> list[str]:
     return [banner, *(f"!! {w}" for w in warnings)]
 
 
-def comparison_lines(comparison: Comparison, *, changes_only: bool = False, detail: bool = False, advice: bool = True) -> list[str]:
+def comparison_lines(
+    comparison: Comparison, *, changes_only: bool = False, detail: bool = False, advice: bool = True
+) -> list[str]:
     """The whole comparison; with `changes_only`, model-level rows plus prompts that changed or
     failed a gate; with `detail`, where each timing figure's noise is (between launches or
     within one); without `advice`, no closing recommendation (a model switch has its own)."""
@@ -66,7 +74,12 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False, deta
     header = f"  {'metric':<15} {'baseline':>9} {'candidate':>9}  {'change [95% int.]':<19} {'verdict':<12} gate"
     current = None
     for row in comparison.rows:
-        if changes_only and row.prompt is not None and row.verdict in (SAME, INCONCLUSIVE, NOT_COMPARED) and not row.gate_failed:
+        if (
+            changes_only
+            and row.prompt is not None
+            and row.verdict in (SAME, INCONCLUSIVE, NOT_COMPARED)
+            and not row.gate_failed
+        ):
             continue
         group = (row.model, row.runtime, row.prompt)
         if group != current:
@@ -83,13 +96,21 @@ def comparison_lines(comparison: Comparison, *, changes_only: bool = False, deta
     if comparison.notes:
         lines += ["", "not compared:", *(f"  {note}" for note in comparison.notes)]
     if comparison.agreement:
-        lines += ["", "judge vs people (Krippendorff's ordinal alpha):", *(f"  {a['run']}: {a['text']}" for a in comparison.agreement)]
+        lines += [
+            "",
+            "judge vs people (Krippendorff's ordinal alpha):",
+            *(f"  {a['run']}: {a['text']}" for a in comparison.agreement),
+        ]
     failures = comparison.model_failures + [_failure(row) for row in comparison.failed_gates()]
     if failures:
         lines += ["", "gates failed:", *(f"  {f}" for f in failures)]
     inconclusive = [_failure(row) for row in comparison.rows if row.gate and row.gate.inconclusive]
     if inconclusive:
-        lines += ["", "gates the statistics could not settle ([tool.bakeoff] inconclusive decides):", *(f"  {i}" for i in inconclusive)]
+        lines += [
+            "",
+            "gates the statistics could not settle ([tool.bakeoff] inconclusive decides):",
+            *(f"  {i}" for i in inconclusive),
+        ]
     if not comparison.like_for_like:
         lines += [""] + warning_lines(comparison.warnings, comparison.like_for_like)
     return _wrapped(lines + (["", comparison_advice(comparison)] if advice else []))
@@ -176,8 +197,10 @@ def history_lines(found: list) -> list[str]:
     worse = [s for s in found if s.worse_at_last]
     verdict = (
         "The last run starts a new level, for the worse: "
-        + "; ".join(f"{s.model} ({s.runtime}) {METRICS[s.metric].label}" for s in worse) + "."
-        if worse else "The last run starts no new level for the worse."
+        + "; ".join(f"{s.model} ({s.runtime}) {METRICS[s.metric].label}" for s in worse)
+        + "."
+        if worse
+        else "The last run starts no new level for the worse."
     )
     return _wrapped([f"{len({r for s in found for r in s.runs})} runs, oldest first", *lines, "", verdict])
 
@@ -191,6 +214,6 @@ def history_page(found: list) -> str:
     charts = "\n".join(f"<section><h2>{escape(c.title)}</h2>{c.svg}</section>" for c in map(history_chart, found))
     text = escape("\n".join(history_lines(found)))
     return (
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>bakeoff history</title></head>"
+        '<!doctype html><html><head><meta charset="utf-8"><title>bakeoff history</title></head>'
         f"<body><h1>bakeoff history</h1>{charts}<pre>{text}</pre></body></html>\n"
     )

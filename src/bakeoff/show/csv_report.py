@@ -24,11 +24,39 @@ FULLWIDTH_STARTS = ("\uff1d", "\uff0b", "\uff0d", "\uff20")  # ＝ ＋ － ＠
 MODEL_FIGURES = ("ready_seconds", "peak_rss_bytes", "peak_gpu_memory_bytes", "joules_per_token")  # per model
 MEDIANS = ("ttft_s", "total_s", "decode_tokens_per_s", "itl_p50_s", "output_tokens")  # per prompt, over its samples
 COLUMNS = [
-    "run_id", "model", "runtime", "device", "model_status", "model_reason", *(METRICS[k].column for k in MODEL_FIGURES),
-    "prompt", "passed", "error", "repeats", *(f"{METRICS[k].column}_median" for k in MEDIANS),
-    "checks_passed", "checks_total", "checks", "ratings", "judge_score", "judge", "distinct_answers", "answer",
+    "run_id",
+    "model",
+    "runtime",
+    "device",
+    "model_status",
+    "model_reason",
+    *(METRICS[k].column for k in MODEL_FIGURES),
+    "prompt",
+    "passed",
+    "error",
+    "repeats",
+    *(f"{METRICS[k].column}_median" for k in MEDIANS),
+    "checks_passed",
+    "checks_total",
+    "checks",
+    "ratings",
+    "judge_score",
+    "judge",
+    "distinct_answers",
+    "answer",
 ]
-KNOWN_PROMPT_FIELDS = {"id", "text", "repeats", "min_pass_rate", "passed", "error", "stats", "checks", "samples", "ratings"}
+KNOWN_PROMPT_FIELDS = {
+    "id",
+    "text",
+    "repeats",
+    "min_pass_rate",
+    "passed",
+    "error",
+    "stats",
+    "checks",
+    "samples",
+    "ratings",
+}
 
 
 def write_csv(view: RunView, path: Path) -> Path:
@@ -98,4 +126,8 @@ def _safe(row: dict) -> dict:
 
 def _formula_like(text: str) -> bool:
     first = text.lstrip(LEADING_BLANKS)[:1]
-    return text.startswith(FORMULA_STARTS) or (first != "" and (first in FORMULA_STARTS or first in FULLWIDTH_STARTS)) or (text[:1] != "" and ord(text[0]) < 0x20)
+    return (
+        text.startswith(FORMULA_STARTS)
+        or (first != "" and (first in FORMULA_STARTS or first in FULLWIDTH_STARTS))
+        or (text[:1] != "" and ord(text[0]) < 0x20)
+    )

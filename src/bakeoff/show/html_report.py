@@ -31,7 +31,13 @@ LATEST_HTML = "latest.html"
 # goes unseen).
 MODEL_COLUMNS = ("ready_seconds", "load_seconds", "rss_after_load_bytes", "peak_rss_bytes", "cpu_seconds")
 # Shown after those where a model of the run has the figure (a GPU, a power sensor).
-ACCELERATOR_COLUMNS = ("gpu_memory_after_load_bytes", "peak_gpu_memory_bytes", "gpu_utilization_percent", "mean_power_watts", "joules_per_token")
+ACCELERATOR_COLUMNS = (
+    "gpu_memory_after_load_bytes",
+    "peak_gpu_memory_bytes",
+    "gpu_utilization_percent",
+    "mean_power_watts",
+    "joules_per_token",
+)
 FIELD_LABELS = {"attempt_pass_rate": "attempts passing every check", "pass_k": "pass^k"}
 
 _environment = Environment(
@@ -80,7 +86,9 @@ def render_html(view: RunView, comparison: dict | None = None) -> str:
 
 
 def model_columns(view: RunView) -> tuple[str, ...]:
-    return MODEL_COLUMNS + tuple(k for k in ACCELERATOR_COLUMNS if any(METRICS[k].of(m.record) is not None for m in view.models))
+    return MODEL_COLUMNS + tuple(
+        k for k in ACCELERATOR_COLUMNS if any(METRICS[k].of(m.record) is not None for m in view.models)
+    )
 
 
 def _devices_shown(view: RunView) -> bool:
@@ -92,14 +100,19 @@ def accelerator_text(environment) -> str:
     """The environment's GPUs in one line, or why there are none; older reports did not look."""
     if environment.accelerators:
         return "; ".join(
-            f"{a.name} ({a.memory_bytes / 1e9:.0f} GB, driver {a.driver}, CUDA {a.cuda_version})" for a in environment.accelerators
+            f"{a.name} ({a.memory_bytes / 1e9:.0f} GB, driver {a.driver}, CUDA {a.cuda_version})"
+            for a in environment.accelerators
         )
     return environment.accelerator_note or "not recorded"
 
 
 def _model_row(model: ModelView, columns: tuple[str, ...], devices_shown: bool) -> dict:
     record = model.record
-    device = f" on the {record.device.upper()}" + (f" ({record.gpu_layers} layers)" if record.gpu_layers else "") if devices_shown and record.device else ""
+    device = (
+        f" on the {record.device.upper()}" + (f" ({record.gpu_layers} layers)" if record.gpu_layers else "")
+        if devices_shown and record.device
+        else ""
+    )
     return {
         "label": model.label,
         "runtime": model.runtime + device,
@@ -165,12 +178,17 @@ def _matrix(view: RunView) -> dict:
         cells = []
         for index in range(len(view.answered)):
             cell = view.cell(index, pid)
-            cells.append(cell and {
-                "outcome": cell.outcome,
-                "checks": cell.checks,
-                "href": "#" + cell.anchor,
-                "title": "failed: " + "; ".join(cell.failed_checks) if cell.failed_checks else (cell.prompt.error or "all checks passed"),
-            })
+            cells.append(
+                cell
+                and {
+                    "outcome": cell.outcome,
+                    "checks": cell.checks,
+                    "href": "#" + cell.anchor,
+                    "title": "failed: " + "; ".join(cell.failed_checks)
+                    if cell.failed_checks
+                    else (cell.prompt.error or "all checks passed"),
+                }
+            )
         rows.append({"prompt": pid, "text": view.prompt_text(pid), "cells": cells})
     return {"models": [m.label for m in view.answered], "rows": rows}
 
@@ -183,7 +201,9 @@ def _answer(view: RunView, model_index: int, prompt_id: str) -> dict:
     prompt = cell.prompt
     groups: dict[str, dict] = {}
     for index, sample in enumerate(prompt.samples):
-        group = groups.setdefault(sample.response, {"response": sample.response, "samples": [], "checks": sample.checks})
+        group = groups.setdefault(
+            sample.response, {"response": sample.response, "samples": [], "checks": sample.checks}
+        )
         group["samples"].append(index)
     for group in groups.values():  # a rating covers the attempts (0-based) that gave one answer
         group["ratings"] = [describe_rating(r) for r in prompt.ratings if set(r.samples) & set(group["samples"])]
@@ -200,7 +220,11 @@ def _answer(view: RunView, model_index: int, prompt_id: str) -> dict:
         "ttft": median_figure(prompt, "ttft_s", "–"),
         "decode": median_figure(prompt, "decode_tokens_per_s", "–"),
         "percentiles": [text for metric in ("ttft_s", "decode_tokens_per_s") if (text := _percentiles(prompt, metric))],
-        "extras": [f"{FIELD_LABELS.get(k, k)} {_scalar(v)}" for k, v in extras.items() if isinstance(v, (str, int, float, bool))],
+        "extras": [
+            f"{FIELD_LABELS.get(k, k)} {_scalar(v)}"
+            for k, v in extras.items()
+            if isinstance(v, (str, int, float, bool))
+        ],
     }
 
 
@@ -249,10 +273,14 @@ def _comparison_row(row: dict) -> dict:
         "label": row.get("label", metric.label),
         "baseline": metric.figure(row.get("baseline"), "–"),  # as the terminal shows it
         "candidate": metric.figure(row.get("candidate"), "–"),
-        "change": "–" if row.get("change") is None else change_text(row["change"], row["change_kind"], row.get("low"), row.get("high")),
+        "change": "–"
+        if row.get("change") is None
+        else change_text(row["change"], row["change_kind"], row.get("low"), row.get("high")),
         "verdict": row.get("verdict", ""),
         "verdict_class": VERDICT_CLASS.get(row.get("verdict", ""), "same"),
-        "gate": ({True: "ok", False: "FAIL", None: ""}[gate.get("passed")] + ("?" if gate.get("inconclusive") else "")) if gate else "",
+        "gate": ({True: "ok", False: "FAIL", None: ""}[gate.get("passed")] + ("?" if gate.get("inconclusive") else ""))
+        if gate
+        else "",
         "gate_reason": gate.get("reason") or "",
         "noise": _row_noise(row),
         "note": row.get("note") or "",

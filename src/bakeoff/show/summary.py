@@ -26,7 +26,7 @@ OUTCOME_MARKS = {"pass": "ok", "fail": "FAIL", "error": "ERROR"}
 
 
 def outcome(prompt: PromptResult) -> str:
-    """"error", "pass" or "fail": how a prompt went for a model."""
+    """ "error", "pass" or "fail": how a prompt went for a model."""
     if prompt.error:
         return "error"
     return "pass" if prompt.passed else "fail"

