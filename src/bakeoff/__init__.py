@@ -1,6 +1,7 @@
 """bakeoff: a pytest harness that starts local language models, measures them and checks answers.
 
-The public API (each name loaded on first use); everything else lives in the stage packages (inputs, weights, runtimes, measure,
+The public API (each name loaded on first use); everything else lives in the stage packages (inputs, weights,
+runtimes, measure,
 decide, report, show) and may change. A check of your own, in a project's conftest.py:
 
     from bakeoff import Outcome, check

@@ -275,7 +275,10 @@ def add_comparison_commands(commands, registry_option) -> None:
     gate_cmd.add_argument(
         "--pairwise",
         metavar="JUDGE",
-        help="also serve JUDGE (a models.json entry) and ask it which answer is better, A's or B's, per prompt, in both orders",
+        help=(
+            "also serve JUDGE (a models.json entry) and ask it which answer is better, A's or B's, per prompt, "
+            "in both orders"
+        ),
     )
     registry_option(gate_cmd)
     settings_option(gate_cmd)
@@ -464,7 +467,8 @@ def cmd_merge(args) -> None:
     atomic_write(args.output, report.to_json())
     ran = sum(m.status == "ran" for m in report.models)
     print(
-        f"{args.output}: run {report.run_id}, {len(report.models)} model(s) from {len(args.reports)} report(s), {ran} ran"
+        f"{args.output}: run {report.run_id}, {len(report.models)} model(s) "
+        f"from {len(args.reports)} report(s), {ran} ran"
     )
     for note in report.distribution.notes if report.distribution else ():
         print(f"note: {note}")

@@ -49,7 +49,10 @@ def add_options(parser: pytest.Parser) -> None:
         "--bakeoff-warmup",
         type=int,
         metavar="N",
-        help="after each launch's first (cold) request, N requests that are not recorded (default: warmup in [tool.bakeoff], else 0)",
+        help=(
+            "after each launch's first (cold) request, N requests that are not recorded "
+            "(default: warmup in [tool.bakeoff], else 0)"
+        ),
     )
     group.addoption(
         "--bakeoff-switch",

@@ -7,7 +7,8 @@ root of the system's directories and Python's, read-only (no home, no project, n
 with its own /proc (which shows only the sandbox's processes) and empty, size-limited tmpfs on
 /tmp, /dev/shm and /run, chroots into it, then forks the worker, which closes every file
 but a result pipe, lowers its resource limits, drops every capability, installs a seccomp filter
-(where libseccomp is installed) and only then runs the code. The supervisor enforces the wall-clock limit, kills whatever the code left running and
+(where libseccomp is installed) and only then runs the code. The supervisor enforces the wall-clock limit,
+kills whatever the code left running and
 writes the one result line to stdout, which the worker has no handle to: what the code prints,
 even to file descriptor 1, goes to stderr. When PID 1 exits, the kernel kills every process left
 in its namespace, and tmpfs and namespaces vanish with the last of them.

@@ -129,7 +129,8 @@ class Comparison:
     notes: list[str]  # what could not be compared, and why
     model_failures: list[str]  # models that ran in the baseline and failed in the candidate
     like_for_like: bool = True  # same hardware, runtimes and weights on both sides
-    # How far each run's judge agrees with its human ratings: {run: "baseline"|"candidate", criterion, alpha, answers, text}.
+    # How far each run's judge agrees with its human ratings:
+    # {run: "baseline"|"candidate", criterion, alpha, answers, text}.
     agreement: list[dict] = field(default_factory=list)
 
     def failed_gates(self) -> list[Row]:
@@ -409,7 +410,10 @@ def _pass_rate_row(name, runtime, prompt_id, metric, pairs: Pairs, settings: Set
         flipped_down = sum(b.passed and not c.passed for b, c in pairs)
         flipped_up = sum(c.passed and not b.passed for b, c in pairs)
         row.p_value = mcnemar_p_value(flipped_down, flipped_up)
-        row.note = f"prompts paired: {flipped_down} newly failing, {flipped_up} newly passing (exact McNemar p = {row.p_value:.2g})"
+        row.note = (
+            f"prompts paired: {flipped_down} newly failing, {flipped_up} newly passing "
+            f"(exact McNemar p = {row.p_value:.2g})"
+        )
     else:
         row.p_value = change.p_value
     row.detectable = row.p_value < 1 - settings.confidence

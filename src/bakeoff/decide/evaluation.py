@@ -64,8 +64,10 @@ def verdict_for(prompt: Prompt, samples: list[Sample]) -> Verdict:
         if not passed:
             attempt, failing = next((n, o) for n, o in enumerate(results, start=1) if not o.passed)
             failures.append(
-                f"check {spec.label} passed {passes} of {len(results)} attempts ({rate:.0%}, needs {prompt.min_pass_rate:.0%}); "
-                f"attempt {attempt}: {failing.detail}\n  prompt: {shorten(prompt.text)!r}\n  answer: {shorten(samples[attempt - 1].response)!r}"
+                f"check {spec.label} passed {passes} of {len(results)} attempts "
+                f"({rate:.0%}, needs {prompt.min_pass_rate:.0%}); "
+                f"attempt {attempt}: {failing.detail}\n  prompt: {shorten(prompt.text)!r}\n"
+                f"  answer: {shorten(samples[attempt - 1].response)!r}"
             )
     stats = {metric: summarize([METRICS[metric].of(s) for s in samples]) for metric in metric_keys(per="sample")}
     clean = sum(all(o.passed for o in outcomes) for outcomes in per_sample)

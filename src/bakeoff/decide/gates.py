@@ -48,7 +48,10 @@ def judge_gate(gate: Gate, row, *, inconclusive_fails: bool = False, confidence:
         if limit is None or row.change is None:
             continue
         beyond = sign * row.change > limit
-        text = f"changed {change_text(row.change, row.change_kind, row.low, row.high)} (limit {'+' if sign > 0 else '-'}{limit:.0%})"
+        text = (
+            f"changed {change_text(row.change, row.change_kind, row.low, row.high)} "
+            f"(limit {'+' if sign > 0 else '-'}{limit:.0%})"
+        )
         if beyond and row.detectable is not False and (row.detectable or row.low is None and row.launches is None):
             failures.append(text)  # detected, or one exact figure (peak RSS)
         elif row.launches is not None and (bound is None or sign * bound > limit):
@@ -74,7 +77,8 @@ def judge_gate(gate: Gate, row, *, inconclusive_fails: bool = False, confidence:
 
 
 def _what_would_settle(row, limit: float, increase: bool, confidence: float) -> str:
-    """How many launches a side would likely settle this gate: a change beyond its limit detected, or the interval inside it."""
+    """How many launches a side would likely settle this gate: a change beyond its limit detected, or the
+    interval inside it."""
     if row.launches is not None and min(row.launches) < 2:
         return "one launch a side cannot tell it from launch-to-launch noise; run at least 2 launches a side"
     needed = launches_to_settle_gate(1 + row.change, row.launch_sd, limit, increase=increase, confidence=confidence)

@@ -102,7 +102,8 @@ def _validate(criteria: dict[str, str] | None = None, threshold: float | dict[st
         unknown = set(threshold) - names
         if unknown:
             raise ValueError(
-                f"judge: threshold names {', '.join(sorted(unknown))}, not among the criteria ({', '.join(sorted(names))})"
+                f"judge: threshold names {', '.join(sorted(unknown))}, "
+                f"not among the criteria ({', '.join(sorted(names))})"
             )
         values = list(threshold.values())
     else:

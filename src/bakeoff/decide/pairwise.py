@@ -68,7 +68,10 @@ def judge_pair(
         return PairVerdict(
             prompt,
             TIE,
-            f"the orders disagree: {preferred[0]}'s answer preferred with A's shown first, {preferred[1]}'s with B's first",
+            (
+                f"the orders disagree: {preferred[0]}'s answer preferred with A's shown first, "
+                f"{preferred[1]}'s with B's first"
+            ),
             orders_disagree=True,
         )
     return PairVerdict(prompt, WIN if preferred[0] == "B" else LOSS, f"{preferred[0]}'s answer better in both orders")

@@ -41,10 +41,14 @@ def recommend(report: Report) -> Recommendation:
     ranked = sorted(fits, key=lambda m: (-m.prompts_passed / len(m.prompts), _or_inf(total.median(m.samples))))
     best = ranked[0]
     if not best.failed_prompts:
-        text = f"Ship {names[best.key]}: it passed the checks of all {len(best.prompts)} prompts, {_figures(best, ram_gb)}."
+        text = (
+            f"Ship {names[best.key]}: it passed the checks of all {len(best.prompts)} prompts, "
+            f"{_figures(best, ram_gb)}."
+        )
     else:
         text = (
-            f"No model passed every check. The best, {names[best.key]}, passed {best.prompts_passed} of {len(best.prompts)} "
+            f"No model passed every check. The best, {names[best.key]}, "
+            f"passed {best.prompts_passed} of {len(best.prompts)} "
             f"prompts (failed: {', '.join(best.failed_prompts)}), {_figures(best, ram_gb)}. "
             f"Look at its failed answers before shipping it."
         )

@@ -56,7 +56,10 @@ class Discovery:
         if not self.accelerators:
             return self.note or NO_ACCELERATOR
         first = self.accelerators[0]
-        return f"{len(self.accelerators)} x {first.name} ({first.memory_bytes / 1e9:.0f} GB, driver {first.driver}, CUDA {first.cuda_version})"
+        return (
+            f"{len(self.accelerators)} x {first.name} ({first.memory_bytes / 1e9:.0f} GB, "
+            f"driver {first.driver}, CUDA {first.cuda_version})"
+        )
 
 
 def discover() -> Discovery:

@@ -314,11 +314,18 @@ class ChatClient:
                             watch.limit = min(
                                 (
                                     clock.arrived + limits.stall_s,
-                                    f"stalled: sent nothing for {limits.stall_s:g} s after {len(stream.token_times)} tokens",
+                                    (
+                                        f"stalled: sent nothing for {limits.stall_s:g} s "
+                                        f"after {len(stream.token_times)} tokens"
+                                    ),
                                 ),
                                 (
                                     clock.sent + first + limits.decode_allowance(max_tokens),
-                                    f"did not finish {max_tokens} tokens within {limits.decode_allowance(max_tokens):.3g} s of its first token (slower than {limits.decode_tokens_per_s:g} tokens/s)",
+                                    (
+                                        f"did not finish {max_tokens} tokens "
+                                        f"within {limits.decode_allowance(max_tokens):.3g} s of its first token "
+                                        f"(slower than {limits.decode_tokens_per_s:g} tokens/s)"
+                                    ),
                                 ),
                                 (start + hard_cap, f"did not finish within {hard_cap:.3g} s (max_request_s)"),
                             )
@@ -398,7 +405,8 @@ class _Stream:
                 self.characters += len(content)
                 if len(self.token_times) > self.cap or self.characters > self.cap * MAX_CHARS_PER_TOKEN:
                     raise self.client._fault(
-                        f"ignored max_tokens: streamed more than {len(self.token_times) - 1} chunks / {self.characters - len(content)} characters "
+                        f"ignored max_tokens: streamed more than {len(self.token_times) - 1} chunks / "
+                        f"{self.characters - len(content)} characters "
                         f"(cap {self.cap} chunks, {self.cap * MAX_CHARS_PER_TOKEN} characters); stopped reading"
                     )
             finish = choice.get("finish_reason")
@@ -428,7 +436,8 @@ class _Stream:
                 checked[key] = self._count(usage[key], f"usage.{key}")
         if (checked.get("completion_tokens") or 0) > self.cap:
             raise self.client._fault(
-                f"counted usage.completion_tokens = {checked['completion_tokens']}, past the cap of {self.cap} for this request's max_tokens"
+                f"counted usage.completion_tokens = {checked['completion_tokens']}, "
+                f"past the cap of {self.cap} for this request's max_tokens"
             )
         return checked
 
@@ -460,7 +469,8 @@ class _Stream:
         total = time.perf_counter() - start
         if not self.done:
             raise self.client._fault(
-                f"ended the stream after {len(self.token_times)} tokens without [DONE] (finish_reason={self.finish_reason}): cut off, not an answer"
+                f"ended the stream after {len(self.token_times)} tokens without [DONE] "
+                f"(finish_reason={self.finish_reason}): cut off, not an answer"
             )
         if not self.token_times:
             raise self.client._fault(f"streamed no content (finish_reason={self.finish_reason})")

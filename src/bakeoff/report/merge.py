@@ -61,7 +61,8 @@ def merge(parts: list[Part], *, run_id: str | None = None) -> Report:
         for model in part.report.models:
             if model.key in where:
                 raise MergeRefused(
-                    f"{part.source}: {label(model)} is also in {where[model.key]}; a model x runtime is merged from one report only"
+                    f"{part.source}: {label(model)} is also in {where[model.key]}; "
+                    "a model x runtime is merged from one report only"
                 )
             where[model.key] = part.source
             models.append(model.model_copy(update={"environment": model.environment or part.report.environment}))
@@ -98,7 +99,8 @@ def _refuse_mixed_schemas(parts: list[Part]) -> None:
     for part in parts[1:]:
         if part.schema != first.schema:
             raise MergeRefused(
-                f"{part.source} is a {part.schema} report and {first.source} a {first.schema} one; merge reports of one schema version"
+                f"{part.source} is a {part.schema} report and {first.source} a {first.schema} one; "
+                "merge reports of one schema version"
             )
 
 
@@ -171,7 +173,10 @@ def _machine_notes(models: list[ModelRecord]) -> list[str]:
         for (cpu, cpus, ram_gb, os), labels in machines.items()
     )
     return [
-        f"models were measured on {len(machines)} different machines ({described}): their timings compare machines as well as models"
+        (
+            f"models were measured on {len(machines)} different machines ({described}): "
+            "their timings compare machines as well as models"
+        )
     ]
 
 

@@ -61,7 +61,10 @@ class Stat(Record):
     p99: float | None = None
     intervals: dict[str, tuple[float | None, float | None]] | None = Field(
         default=None,
-        description="95% distribution-free intervals of the median, p90 and p99 over these samples (a null bound: too few samples to reach it); null in reports made before bakeoff kept them",
+        description=(
+            "95% distribution-free intervals of the median, p90 and p99 over these samples "
+            "(a null bound: too few samples to reach it); null in reports made before bakeoff kept them"
+        ),
     )
 
 
@@ -73,7 +76,9 @@ class AttemptCheck(Record):
     detail: str
     sandbox_missing: list[str] | None = Field(
         default=None,
-        description="protections the sandbox for model-written code lacked on this machine (null: all held, or no code ran)",
+        description=(
+            "protections the sandbox for model-written code lacked on this machine (null: all held, or no code ran)"
+        ),
     )
 
 

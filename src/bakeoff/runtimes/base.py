@@ -103,7 +103,8 @@ class Runtime:
         source_type = entry.source.type
         if source_type not in self.source_types:
             raise BakeoffError(
-                f"{entry.label}: the {self.name} runtime serves sources of type {', '.join(map(repr, self.source_types))}, "
+                f"{entry.label}: the {self.name} runtime serves sources of type "
+                f"{', '.join(map(repr, self.source_types))}, "
                 f"not {source_type!r}"
             )
 

@@ -63,13 +63,15 @@ def model_rows(entries: list[ModelEntry]) -> list[ModelRow]:
 def models_lines(rows: list[ModelRow]) -> list[str]:
     width = max([len("model"), *(len(r.label) for r in rows)])
     lines = [
-        f"{'model':<{width}}  {'runtime':<11} {'available':<9} {'pulled':<12} {'size':>8}  {'fits RAM':<14} markers (-m)"
+        f"{'model':<{width}}  {'runtime':<11} {'available':<9} {'pulled':<12} "
+        f"{'size':>8}  {'fits RAM':<14} markers (-m)"
     ]
     for r in rows:
         size = f"{r.size_bytes / MB:.0f} MB" if r.size_bytes else "-"
         fits = f"{'yes' if r.fits_ram else 'no'} (>= {r.min_ram_gb:g} GB)"
         lines.append(
-            f"{r.label:<{width}}  {r.runtime:<11} {'yes' if r.runtime_available else 'no':<9} {r.pulled:<12} {size:>8}  {fits:<14} {r.markers}"
+            f"{r.label:<{width}}  {r.runtime:<11} {'yes' if r.runtime_available else 'no':<9} "
+            f"{r.pulled:<12} {size:>8}  {fits:<14} {r.markers}"
         )
     notes = dict.fromkeys(f"{r.runtime}: {r.runtime_note}" for r in rows if r.runtime_note)
     return lines + ([""] + [f"not available: {note}" for note in notes] if notes else [])
@@ -87,6 +89,7 @@ def ps_lines(servers: list[dict]) -> list[str]:
     lines = [f"{'model':<{width}}  {'runtime':<11} {'pid':>7} {'RSS':>9}  {'since':<25} url"]
     for s in servers:
         lines.append(
-            f"{s['label']:<{width}}  {s['runtime']:<11} {s['pid']:>7} {s['rss_bytes'] / MB:>6.0f} MB  {s['started_at']:<25} {s['url']}"
+            f"{s['label']:<{width}}  {s['runtime']:<11} {s['pid']:>7} {s['rss_bytes'] / MB:>6.0f} MB  "
+            f"{s['started_at']:<25} {s['url']}"
         )
     return lines

@@ -77,7 +77,10 @@ class FoundryRuntime(Runtime):
             return None
         unreachable = catalog_unreachable()
         if unreachable:
-            return f"{entry.name}: not in the local Foundry cache and the Foundry catalog is unreachable (offline?): {unreachable}"
+            return (
+                f"{entry.name}: not in the local Foundry cache and the Foundry catalog is unreachable "
+                f"(offline?): {unreachable}"
+            )
         return None
 
     def needs_prepare(self, entry: ModelEntry) -> bool:
@@ -133,8 +136,10 @@ class FoundryRuntime(Runtime):
             base_url = cleanup.enter_context(Relay(foundry_url, entry.name, model.id, port)).url
             _check_listed(base_url, model.id, entry.name)
             progress(
-                f"{model.id}: SDK loaded in {self.sdk_load_seconds:.2f} s, runtime started in {load_started - started:.2f} s, model loaded in {loaded - load_started:.2f} s, "
-                f"web service in {serving - loaded:.2f} s, listed in {time.perf_counter() - serving:.2f} s; serving at {base_url} "
+                f"{model.id}: SDK loaded in {self.sdk_load_seconds:.2f} s, "
+                f"runtime started in {load_started - started:.2f} s, model loaded in {loaded - load_started:.2f} s, "
+                f"web service in {serving - loaded:.2f} s, listed in {time.perf_counter() - serving:.2f} s; "
+                f"serving at {base_url} "
                 f"as {model.id} or {entry.name} (Foundry Local's own web service: {foundry_url})"
             )
             import foundry_local_sdk  # loaded already; its __version__ spares importlib.metadata (40 ms)
@@ -274,7 +279,8 @@ def _check_listed(base_url: str, *model_ids: str) -> None:
     missing = [model_id for model_id in model_ids if model_id not in listed]
     if missing:
         raise BakeoffError(
-            f"Foundry Local at {base_url} loaded {model_ids[0]} but does not list {', '.join(missing)} (lists: {listed})"
+            f"Foundry Local at {base_url} loaded {model_ids[0]} but does not list {', '.join(missing)} "
+            f"(lists: {listed})"
         )
 
 

@@ -51,7 +51,8 @@ def _run(argv: list[str], timeout_s: float = CLI_TIMEOUT_S) -> str:
         raise BakeoffError(f"`{' '.join(argv)}` did not finish in {timeout_s:.0f} s") from None
     if result.returncode != 0:
         raise BakeoffError(
-            f"`{' '.join(argv)}` failed (exit code {result.returncode}): {(result.stderr or result.stdout).strip()[-300:]}"
+            f"`{' '.join(argv)}` failed (exit code {result.returncode}): "
+            f"{(result.stderr or result.stdout).strip()[-300:]}"
         )
     return result.stdout
 

@@ -40,7 +40,10 @@ ALL_LAYERS = 99  # -ngl 99: every layer of any model bakeoff serves
 TRACE = 4  # llama-server's log verbosity that shows libllama's information lines
 OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
 READY_TIMEOUT_S = 300.0
-INSTALL_HINT = "put llama-server on PATH, or install cmake and a C/C++ compiler so that bakeoff can build it (about 6 minutes, once)"
+INSTALL_HINT = (
+    "put llama-server on PATH, or install cmake and a C/C++ compiler so that bakeoff can build it "
+    "(about 6 minutes, once)"
+)
 
 
 def find_binary() -> tuple[Path, str] | None:
@@ -208,7 +211,8 @@ class LlamaCppRuntime(Runtime):
         served = self.served_by(entry)
         if served is None:
             raise BakeoffError(
-                f"{entry.label}: no llama-server for device {entry.device} yet; prepare it first (bakeoff pull {entry.label})"
+                f"{entry.label}: no llama-server for device {entry.device} yet; "
+                f"prepare it first (bakeoff pull {entry.label})"
             )
         binary, version, cuda = served
         on_gpu = entry.device == "gpu"

@@ -89,7 +89,8 @@ def comparison_lines(
         metric = METRICS[row.metric]
         lines.append(
             f"  {metric.short:<15} {metric.figure(row.baseline):>9} "
-            f"{metric.figure(row.candidate):>9}  {row.change_text():<19} {MARKS.get(row.verdict, row.verdict):<12} {_gate(row)}"
+            f"{metric.figure(row.candidate):>9}  {row.change_text():<19} "
+            f"{MARKS.get(row.verdict, row.verdict):<12} {_gate(row)}"
         )
     if detail:
         lines += noise_lines(comparison.rows)
@@ -166,7 +167,8 @@ def pairwise_lines(result: PairwiseResult, to_model: str, from_model: str) -> li
     bias = f"{share:.0%} of {result.judged_both_orders} pairs" if share is not None else "no pair judged in both orders"
     lines = [
         (
-            f"pairwise, judged by {result.judge} in both orders: {to_model} wins {result.count(WIN)}, ties {result.count(TIE)}, "
+            f"pairwise, judged by {result.judge} in both orders: "
+            f"{to_model} wins {result.count(WIN)}, ties {result.count(TIE)}, "
             f"loses {result.count(LOSS)} against {from_model}; judge errors {result.count(ERROR)}"
         ),
         f"  the orders disagreed (position bias, counted as ties) on {bias}",
@@ -192,7 +194,8 @@ def history_lines(found: list) -> list[str]:
             last = " (the last run)" if point.index == len(series.values) - 1 else ""
             lines.append(
                 f"  change point at run {series.runs[point.index]}{last}: {metric.figure(point.before)} -> "
-                f"{metric.figure(point.after)} ({change_text(change, kind)}, {series.direction(point)}, p = {point.p_value:.2g})"
+                f"{metric.figure(point.after)} ({change_text(change, kind)}, "
+                f"{series.direction(point)}, p = {point.p_value:.2g})"
             )
     worse = [s for s in found if s.worse_at_last]
     verdict = (

